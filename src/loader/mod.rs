@@ -1,0 +1,1 @@
+//! `loader`: emulates glibc's ld.so on a set of artifacts: search, versions, symbols, static TLS.
