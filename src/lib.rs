@@ -1,7 +1,16 @@
 //! plugctl: tells, before production does, why a Go plugin or any ELF shared object will
 //! not load into its host.
+//!
+//! Data flows one way: bytes → [`elf::Artifact`] → [`golang`] facts → [`loader`] and Go
+//! rules in [`predict`] → [`verdict::LoadVerdict`] and [`findings::Finding`]s →
+//! [`report`] → stdout and an exit code chosen in [`commands`].
 
+pub mod cli;
+pub mod commands;
 pub mod elf;
+pub mod findings;
 pub mod golang;
 pub mod loader;
+pub mod predict;
+pub mod report;
 pub mod verdict;

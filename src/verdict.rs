@@ -73,10 +73,27 @@ pub struct LoadVerdict {
 
 impl LoadVerdict {
     pub fn ok(cause: impl Into<String>) -> Self {
-        LoadVerdict { outcome: Outcome::Ok, error: None, package: None, cause: cause.into(), fix: String::new() }
+        LoadVerdict {
+            outcome: Outcome::Ok,
+            error: None,
+            package: None,
+            cause: cause.into(),
+            fix: String::new(),
+        }
     }
 
-    pub fn fail(outcome: Outcome, error: impl Into<String>, cause: impl Into<String>, fix: impl Into<String>) -> Self {
-        LoadVerdict { outcome, error: Some(error.into()), package: None, cause: cause.into(), fix: fix.into() }
+    pub fn fail(
+        outcome: Outcome,
+        error: impl Into<String>,
+        cause: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        LoadVerdict {
+            outcome,
+            error: Some(error.into()),
+            package: None,
+            cause: cause.into(),
+            fix: fix.into(),
+        }
     }
 }

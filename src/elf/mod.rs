@@ -62,7 +62,10 @@ pub struct Artifact {
 
 impl std::fmt::Debug for Artifact {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Artifact").field("path", &self.path).field("identity", &self.identity).finish_non_exhaustive()
+        f.debug_struct("Artifact")
+            .field("path", &self.path)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,7 +145,8 @@ impl Artifact {
     /// The dynamic symbol a relocation refers to.
     pub fn relocation_symbol(&self, reloc: &DynReloc) -> Option<&DynSymbol> {
         // `.dynsym` index 0 is the null symbol, which `symbols` leaves out.
-        self.symbols.get(usize::try_from(reloc.symbol).ok()?.checked_sub(1)?)
+        self.symbols
+            .get(usize::try_from(reloc.symbol).ok()?.checked_sub(1)?)
     }
 
     /// The contents of a defined symbol, read through its virtual address.

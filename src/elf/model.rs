@@ -166,7 +166,11 @@ pub struct DynSymbol {
 impl DynSymbol {
     /// Visible to other objects: defined, global or weak (what ld.so can bind to).
     pub fn is_export(&self) -> bool {
-        self.defined && matches!(self.binding, Binding::Global | Binding::Weak | Binding::Unique)
+        self.defined
+            && matches!(
+                self.binding,
+                Binding::Global | Binding::Weak | Binding::Unique
+            )
     }
     /// An undefined reference that must be satisfied (non-weak).
     pub fn is_strong_import(&self) -> bool {

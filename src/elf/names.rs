@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn flags_are_named_once() {
-        let names = dynamic_flags(elf::DF_ORIGIN.0 | elf::DF_STATIC_TLS.0, elf::DF_1_ORIGIN.0 | elf::DF_1_NOW.0);
+        let names = dynamic_flags(
+            elf::DF_ORIGIN.0 | elf::DF_STATIC_TLS.0,
+            elf::DF_1_ORIGIN.0 | elf::DF_1_NOW.0,
+        );
         assert_eq!(names, ["ORIGIN", "STATIC_TLS", "NOW"]);
     }
 

@@ -9,9 +9,9 @@ use object::read::elf::{
     Dyn, FileHeader, ProgramHeader, Rel, Rela, SectionHeader, SectionTable, Sym,
 };
 
+use super::ReadError;
 use super::model::*;
 use super::names;
-use super::ReadError;
 
 /// Everything parsed from the bytes; the caller adds the path and keeps the bytes.
 pub struct Parsed {
@@ -44,9 +44,15 @@ pub fn parse(data: &[u8]) -> Result<Parsed, ReadError> {
         )));
     }
     match data[4] {
-        c if c == elf::ELFCLASS32.0 => parse_class::<elf::FileHeader32<Endianness>>(data, Class::Elf32),
-        c if c == elf::ELFCLASS64.0 => parse_class::<elf::FileHeader64<Endianness>>(data, Class::Elf64),
-        other => Err(ReadError::Unsupported(format!("invalid ELF class byte {other:#x}"))),
+        c if c == elf::ELFCLASS32.0 => {
+            parse_class::<elf::FileHeader32<Endianness>>(data, Class::Elf32)
+        }
+        c if c == elf::ELFCLASS64.0 => {
+            parse_class::<elf::FileHeader64<Endianness>>(data, Class::Elf64)
+        }
+        other => Err(ReadError::Unsupported(format!(
+            "invalid ELF class byte {other:#x}"
+        ))),
     }
 }
 
@@ -72,9 +78,9 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
         )));
     }
     let header = Elf::parse(data).map_err(|e| ReadError::Unsupported(e.to_string()))?;
-    let endian = header
-        .endian()
-        .map_err(|_| ReadError::Unsupported(format!("invalid data encoding byte {:#x}", data[5])))?;
+    let endian = header.endian().map_err(|_| {
+        ReadError::Unsupported(format!("invalid data encoding byte {:#x}", data[5]))
+    })?;
     let mut problems = Vec::new();
 
     let phdrs = header.program_headers(endian, data).map_err(|_| {
@@ -103,7 +109,8 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     let dynamic = dynamic::<Elf>(phdrs, endian, data, &loads, &mut problems);
     let (symbols, versions) = symbols_and_versions::<Elf>(&sections, endian, data, &mut problems);
     let machine_id = header.e_machine(endian).0;
-    let (relocations, tls_counts) = relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
+    let (relocations, tls_counts) =
+        relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
     let tls = tls::<Elf>(phdrs, endian, tls_counts, dynamic.static_tls);
     let section_list = section_list::<Elf>(&sections, endian, data);
 
@@ -112,7 +119,11 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     let os_abi_id = header.e_ident().os_abi.0;
     let identity = Identity {
         class,
-        endianness: if endian == Endianness::Little { Endianness_::Little } else { Endianness_::Big },
+        endianness: if endian == Endianness::Little {
+            Endianness_::Little
+        } else {
+            Endianness_::Big
+        },
         machine_id,
         machine: names::machine(machine_id),
         os_abi: names::os_abi(os_abi_id),
@@ -178,7 +189,10 @@ fn segment_facts<Elf: FileHeader<Endian = Endianness>>(
         // Without PT_GNU_STACK the kernel and ld.so assume an executable stack.
         exec_stack: stack.is_none_or(|p| p.p_flags(endian).0 & elf::PF_X.0 != 0),
         relro: phdrs.iter().any(|p| p.p_type(endian) == elf::PT_GNU_RELRO),
-        load_segments: phdrs.iter().filter(|p| p.p_type(endian) == elf::PT_LOAD).count(),
+        load_segments: phdrs
+            .iter()
+            .filter(|p| p.p_type(endian) == elf::PT_LOAD)
+            .count(),
     }
 }
 
@@ -255,7 +269,8 @@ fn dynamic<Elf: FileHeader<Endian = Endianness>>(
         _ => None,
     };
     if strtab.is_none() && !entries.is_empty() {
-        problems.push("DT_STRTAB is missing or outside the file: library names not read".to_string());
+        problems
+            .push("DT_STRTAB is missing or outside the file: library names not read".to_string());
     }
     let mut bad_strings = 0usize;
     let mut string = |offset: u64| -> Option<String> {
@@ -359,7 +374,9 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
         });
     }
     if bad_names > 0 {
-        problems.push(format!("{bad_names} dynamic symbols have names outside the string table"));
+        problems.push(format!(
+            "{bad_names} dynamic symbols have names outside the string table"
+        ));
     }
     (symbols, versions)
 }
@@ -403,7 +420,10 @@ fn read_verneed<Elf: FileHeader<Endian = Endianness>>(
                             }
                         }
                     }
-                    versions.needed.push(VersionNeed { library, versions: needed });
+                    versions.needed.push(VersionNeed {
+                        library,
+                        versions: needed,
+                    });
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -439,7 +459,9 @@ fn read_verdef<Elf: FileHeader<Endian = Endianness>>(
                     if let Ok(Some(aux)) = auxes.next()
                         && let Ok(name) = aux.name(endian, strings)
                     {
-                        versions.defined.push(String::from_utf8_lossy(name).into_owned());
+                        versions
+                            .defined
+                            .push(String::from_utf8_lossy(name).into_owned());
                     }
                 }
                 Ok(None) => break,
@@ -457,7 +479,11 @@ fn max_glibc(needed: &[VersionNeed]) -> Option<String> {
     needed
         .iter()
         .flat_map(|n| n.versions.iter())
-        .filter_map(|v| v.name.strip_prefix("GLIBC_").map(|rest| (parse_dotted(rest), &v.name)))
+        .filter_map(|v| {
+            v.name
+                .strip_prefix("GLIBC_")
+                .map(|rest| (parse_dotted(rest), &v.name))
+        })
         .filter(|(key, _)| !key.is_empty())
         .max_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, name)| name.clone())
@@ -465,7 +491,10 @@ fn max_glibc(needed: &[VersionNeed]) -> Option<String> {
 
 /// `"2.34"` → `[2, 34]`; anything non-numeric gives an empty key.
 pub fn parse_dotted(text: &str) -> Vec<u32> {
-    text.split('.').map(|p| p.parse::<u32>()).collect::<Result<Vec<_>, _>>().unwrap_or_default()
+    text.split('.')
+        .map(|p| p.parse::<u32>())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_default()
 }
 
 fn binding(bind: u8) -> Binding {
@@ -504,17 +533,32 @@ fn tls_class(machine: u16, r_type: u32) -> Option<TlsModel> {
     let class = match machine {
         m if m == elf::EM_X86_64.0 => match r_type {
             t if t == elf::R_X86_64_TPOFF64.0 || t == elf::R_X86_64_TPOFF32.0 => InitialExec,
-            t if t == elf::R_X86_64_DTPMOD64.0 || t == elf::R_X86_64_DTPOFF64.0 || t == elf::R_X86_64_TLSDESC.0 => Dynamic,
+            t if t == elf::R_X86_64_DTPMOD64.0
+                || t == elf::R_X86_64_DTPOFF64.0
+                || t == elf::R_X86_64_TLSDESC.0 =>
+            {
+                Dynamic
+            }
             _ => return None,
         },
         m if m == elf::EM_386.0 => match r_type {
             t if t == elf::R_386_TLS_TPOFF.0 || t == elf::R_386_TLS_TPOFF32.0 => InitialExec,
-            t if t == elf::R_386_TLS_DTPMOD32.0 || t == elf::R_386_TLS_DTPOFF32.0 || t == elf::R_386_TLS_DESC.0 => Dynamic,
+            t if t == elf::R_386_TLS_DTPMOD32.0
+                || t == elf::R_386_TLS_DTPOFF32.0
+                || t == elf::R_386_TLS_DESC.0 =>
+            {
+                Dynamic
+            }
             _ => return None,
         },
         m if m == elf::EM_AARCH64.0 => match r_type {
             t if t == elf::R_AARCH64_TLS_TPREL.0 => InitialExec,
-            t if t == elf::R_AARCH64_TLS_DTPMOD.0 || t == elf::R_AARCH64_TLS_DTPREL.0 || t == elf::R_AARCH64_TLSDESC.0 => Dynamic,
+            t if t == elf::R_AARCH64_TLS_DTPMOD.0
+                || t == elf::R_AARCH64_TLS_DTPREL.0
+                || t == elf::R_AARCH64_TLSDESC.0 =>
+            {
+                Dynamic
+            }
             _ => return None,
         },
         _ => return None,
@@ -542,19 +586,28 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
             _ => {}
         }
         if symbol != 0 {
-            out.push(DynReloc { offset, r_type, symbol });
+            out.push(DynReloc {
+                offset,
+                r_type,
+                symbol,
+            });
         }
     };
     for section in sections.iter() {
         let link = section.sh_link(endian) as usize;
-        let is_dynamic = dynsym_index.is_some_and(|i| i == link) || (link == 0 && section.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0);
+        let is_dynamic = dynsym_index.is_some_and(|i| i == link)
+            || (link == 0 && section.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0);
         if !is_dynamic {
             continue;
         }
         match section.rela(endian, data) {
             Ok(Some((relas, _))) => {
                 for r in relas {
-                    record(r.r_offset(endian).into(), r.r_type(endian, false).0, r.r_sym(endian, false));
+                    record(
+                        r.r_offset(endian).into(),
+                        r.r_type(endian, false).0,
+                        r.r_sym(endian, false),
+                    );
                 }
                 continue;
             }
@@ -564,7 +617,11 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
         match section.rel(endian, data) {
             Ok(Some((rels, _))) => {
                 for r in rels {
-                    record(r.r_offset(endian).into(), r.r_type(endian).0, r.r_sym(endian));
+                    record(
+                        r.r_offset(endian).into(),
+                        r.r_type(endian).0,
+                        r.r_sym(endian),
+                    );
                 }
             }
             Ok(None) => {}
@@ -627,11 +684,19 @@ fn infer_libc(interpreter: Option<&str>, needed: &[String], versions: &Versions)
             return Libc::Glibc;
         }
     }
-    if needed.iter().any(|n| n.starts_with("libc.musl") || n == "libc.so") {
+    if needed
+        .iter()
+        .any(|n| n.starts_with("libc.musl") || n == "libc.so")
+    {
         return Libc::Musl;
     }
-    if needed.iter().any(|n| n == "libc.so.6" || n == "libc.so.6.1")
-        || versions.needed.iter().any(|n| n.versions.iter().any(|v| v.name.starts_with("GLIBC_")))
+    if needed
+        .iter()
+        .any(|n| n == "libc.so.6" || n == "libc.so.6.1")
+        || versions
+            .needed
+            .iter()
+            .any(|n| n.versions.iter().any(|v| v.name.starts_with("GLIBC_")))
     {
         return Libc::Glibc;
     }
@@ -675,15 +740,31 @@ mod tests {
     fn glibc_versions_compare_numerically() {
         let need = |names: &[&str]| VersionNeed {
             library: "libc.so.6".into(),
-            versions: names.iter().map(|n| NeededVersion { name: n.to_string(), weak: false }).collect(),
+            versions: names
+                .iter()
+                .map(|n| NeededVersion {
+                    name: n.to_string(),
+                    weak: false,
+                })
+                .collect(),
         };
-        let needed = vec![need(&["GLIBC_2.9", "GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_PRIVATE"])];
+        let needed = vec![need(&[
+            "GLIBC_2.9",
+            "GLIBC_2.34",
+            "GLIBC_2.2.5",
+            "GLIBC_PRIVATE",
+        ])];
         assert_eq!(max_glibc(&needed).as_deref(), Some("GLIBC_2.34"));
     }
 
     #[test]
     fn vaddr_mapping_respects_file_size() {
-        let loads = [LoadSegment { vaddr: 0x1000, offset: 0x200, file_size: 0x100, mem_size: 0x400 }];
+        let loads = [LoadSegment {
+            vaddr: 0x1000,
+            offset: 0x200,
+            file_size: 0x100,
+            mem_size: 0x400,
+        }];
         assert_eq!(vaddr_to_offset(&loads, 0x1010), Some(0x210));
         assert_eq!(vaddr_to_offset(&loads, 0x1200), None);
         assert_eq!(vaddr_to_offset(&loads, 0x0fff), None);
