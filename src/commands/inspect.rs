@@ -15,15 +15,16 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         sysroot: args.sysroot.clone(),
         lazy: args.lazy,
     };
-    let report = predict::inspect(&args.artifacts, &options);
+    let report = predict::inspect(&args.artifacts, &options)?;
     for item in &report.artifacts {
-        if let Err(err) = &item.result {
+        if let Err(err) = &item.artifact {
             eprintln!("plugctl: {}: {err}", item.path.display());
         }
     }
+    let detail = report::json::Detail { symbols: args.symbols, tree: args.tree };
     let text = match args.format {
-        Format::Json => report::json::render(&report, args.symbols),
-        Format::Table => report::table::render(&report, stdout_style(global.color), args.symbols),
+        Format::Json => report::json::render(&report, detail),
+        Format::Table => report::table::render(&report, stdout_style(global.color), detail),
     };
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;
@@ -33,7 +34,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 
 /// 2 when any input could not be read; 1 when a finding reaches `fail_on`; else 0.
 pub fn exit_status(report: &Report, fail_on: FailOn) -> ExitStatus {
-    if report.artifacts.iter().any(|a| a.result.is_err()) {
+    if report.artifacts.iter().any(|a| a.artifact.is_err()) {
         return ExitStatus::Error;
     }
     let threshold = match fail_on {

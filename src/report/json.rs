@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use crate::elf::{Artifact, Dynamic, Identity, Segments, Tls, Versions};
 use crate::findings::{Finding, Severity};
+use crate::golang::GoFacts;
+use crate::loader::{DepTree, HostSetup};
 use crate::predict::{ArtifactReport, Report};
 use crate::verdict::LoadVerdict;
 
@@ -14,8 +16,28 @@ pub const SCHEMA_VERSION: u32 = 1;
 struct Document<'a> {
     schema_version: u32,
     plugctl_version: &'static str,
+    host: Option<HostJson<'a>>,
+    environment: EnvironmentJson<'a>,
     artifacts: Vec<ArtifactJson<'a>>,
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct HostJson<'a> {
+    path: String,
+    elf: ElfJson<'a>,
+    go: Option<&'a GoFacts>,
+    /// The host's own start-up, as ld.so would do it.
+    startup: &'a HostSetup,
+}
+
+#[derive(Serialize)]
+struct EnvironmentJson<'a> {
+    sysroot: Option<String>,
+    ld_library_path: Option<&'a str>,
+    glibc_version: Option<&'a str>,
+    glibc_tunables: Option<&'a str>,
+    static_tls_surplus: u64,
 }
 
 #[derive(Serialize)]
@@ -24,9 +46,21 @@ struct ArtifactJson<'a> {
     status: &'static str,
     error: Option<String>,
     elf: Option<ElfJson<'a>>,
-    load: Option<&'a LoadVerdict>,
+    go: Option<&'a GoFacts>,
+    load: &'a LoadVerdict,
     basis: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tree: Option<&'a DepTree>,
     findings: &'a [Finding],
+}
+
+/// What to include beyond the default document.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Detail {
+    /// Undefined symbol names (`--symbols`).
+    pub symbols: bool,
+    /// Dependency trees (`--tree`).
+    pub tree: bool,
 }
 
 #[derive(Serialize)]
@@ -68,19 +102,17 @@ impl Summary {
             ..Summary::default()
         };
         for item in &report.artifacts {
-            match &item.result {
-                Err(_) => summary.unreadable += 1,
-                Ok(analysis) => {
-                    if analysis.load.as_ref().is_some_and(|l| !l.outcome.loads()) {
-                        summary.would_not_load += 1;
-                    }
-                    for finding in &analysis.findings {
-                        match finding.severity {
-                            Severity::Error => summary.errors += 1,
-                            Severity::Warning => summary.warnings += 1,
-                            Severity::Info => summary.infos += 1,
-                        }
-                    }
+            if item.artifact.is_err() {
+                summary.unreadable += 1;
+            }
+            if !item.load.outcome.loads() {
+                summary.would_not_load += 1;
+            }
+            for finding in &item.findings {
+                match finding.severity {
+                    Severity::Error => summary.errors += 1,
+                    Severity::Warning => summary.warnings += 1,
+                    Severity::Info => summary.infos += 1,
                 }
             }
         }
@@ -111,40 +143,44 @@ fn elf_json(artifact: &Artifact, list_symbols: bool) -> ElfJson<'_> {
     }
 }
 
-fn artifact_json(item: &ArtifactReport, list_symbols: bool) -> ArtifactJson<'_> {
-    let path = item.path.display().to_string();
-    match &item.result {
-        Ok(analysis) => ArtifactJson {
-            path,
-            status: "ok",
-            error: None,
-            elf: Some(elf_json(&analysis.artifact, list_symbols)),
-            load: analysis.load.as_ref(),
-            basis: &analysis.basis,
-            findings: &analysis.findings,
-        },
-        Err(err) => ArtifactJson {
-            path,
-            status: "error",
-            error: Some(err.to_string()),
-            elf: None,
-            load: None,
-            basis: &[],
-            findings: &[],
-        },
+fn artifact_json(item: &ArtifactReport, detail: Detail) -> ArtifactJson<'_> {
+    let (status, error, elf) = match &item.artifact {
+        Ok(artifact) => ("ok", None, Some(elf_json(artifact, detail.symbols))),
+        Err(err) => ("error", Some(err.to_string()), None),
+    };
+    ArtifactJson {
+        path: item.path.display().to_string(),
+        status,
+        error,
+        elf,
+        go: item.go.as_ref(),
+        load: &item.load,
+        basis: &item.basis,
+        tree: detail.tree.then_some(&item.tree),
+        findings: &item.findings,
     }
 }
 
 /// Renders the whole report as one pretty-printed JSON document.
-pub fn render(report: &Report, list_symbols: bool) -> String {
+pub fn render(report: &Report, detail: Detail) -> String {
+    let env = &report.environment;
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         plugctl_version: env!("CARGO_PKG_VERSION"),
-        artifacts: report
-            .artifacts
-            .iter()
-            .map(|a| artifact_json(a, list_symbols))
-            .collect(),
+        host: report.host.as_ref().map(|host| HostJson {
+            path: host.artifact.path.display().to_string(),
+            elf: elf_json(&host.artifact, detail.symbols),
+            go: host.go.as_ref(),
+            startup: &host.setup,
+        }),
+        environment: EnvironmentJson {
+            sysroot: env.sysroot.as_ref().map(|p| p.display().to_string()),
+            ld_library_path: env.ld_library_path.as_deref(),
+            glibc_version: env.glibc_version.as_deref(),
+            glibc_tunables: env.glibc_tunables.as_deref(),
+            static_tls_surplus: env.static_tls.surplus,
+        },
+        artifacts: report.artifacts.iter().map(|a| artifact_json(a, detail)).collect(),
         summary: Summary::of(report),
     };
     let mut text = serde_json::to_string_pretty(&doc).expect("report types serialize infallibly");

@@ -4,17 +4,36 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use crate::elf::{Artifact, Libc, ObjectKind, TlsModel};
 use crate::findings::{Finding, Severity};
+use crate::golang::{GoFacts, GoRole};
+use crate::loader::{DepNode, DepTree};
 use crate::predict::{ArtifactReport, Report};
 use crate::verdict::LoadVerdict;
 
-use super::{Style, json::Summary};
+use super::{Style, json::{Detail, Summary}};
 
 const WIDTH: u16 = 100;
 
-pub fn render(report: &Report, style: Style, list_symbols: bool) -> String {
+pub fn render(report: &Report, style: Style, detail: Detail) -> String {
     let mut out = String::new();
+    if let Some(host) = &report.host {
+        out.push_str(&style.paint(&format!("host {}", host.artifact.path.display()), None, true));
+        out.push('\n');
+        let mut table = facts_table(style);
+        add_fact_rows(&mut table, &host.artifact, detail.symbols);
+        match &host.go {
+            Some(go) => add_go_rows(&mut table, go),
+            None => {
+                table.add_row(vec!["go", "not a Go program: loader checks only"]);
+            }
+        }
+        if !host.setup.problems.is_empty() {
+            table.add_row(vec!["start-up".to_string(), host.setup.problems.join("\n")]);
+        }
+        out.push_str(&indent(&table.to_string()));
+        out.push_str("\n\n");
+    }
     for item in &report.artifacts {
-        render_artifact(&mut out, item, style, list_symbols);
+        render_artifact(&mut out, item, style, detail);
         out.push('\n');
     }
     let s = Summary::of(report);
@@ -25,29 +44,110 @@ pub fn render(report: &Report, style: Style, list_symbols: bool) -> String {
     out
 }
 
-fn render_artifact(out: &mut String, item: &ArtifactReport, style: Style, list_symbols: bool) {
+fn render_artifact(out: &mut String, item: &ArtifactReport, style: Style, detail: Detail) {
     let title = item.path.display().to_string();
-    match &item.result {
+    let mut table = facts_table(style);
+    match &item.artifact {
         Err(err) => {
             out.push_str(&style.paint(&title, Some(Color::Red), true));
-            out.push_str(&format!("\n  error: {err}\n"));
+            out.push('\n');
+            table.add_row(vec!["error".to_string(), err.to_string()]);
         }
-        Ok(analysis) => {
+        Ok(artifact) => {
             out.push_str(&style.paint(&title, None, true));
             out.push('\n');
-            let mut table = facts_table(style);
-            add_fact_rows(&mut table, &analysis.artifact, list_symbols);
-            if let Some(load) = &analysis.load {
-                add_load_rows(&mut table, load, &analysis.basis, style);
-            }
-            out.push_str(&indent(&table.to_string()));
-            out.push('\n');
-            if !analysis.findings.is_empty() {
-                out.push_str(&indent(
-                    &findings_table(&analysis.findings, style).to_string(),
-                ));
-                out.push('\n');
-            }
+            add_fact_rows(&mut table, artifact, detail.symbols);
+        }
+    }
+    if let Some(go) = &item.go {
+        add_go_rows(&mut table, go);
+        if detail.symbols && !go.package_hashes.is_empty() {
+            let hashes: Vec<String> = go.package_hashes.iter().map(|p| format!("{} {}", p.hex(), p.path)).collect();
+            table.add_row(vec!["hashes".to_string(), hashes.join("\n")]);
+        }
+    }
+    add_load_rows(&mut table, &item.load, &item.basis, style);
+    if detail.tree {
+        table.add_row(vec!["tree".to_string(), render_tree(&item.tree)]);
+    }
+    out.push_str(&indent(&table.to_string()));
+    out.push('\n');
+    if !item.findings.is_empty() {
+        out.push_str(&indent(&findings_table(&item.findings, style).to_string()));
+        out.push('\n');
+    }
+}
+
+fn add_go_rows(table: &mut Table, go: &GoFacts) {
+    let role = match go.role {
+        GoRole::Plugin => "plugin",
+        GoRole::Executable => "executable",
+        GoRole::CShared => "c-shared library",
+        GoRole::Other => "binary",
+    };
+    let mut text = format!("{} {role}", go.version);
+    if let Some(path) = &go.main_path {
+        text.push_str(&format!(", main package {path}"));
+    }
+    if let Some(pp) = &go.plugin_path
+        && Some(pp) != go.main_path.as_ref()
+    {
+        text.push_str(&format!(", plugin path {pp}"));
+    }
+    let settings: Vec<String> = go
+        .settings
+        .iter()
+        .filter(|s| !s.key.starts_with("vcs") && !matches!(s.key.as_str(), "-buildmode" | "-compiler" | "GOOS"))
+        .map(|s| format!("{}={}", s.key, s.value))
+        .collect();
+    if !settings.is_empty() {
+        text.push_str(&format!("\nbuild: {}", settings.join(" ")));
+    }
+    if !go.deps.is_empty() {
+        let deps: Vec<String> = go
+            .deps
+            .iter()
+            .map(|m| match &m.replace {
+                Some(r) => format!("{}@{} => {} {}", m.path, m.version, r.path, r.version).trim_end().to_string(),
+                None => format!("{}@{}", m.path, m.version),
+            })
+            .collect();
+        text.push_str(&format!("\nmodules: {}", deps.join(", ")));
+    }
+    if !go.package_hashes.is_empty() {
+        text.push_str(&format!("\n{} package hashes ({})", go.package_hashes.len(), go.hash_order_detail));
+    }
+    if !go.exports.is_empty() {
+        let names: Vec<&str> = go.exports.iter().map(|e| e.name.as_str()).collect();
+        text.push_str(&format!("\nexports: {}", names.join(", ")));
+    }
+    table.add_row(vec!["go".to_string(), text]);
+}
+
+/// The dependency tree, one line per edge: name => path [rule], or what failed.
+pub fn render_tree(tree: &DepTree) -> String {
+    let mut lines = Vec::new();
+    if let Some(root) = tree.root() {
+        walk(tree, root, 0, &mut lines);
+    }
+    lines.join("\n")
+}
+
+fn walk(tree: &DepTree, node: &DepNode, depth: usize, lines: &mut Vec<String>) {
+    let pad = "  ".repeat(depth);
+    let line = match (&node.path, node.rule) {
+        (Some(path), Some(rule)) if path != &node.name => format!("{pad}{} => {path} [{}]", node.name, rule.as_str()),
+        (Some(_), Some(rule)) => format!("{pad}{} [{}]", node.name, rule.as_str()),
+        (Some(path), None) => format!("{pad}{path}"),
+        (None, _) => format!("{pad}{} NOT FOUND{}", node.name, node.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()),
+    };
+    lines.push(line);
+    if depth > 64 {
+        return;
+    }
+    for &child in &node.children {
+        if let Some(child) = tree.nodes.get(child) {
+            walk(tree, child, depth + 1, lines);
         }
     }
 }

@@ -1,0 +1,587 @@
+//! The loader's environment: everything outside the artifacts that decides how
+//! `dlopen` goes — search paths, `ld.so.cache`, the glibc in use, CPU-dependent
+//! subdirectories and the static TLS surplus.
+//!
+//! # Static TLS model (glibc 2.36, x86-64)
+//!
+//! At start-up ld.so lays out the TLS blocks of the executable and of every library
+//! loaded with it (`_dl_determine_tlsoffset`, in module-ID order, i.e. load order), then
+//! reserves a *surplus* for objects loaded later:
+//!
+//! ```text
+//! surplus = (nns - 1) * 144 + nns * 144 + optional_static_tls + 144
+//!         = 1664 bytes with the defaults nns = 4, optional_static_tls = 512
+//! static_size = roundup(used_at_startup + surplus, max_align) + TLS_TCB_SIZE
+//! ```
+//!
+//! (`elf/dl-tls.c`: `LIBC_IE_TLS` = `OTHER_IE_TLS` = 144, `LEGACY_TLS` = 144;
+//! `GLIBC_TUNABLES=glibc.rtld.nns=N:glibc.rtld.optional_static_tls=M` change it, nns is
+//! clamped to 1..=16.) A dlopened object whose relocations use the initial-exec model
+//! (`R_X86_64_TPOFF64`) gets its block carved from what is left (`_dl_try_allocate_static_tls`,
+//! aligned, counting the block's first-byte offset); when it does not fit, dlopen fails with
+//! `<path>: cannot allocate memory in static TLS block`. TLS descriptors (`R_X86_64_TLSDESC`)
+//! use static TLS only while the *optional* part (512 bytes) lasts, and fall back to dynamic
+//! TLS silently.
+//!
+//! Measured on this machine (Debian 12, glibc 2.36): a C host linked with libc only
+//! (libc's block: 144 bytes) has 1712 bytes free after start-up (`roundup(144 + 1664, 64)
+//! - 144`); six 256-byte initial-exec libraries load and the seventh fails. A Go plugin's
+//! 8-byte TLS block (`runtime.tlsg`, initial-exec) takes 8 bytes of it when loaded into a
+//! C host; see `loader::predict` for the Go host case.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::ldcache::{CacheAbi, LdCache};
+
+/// The interpreter of x86-64 glibc programs.
+pub const X86_64_INTERP: &str = "/lib64/ld-linux-x86-64.so.2";
+const DEBIAN_SYSTEM_DIRS: &[&str] = &[
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib",
+    "/usr/lib",
+];
+const GENERIC_SYSTEM_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
+
+/// The static TLS parameters of `_dl_tls_static_surplus_init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StaticTlsConfig {
+    /// `glibc.rtld.nns`: namespaces to reserve libc IE TLS for (1..=16, default 4).
+    pub nns: u64,
+    /// `glibc.rtld.optional_static_tls`: surplus usable for TLS descriptors (default 512).
+    pub optional: u64,
+    /// Total surplus reserved at start-up, in bytes.
+    pub surplus: u64,
+}
+
+impl Default for StaticTlsConfig {
+    fn default() -> Self {
+        StaticTlsConfig::new(4, 512)
+    }
+}
+
+impl StaticTlsConfig {
+    pub fn new(nns: u64, optional: u64) -> Self {
+        const LIBC_IE_TLS: u64 = 144;
+        const OTHER_IE_TLS: u64 = 144;
+        const LEGACY_TLS: u64 = 1664 - (3 * LIBC_IE_TLS + 4 * OTHER_IE_TLS + 512);
+        let nns = nns.clamp(1, 16);
+        let surplus = (nns - 1) * LIBC_IE_TLS + nns * OTHER_IE_TLS + optional + LEGACY_TLS;
+        StaticTlsConfig {
+            nns,
+            optional,
+            surplus,
+        }
+    }
+
+    /// Reads `glibc.rtld.nns` and `glibc.rtld.optional_static_tls` from a
+    /// `GLIBC_TUNABLES` value the way `parse_tunables` does: `name=value` pairs separated
+    /// by `:`, numbers as `_dl_strtoul` reads them, out-of-range values ignored.
+    pub fn from_tunables(tunables: Option<&str>) -> Self {
+        let (mut nns, mut optional) = (4u64, 512u64);
+        for pair in tunables.unwrap_or("").split(':') {
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let Some(value) = strtoul(value) else {
+                continue;
+            };
+            match name {
+                "glibc.rtld.nns" if (1..=16).contains(&value) => nns = value,
+                "glibc.rtld.optional_static_tls" => optional = value,
+                _ => {}
+            }
+        }
+        StaticTlsConfig::new(nns, optional)
+    }
+}
+
+/// `_dl_strtoul`: optional blanks and sign, `0x` hex, leading-`0` octal, else decimal;
+/// stops at the first bad digit. `None` on overflow (the tunable is then out of range).
+fn strtoul(text: &str) -> Option<u64> {
+    let text = text.trim_start_matches([' ', '\t']);
+    let (negative, text) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
+        return Some(0);
+    }
+    let (base, digits) =
+        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            (16, hex)
+        } else if text.len() > 1 && text.starts_with('0') {
+            (8, &text[1..])
+        } else {
+            (10, text)
+        };
+    let mut value: u64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(base) else { break };
+        value = value
+            .checked_mul(u64::from(base))?
+            .checked_add(u64::from(d))?;
+    }
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// Everything about the target process's loader that is not in the artifacts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// Absolute paths (and the cache) are read under this directory.
+    pub sysroot: Option<PathBuf>,
+    /// The directory relative paths are taken from (the process's working directory).
+    pub cwd: PathBuf,
+    /// `LD_LIBRARY_PATH`, as given (split on `:` and `;` by ld.so).
+    pub ld_library_path: Option<String>,
+    /// `LD_PRELOAD`, as given (split on spaces and `:`).
+    pub ld_preload: Option<String>,
+    /// The names listed in `/etc/ld.so.preload` (read under the sysroot), comments removed.
+    pub preload_file: Vec<String>,
+    /// `LD_BIND_NOW` is set: `RTLD_LAZY` behaves like `RTLD_NOW`.
+    pub bind_now: bool,
+    /// `GLIBC_TUNABLES`, as given.
+    pub glibc_tunables: Option<String>,
+    pub static_tls: StaticTlsConfig,
+    /// The program interpreter (ld.so) of the modelled host.
+    pub interpreter: String,
+    /// ld.so's built-in search path (`SYSTEM_DIRS`), read from the interpreter.
+    pub system_dirs: Vec<String>,
+    /// Where they came from (`"read from /lib64/ld-linux-x86-64.so.2"`, or a fallback).
+    pub system_dirs_source: String,
+    /// Active `glibc-hwcaps` subdirectories, most preferred first (`x86-64-v3`, `x86-64-v2`).
+    pub hwcaps_subdirs: Vec<String>,
+    /// Legacy hwcap subdirectories searched before each directory (glibc < 2.37), in
+    /// ld.so's order, e.g. `tls/x86_64/x86_64`.
+    pub legacy_subdirs: Vec<String>,
+    /// `$PLATFORM`.
+    pub platform: String,
+    /// `$LIB`.
+    pub lib: String,
+    /// x86 ISA level bits this CPU has (1 baseline, 2 v2, 4 v3, 8 v4).
+    pub isa_1: u32,
+    /// `/etc/ld.so.cache` (read under the sysroot).
+    pub cache_path: String,
+    /// How the cache read went: `"594 entries (glibc-ld.so.cache1.1)"` or the reason it is not used.
+    pub cache_status: String,
+    #[serde(skip)]
+    pub cache: Option<Arc<LdCache>>,
+    pub cache_abi: CacheAbi,
+    /// The libc.so.6 the host would use, and its version (highest `GLIBC_x.y` it defines).
+    pub libc_path: Option<String>,
+    pub glibc_version: Option<String>,
+    /// Things that could not be determined; defaults were used.
+    pub problems: Vec<String>,
+}
+
+impl Environment {
+    /// Reads this machine's (or the sysroot's) loader environment. `LD_LIBRARY_PATH`,
+    /// `GLIBC_TUNABLES` and `LD_BIND_NOW` come from the process environment unless
+    /// `ld_library_path` is given.
+    pub fn detect(ld_library_path: Option<String>, sysroot: Option<PathBuf>) -> Environment {
+        let ld_library_path = ld_library_path.or_else(|| std::env::var("LD_LIBRARY_PATH").ok());
+        let tunables = std::env::var("GLIBC_TUNABLES").ok();
+        let bind_now = std::env::var("LD_BIND_NOW").is_ok_and(|v| !v.is_empty());
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let mut env = Environment::build(ld_library_path, sysroot, cwd, tunables, bind_now);
+        env.ld_preload = std::env::var("LD_PRELOAD").ok().filter(|v| !v.is_empty());
+        env
+    }
+
+    /// Like [`Environment::detect`] with every input explicit (tests, reproducible runs).
+    pub fn build(
+        ld_library_path: Option<String>,
+        sysroot: Option<PathBuf>,
+        cwd: PathBuf,
+        glibc_tunables: Option<String>,
+        bind_now: bool,
+    ) -> Environment {
+        let mut problems = Vec::new();
+        let fs = super::fs::Fs {
+            root: sysroot.clone(),
+            cwd: cwd.clone(),
+        };
+        let under = move |p: &str| fs.locate(p).unwrap_or_else(|_| PathBuf::from(p));
+        let interpreter = X86_64_INTERP.to_string();
+        let (system_dirs, system_dirs_source) = match std::fs::read(under(&interpreter)) {
+            Ok(bytes) => match system_dirs_in(&bytes) {
+                Some(dirs) => (dirs, format!("read from {interpreter}")),
+                None => {
+                    problems.push(format!("no SYSTEM_DIRS string found in {interpreter}"));
+                    (fallback_dirs(&under), "fallback".to_string())
+                }
+            },
+            Err(e) => {
+                problems.push(format!("cannot read {interpreter}: {e}"));
+                (fallback_dirs(&under), "fallback".to_string())
+            }
+        };
+        let isa_1 = cpu_isa_levels();
+        let hwcaps_subdirs: Vec<String> = [(8, "x86-64-v4"), (4, "x86-64-v3"), (2, "x86-64-v2")]
+            .iter()
+            .filter(|(bit, _)| isa_1 & bit != 0)
+            .map(|(_, name)| name.to_string())
+            .collect();
+        let cache_abi = CacheAbi::x86_64(hwcaps_subdirs.clone(), isa_1);
+        let cache_path = "/etc/ld.so.cache".to_string();
+        let (cache, cache_status) = match std::fs::read(under(&cache_path)) {
+            Ok(bytes) => match LdCache::parse(&bytes) {
+                Ok(cache) => {
+                    let status = format!(
+                        "{} entries ({:?} format)",
+                        cache.entries.len(),
+                        cache.format
+                    );
+                    (Some(Arc::new(cache)), status)
+                }
+                Err(e) => (None, format!("not used: {e}")),
+            },
+            Err(e) => (None, format!("not used: {e}")),
+        };
+        let preload_file = std::fs::read(under("/etc/ld.so.preload"))
+            .map(|bytes| parse_preload_file(&String::from_utf8_lossy(&bytes)))
+            .unwrap_or_default();
+        let mut env = Environment {
+            sysroot,
+            cwd,
+            ld_library_path,
+            ld_preload: None,
+            preload_file,
+            bind_now,
+            static_tls: StaticTlsConfig::from_tunables(glibc_tunables.as_deref()),
+            glibc_tunables,
+            interpreter,
+            system_dirs,
+            system_dirs_source,
+            hwcaps_subdirs,
+            legacy_subdirs: Vec::new(),
+            platform: "x86_64".to_string(),
+            lib: String::new(),
+            isa_1,
+            cache_path,
+            cache_status,
+            cache,
+            cache_abi,
+            libc_path: None,
+            glibc_version: None,
+            problems,
+        };
+        // $LIB is the first system directory without its leading slash (Debian:
+        // "lib/x86_64-linux-gnu"; others "lib64").
+        env.lib = env
+            .system_dirs
+            .first()
+            .map(|d| d.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        env.detect_libc(&under);
+        if env.glibc_older_than(2, 37) {
+            env.legacy_subdirs = legacy_subdirs(&env.platform, avx512_1_usable());
+        }
+        env
+    }
+
+    fn detect_libc(&mut self, under: &dyn Fn(&str) -> PathBuf) {
+        let from_cache = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.lookup("libc.so.6", &self.cache_abi))
+            .map(str::to_string);
+        let candidates = from_cache
+            .into_iter()
+            .chain(self.system_dirs.iter().map(|d| format!("{d}/libc.so.6")));
+        for candidate in candidates {
+            let Ok(artifact) = crate::elf::Artifact::read(&under(&candidate)) else {
+                continue;
+            };
+            if artifact.identity.machine_id != 62 || !artifact.is_64() {
+                continue;
+            }
+            self.glibc_version = artifact
+                .versions
+                .defined
+                .iter()
+                .filter_map(|v| v.strip_prefix("GLIBC_"))
+                .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+                .max_by_key(|v| crate::elf::parse_dotted(v))
+                .map(str::to_string);
+            self.libc_path = Some(candidate);
+            return;
+        }
+        self.problems
+            .push("no x86-64 libc.so.6 found: glibc version unknown".into());
+    }
+
+    /// True when the detected glibc is older than `major.minor` (false when unknown).
+    pub fn glibc_older_than(&self, major: u32, minor: u32) -> bool {
+        self.glibc_version
+            .as_deref()
+            .is_some_and(|v| crate::elf::parse_dotted(v) < vec![major, minor])
+    }
+
+    /// glibc 2.41 and later refuse to make the stack executable for a dlopened object.
+    pub fn refuses_exec_stack(&self) -> bool {
+        self.glibc_version.is_some() && !self.glibc_older_than(2, 41)
+    }
+
+    /// Objects ld.so preloads, in its order: `LD_PRELOAD` (split on spaces and `:`), then
+    /// `/etc/ld.so.preload`; each with where it came from.
+    pub fn preloads(&self) -> Vec<(String, &'static str)> {
+        let env = self
+            .ld_preload
+            .as_deref()
+            .unwrap_or("")
+            .split([' ', ':'])
+            .filter(|s| !s.is_empty());
+        let file = self.preload_file.iter().map(String::as_str);
+        env.map(|n| (n.to_string(), "LD_PRELOAD"))
+            .chain(file.map(|n| (n.to_string(), "/etc/ld.so.preload")))
+            .collect()
+    }
+
+    /// `LD_LIBRARY_PATH` split as `_dl_init_paths` splits it (on `:` and `;`), before
+    /// `$ORIGIN`-style expansion; empty elements (the current directory) kept.
+    pub fn ld_library_path_dirs(&self) -> Vec<String> {
+        match self.ld_library_path.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(llp) => llp.split([':', ';']).map(str::to_string).collect(),
+        }
+    }
+}
+
+/// `/etc/ld.so.preload`: names separated by blanks, newlines or `:`; `#` starts a comment.
+fn parse_preload_file(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or(""))
+        .flat_map(|line| line.split([' ', '\t', ':']))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn fallback_dirs(under: &dyn Fn(&str) -> PathBuf) -> Vec<String> {
+    let dirs = if under("/lib/x86_64-linux-gnu").is_dir() {
+        DEBIAN_SYSTEM_DIRS
+    } else {
+        GENERIC_SYSTEM_DIRS
+    };
+    dirs.iter().map(|d| d.to_string()).collect()
+}
+
+/// ld.so keeps `SYSTEM_DIRS` as one string of NUL-separated absolute directories each
+/// ending in `/` (e.g. `/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0`).
+fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
+    let mut best: Option<Vec<String>> = None;
+    let mut i = 0;
+    while let Some(pos) = bytes[i..]
+        .windows(5)
+        .position(|w| w == b"/lib/" || w == b"/usr/")
+    {
+        let start = i + pos;
+        i = start + 1;
+        if start > 0 && bytes[start - 1] != 0 {
+            continue;
+        }
+        let mut dirs = Vec::new();
+        let mut at = start;
+        while at < bytes.len() && bytes[at] == b'/' {
+            let Some(len) = bytes[at..].iter().position(|&b| b == 0) else {
+                break;
+            };
+            let s = &bytes[at..at + len];
+            if s.len() < 2 || !s.ends_with(b"/") || !s.iter().all(|b| b.is_ascii_graphic()) {
+                break;
+            }
+            dirs.push(String::from_utf8_lossy(&s[..s.len() - 1]).into_owned());
+            at += len + 1;
+        }
+        if dirs.len() >= 2
+            && dirs.iter().all(|d| d.contains("lib"))
+            && best.as_ref().is_none_or(|b| dirs.len() > b.len())
+        {
+            best = Some(dirs);
+        }
+    }
+    best
+}
+
+/// The legacy hwcaps power set of glibc < 2.37 (`_dl_important_hwcaps`): names are the
+/// usable hwcap bits (`x86_64`, then `avx512_1`), the platform, and `tls`; every subset,
+/// from all of them down to none, each written from the last name to the first.
+pub fn legacy_subdirs(platform: &str, avx512_1: bool) -> Vec<String> {
+    let mut names = vec!["x86_64"];
+    if avx512_1 {
+        names.push("avx512_1");
+    }
+    names.push(platform);
+    names.push("tls");
+    let count = names.len();
+    let all = (1usize << count) - 1;
+    (0..=all)
+        .map(|k| {
+            let mask = all - k;
+            (0..count)
+                .rev()
+                .filter(|j| mask & (1 << j) != 0)
+                .map(|j| names[j])
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cpu_isa_levels() -> u32 {
+    use std::arch::is_x86_feature_detected as has;
+    let mut bits = 1;
+    let v2 = has!("cmpxchg16b")
+        && has!("popcnt")
+        && has!("sse3")
+        && has!("sse4.1")
+        && has!("sse4.2")
+        && has!("ssse3");
+    if !v2 {
+        return bits;
+    }
+    bits |= 2;
+    let v3 = has!("avx")
+        && has!("avx2")
+        && has!("bmi1")
+        && has!("bmi2")
+        && has!("f16c")
+        && has!("fma")
+        && has!("lzcnt")
+        && has!("movbe")
+        && has!("xsave");
+    if !v3 {
+        return bits;
+    }
+    bits |= 4;
+    if has!("avx512f")
+        && has!("avx512bw")
+        && has!("avx512cd")
+        && has!("avx512dq")
+        && has!("avx512vl")
+    {
+        bits |= 8;
+    }
+    bits
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpu_isa_levels() -> u32 {
+    1
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512_1_usable() -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    has!("avx512f") && has!("avx512cd") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_1_usable() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preload_lists_are_split_like_rtld() {
+        assert_eq!(
+            parse_preload_file("# comment\n/lib/a.so libb.so:libc.so # trailing\n"),
+            ["/lib/a.so", "libb.so", "libc.so"]
+        );
+        let mut env = Environment::build(None, None, PathBuf::from("/"), None, false);
+        env.ld_preload = Some("liba.so:libb.so  libc.so".into());
+        env.preload_file = vec!["/x/libd.so".into()];
+        let names: Vec<_> = env
+            .preloads()
+            .into_iter()
+            .map(|(n, w)| format!("{w}:{n}"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "LD_PRELOAD:liba.so",
+                "LD_PRELOAD:libb.so",
+                "LD_PRELOAD:libc.so",
+                "/etc/ld.so.preload:/x/libd.so"
+            ]
+        );
+    }
+
+    #[test]
+    fn surplus_defaults_to_1664() {
+        assert_eq!(StaticTlsConfig::default().surplus, 1664);
+        assert_eq!(StaticTlsConfig::from_tunables(None).surplus, 1664);
+    }
+
+    #[test]
+    fn tunables_change_the_surplus() {
+        let t = StaticTlsConfig::from_tunables(Some(
+            "glibc.rtld.optional_static_tls=0x1000:glibc.rtld.nns=1",
+        ));
+        assert_eq!((t.nns, t.optional), (1, 4096));
+        assert_eq!(t.surplus, 144 + 4096 + 144);
+        // Out of range nns is ignored; garbage pairs are skipped.
+        let t = StaticTlsConfig::from_tunables(Some("glibc.rtld.nns=17:junk:glibc.malloc.check=1"));
+        assert_eq!(t.nns, 4);
+        assert_eq!(
+            StaticTlsConfig::from_tunables(Some("glibc.rtld.optional_static_tls=010")).optional,
+            8
+        );
+    }
+
+    #[test]
+    fn legacy_power_set_matches_ld_debug_output() {
+        // LD_DEBUG=libs on Debian 12 (glibc 2.36), a CPU without AVX-512.
+        assert_eq!(
+            legacy_subdirs("x86_64", false),
+            [
+                "tls/x86_64/x86_64",
+                "tls/x86_64",
+                "tls/x86_64",
+                "tls",
+                "x86_64/x86_64",
+                "x86_64",
+                "x86_64"
+            ]
+        );
+    }
+
+    #[test]
+    fn system_dirs_are_found_in_a_loader_image() {
+        let image =
+            b"junk\0/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0\0more";
+        assert_eq!(
+            system_dirs_in(image).unwrap(),
+            [
+                "/lib/x86_64-linux-gnu",
+                "/usr/lib/x86_64-linux-gnu",
+                "/lib",
+                "/usr/lib"
+            ]
+        );
+    }
+
+    #[test]
+    fn detects_this_machine() {
+        let env = Environment::build(None, None, PathBuf::from("/"), None, false);
+        if env.libc_path.is_none() {
+            return;
+        }
+        assert!(env.glibc_version.is_some(), "{env:?}");
+        assert!(!env.system_dirs.is_empty());
+    }
+}

@@ -1,0 +1,266 @@
+//! One host process opening the artifacts in order: the dynamic loader first (every
+//! artifact, as `dlopen` would), then — for a Go host — Go's `plugin.Open` around it:
+//! the cgo stub, the realpath cache, the loader's verdict, then the runtime's checks.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::elf::{Artifact, ReadError};
+use crate::findings::{Code, Finding};
+use crate::golang::{self, Earlier, GoFacts, GoRole, OpenOutcome};
+use crate::loader::predict::Plugin;
+use crate::loader::{self, DepTree, Environment, HostSetup, LoaderPrediction, OpenMode};
+use crate::verdict::{LoadVerdict, Outcome};
+
+use super::gohost;
+
+/// The prediction for one artifact, before the artifact's own findings are added.
+pub struct Predicted {
+    pub verdict: LoadVerdict,
+    pub basis: Vec<String>,
+    pub tree: DepTree,
+    pub findings: Vec<Finding>,
+}
+
+pub fn simulate(
+    host: Option<&Artifact>,
+    host_go: Option<&GoFacts>,
+    paths: &[PathBuf],
+    read: &[(Result<Artifact, ReadError>, Option<GoFacts>)],
+    env: &Environment,
+    lazy: bool,
+) -> (HostSetup, Vec<Predicted>) {
+    let go_host = host_go.filter(|g| g.role != GoRole::Plugin);
+    let mode = if go_host.is_some() { OpenMode::GO_PLUGIN_OPEN } else { OpenMode { lazy, ..OpenMode::C_HOST } };
+    let plugins: Vec<Plugin> = read
+        .iter()
+        .zip(paths)
+        .map(|((artifact, _), path)| match artifact {
+            Ok(artifact) => Plugin::Artifact(artifact),
+            Err(_) => Plugin::Name(path.to_string_lossy().into_owned()),
+        })
+        .collect();
+    let simulation = loader::Loader::new(env).simulate_plugins(host, &plugins, mode);
+    let loader_basis = loader_basis(host, go_host.is_some(), mode, env);
+    let predictions = match go_host {
+        Some(host_go) => GoProcess::new(host_go).run(paths, read, simulation.plugins, &loader_basis),
+        None => simulation
+            .plugins
+            .into_iter()
+            .zip(paths)
+            .map(|(prediction, path)| loader_only(path, prediction, host, &loader_basis))
+            .collect(),
+    };
+    (simulation.host, predictions)
+}
+
+fn loader_basis(host: Option<&Artifact>, go_host: bool, mode: OpenMode, env: &Environment) -> String {
+    let who = match host {
+        Some(h) if go_host => format!("Go host {}: dlopen(realpath, RTLD_NOW|RTLD_GLOBAL)", h.path.display()),
+        Some(h) => format!("host {}: dlopen(path, {})", h.path.display(), if mode.lazy { "RTLD_LAZY" } else { "RTLD_NOW" }),
+        None => format!(
+            "a minimal C program linked with libc: dlopen(path, {})",
+            if mode.lazy { "RTLD_LAZY" } else { "RTLD_NOW" }
+        ),
+    };
+    format!(
+        "ld.so emulation ({}, glibc {}, static TLS surplus {} bytes) for {who}",
+        env.interpreter,
+        env.glibc_version.as_deref().unwrap_or("unknown"),
+        env.static_tls.surplus
+    )
+}
+
+/// A C host (or none): the loader's verdict is the whole story.
+fn loader_only(path: &Path, prediction: LoaderPrediction, host: Option<&Artifact>, basis: &str) -> Predicted {
+    let mut findings = Vec::new();
+    if let Some(finding) = loader_finding(path, &prediction.verdict) {
+        findings.push(finding);
+    }
+    if let Some(host) = host {
+        findings.push(Finding::new(
+            Code::HostNotGo,
+            format!("host {} has no Go build info: loader checks only", host.path.display()),
+            "Go's plugin checks (package hashes, plugin path) apply only to Go hosts",
+            "",
+        ));
+    }
+    Predicted { verdict: prediction.verdict, basis: vec![basis.to_string()], tree: prediction.tree, findings }
+}
+
+/// A finding for a loader-level failure, with the loader's own cause and fix.
+fn loader_finding(path: &Path, verdict: &LoadVerdict) -> Option<Finding> {
+    let code = match verdict.outcome {
+        Outcome::Ok => return None,
+        Outcome::MissingLibrary => Code::MissingLibrary,
+        Outcome::VersionNotFound => Code::VersionNotFound,
+        Outcome::UndefinedSymbol => Code::UndefinedSymbol,
+        Outcome::StaticTls => Code::StaticTlsExhausted,
+        Outcome::WrongClass => Code::WrongClass,
+        Outcome::WrongMachine => Code::WrongMachine,
+        Outcome::WrongLibc => Code::WrongLibc,
+        Outcome::NotElf => Code::NotElf,
+        Outcome::Truncated => Code::Truncated,
+        _ => Code::NotAGoPlugin,
+    };
+    let error = verdict.error.as_deref().unwrap_or("");
+    Some(Finding::new(
+        code,
+        format!("{}: {}", path.display(), verdict.cause),
+        format!("dlopen fails: {error}"),
+        verdict.fix.clone(),
+    ))
+}
+
+/// What one Go process has seen so far.
+struct GoProcess<'h> {
+    host: &'h GoFacts,
+    /// realpath → the Go error it failed with (`None`: it opened fine).
+    opened: HashMap<PathBuf, Option<String>>,
+    /// Plugins whose dlopen succeeded, in order, and whether they passed Go's checks.
+    modules: Vec<(GoFacts, bool)>,
+    /// The host died at this artifact; the rest never run.
+    crashed_at: Option<String>,
+}
+
+impl<'h> GoProcess<'h> {
+    fn new(host: &'h GoFacts) -> Self {
+        GoProcess { host, opened: HashMap::new(), modules: Vec::new(), crashed_at: None }
+    }
+
+    fn run(
+        mut self,
+        paths: &[PathBuf],
+        read: &[(Result<Artifact, ReadError>, Option<GoFacts>)],
+        loader: Vec<LoaderPrediction>,
+        loader_basis: &str,
+    ) -> Vec<Predicted> {
+        loader
+            .into_iter()
+            .zip(paths.iter().zip(read))
+            .map(|(prediction, (path, (artifact, go)))| {
+                let mut predicted = self.open(path, artifact.as_ref().ok(), go.as_ref(), prediction);
+                predicted.basis.insert(0, loader_basis.to_string());
+                predicted
+            })
+            .collect()
+    }
+
+    /// `plugin.Open(path)`, step by step as `plugin/plugin_dlopen.go` does it.
+    fn open(
+        &mut self,
+        path: &Path,
+        artifact: Option<&Artifact>,
+        go: Option<&GoFacts>,
+        loader: LoaderPrediction,
+    ) -> Predicted {
+        let name = path.display().to_string();
+        let mut out = Predicted { verdict: LoadVerdict::ok(""), basis: Vec::new(), tree: loader.tree, findings: Vec::new() };
+        if let Some(previous) = &self.crashed_at {
+            out.verdict = LoadVerdict::fail(
+                Outcome::Crash,
+                format!("(never opened: the host crashed while opening {previous})"),
+                "an earlier plugin crashed the host process",
+                "fix the earlier plugin first",
+            );
+            return out;
+        }
+        let gh = gohost::GoHostCheck::new(self.host);
+        if let Some(stub) = gh.cgo_stub() {
+            out.basis.push("host build info: CGO_ENABLED=0".into());
+            out.findings.extend(stub.findings);
+            out.verdict = stub.verdict;
+            return out;
+        }
+        let Ok(real) = std::fs::canonicalize(path) else {
+            out.verdict = LoadVerdict::fail(
+                Outcome::NotElf,
+                format!("plugin.Open(\"{name}\"): realpath failed"),
+                "the file does not exist or a directory on its path is unreadable",
+                "check the path",
+            );
+            return out;
+        };
+        if let Some(previous) = self.opened.get(&real) {
+            out.basis.push("Go's plugin cache: this file was opened before in this process".into());
+            out.verdict = match previous {
+                None => LoadVerdict::ok("already open: plugin.Open returns the cached plugin"),
+                Some(err) => LoadVerdict {
+                    outcome: outcome_of_go_error(err),
+                    error: Some(format!("plugin.Open(\"{name}\"): {err} (previous failure)")),
+                    package: package_of(err),
+                    cause: "the first plugin.Open of this file failed; Go remembers the failure".into(),
+                    fix: "fix the first failure".into(),
+                },
+            };
+            return out;
+        }
+        if !loader.verdict.outcome.loads() {
+            let mut verdict = loader.verdict;
+            if let Some(finding) = loader_finding(path, &verdict) {
+                out.findings.push(finding);
+            }
+            verdict.error = verdict.error.map(|e| format!("plugin.Open(\"{name}\"): {e}"));
+            if verdict.outcome == Outcome::Truncated && verdict.error.as_deref().is_some_and(|e| e.contains("SIGBUS")) {
+                verdict.error = Some("SIGBUS: bus error".into());
+                self.crashed_at = Some(name.clone());
+            }
+            out.verdict = verdict;
+            return out;
+        }
+        let prediction = self.runtime_checks(go);
+        out.basis.extend(prediction.steps.iter().cloned());
+        let errstr = prediction.message.clone();
+        let check = gh.verdict(path, artifact, go, &prediction);
+        out.findings.extend(check.findings);
+        out.verdict = check.verdict;
+        match &prediction.outcome {
+            OpenOutcome::Passes => {
+                self.opened.insert(real, None);
+            }
+            OpenOutcome::AlreadyLoaded | OpenOutcome::PackageMismatch { .. } => {
+                self.opened.insert(real, errstr);
+            }
+            _ => self.crashed_at = Some(name.clone()),
+        }
+        if let Some(facts) = go.filter(|g| g.role == GoRole::Plugin) {
+            let passed = prediction.outcome == OpenOutcome::Passes;
+            self.modules.push((facts.clone(), passed));
+        }
+        out
+    }
+
+    /// The runtime's `plugin_lastmoduleinit`, for a file the loader accepted.
+    fn runtime_checks(&self, go: Option<&GoFacts>) -> golang::OpenPrediction {
+        match go.filter(|g| g.role == GoRole::Plugin) {
+            Some(plugin) => {
+                let earlier: Vec<Earlier> =
+                    self.modules.iter().map(|(facts, active)| Earlier { facts, active: *active }).collect();
+                golang::predict_open(self.host, plugin, &earlier)
+            }
+            // No Go module registers: the runtime takes the last module in its list.
+            None => match self.modules.last() {
+                Some((_, true)) => golang::OpenPrediction {
+                    outcome: OpenOutcome::AlreadyLoaded,
+                    message: Some("plugin already loaded".into()),
+                    steps: vec![
+                        "not a Go plugin: no module registers, so the runtime re-checks the last plugin's module, which is initialised".into(),
+                    ],
+                },
+                _ => golang::OpenPrediction {
+                    outcome: OpenOutcome::NotRegistered,
+                    message: Some("fatal error: runtime: no plugin module data".into()),
+                    steps: vec!["not a Go plugin: no Go module registers with the host's runtime".into()],
+                },
+            },
+        }
+    }
+}
+
+fn outcome_of_go_error(err: &str) -> Outcome {
+    if err.contains("already loaded") { Outcome::AlreadyLoaded } else { Outcome::PackageMismatch }
+}
+
+fn package_of(err: &str) -> Option<String> {
+    err.strip_prefix("plugin was built with a different version of package ").map(str::to_string)
+}

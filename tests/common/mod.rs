@@ -1,0 +1,135 @@
+//! Shared helpers for integration tests: the fixture corpus and running binaries.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Fixtures {
+    pub dir: PathBuf,
+    pub manifest: Value,
+}
+
+impl Fixtures {
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// The manifest entry of an artifact by id.
+    pub fn artifact(&self, id: &str) -> &Value {
+        self.manifest["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap_or_else(|| panic!("no fixture artifact {id}"))
+    }
+
+    pub fn artifacts_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.manifest["artifacts"].as_array().unwrap().iter().filter(move |a| a["kind"] == kind)
+    }
+
+    /// Relative path (to `dir`) of an artifact by id.
+    pub fn rel(&self, id: &str) -> String {
+        self.artifact(id)["path"].as_str().unwrap().to_string()
+    }
+}
+
+/// Builds the corpus once per test process (the script is cached and takes a lock).
+pub fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = std::env::var_os("PLUGCTL_FIXTURE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/fixtures"));
+        // PLUGCTL_FIXTURES_READY=1 skips the (cached, locked) build step when the corpus
+        // is known to be in place, e.g. while the fixture script itself is being edited.
+        let ready = std::env::var_os("PLUGCTL_FIXTURES_READY").is_some_and(|v| v == "1");
+        let status = if ready { None } else { Some(Command::new("python3")
+            .arg(root.join("tests/fixtures/build.py"))
+            .arg("--out")
+            .arg(&dir)
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .status()
+            .expect("python3 runs tests/fixtures/build.py")) };
+        if let Some(status) = status {
+            assert!(status.success(), "tests/fixtures/build.py failed: {status}");
+        }
+        let manifest = std::fs::read_to_string(dir.join("manifest.json")).expect("fixture manifest");
+        Fixtures { dir, manifest: serde_json::from_str(&manifest).expect("manifest is JSON") }
+    })
+}
+
+pub fn plugctl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plugctl"))
+}
+
+/// How a child process ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+    pub fn signal(&self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        self.status.signal()
+    }
+}
+
+/// Runs a command with a wall-clock limit; a child still running then is killed.
+pub fn run_with_timeout(mut command: Command, limit: Duration) -> Finished {
+    let start = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || read_all(stdout));
+    let err_thread = std::thread::spawn(move || read_all(stderr));
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait child") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait killed child");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    Finished {
+        status,
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+        timed_out,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn read_all(mut reader: impl std::io::Read) -> String {
+    let mut bytes = Vec::new();
+    let _ = reader.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Runs plugctl with arguments and returns its output.
+pub fn run_plugctl(args: &[&str]) -> Output {
+    plugctl().args(args).output().expect("run plugctl")
+}
