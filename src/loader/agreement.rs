@@ -72,6 +72,8 @@ struct Case {
     cwd: Option<&'static str>,
     /// A host binary built for this case (default: the plain dlhost).
     host: Option<&'static str>,
+    /// `LD_PRELOAD`.
+    preload: Option<String>,
 }
 
 fn case(name: &'static str, open: &[&str]) -> Case {
@@ -84,6 +86,7 @@ fn case(name: &'static str, open: &[&str]) -> Case {
         tunables: None,
         cwd: None,
         host: None,
+        preload: None,
     }
 }
 
@@ -644,6 +647,36 @@ fn build_corpus(dir: &Path) -> Vec<Case> {
             );
         }
     }
+    // LD_PRELOAD: objects loaded at start-up, before the executable's dependencies.
+    add(
+        true,
+        Case {
+            preload: Some(format!("{}/ver/libprovider.so", dir.display())),
+            ..case("preload-provides-symbol", &["./ver/libneedsecret.so"])
+        },
+    );
+    add(
+        true,
+        Case {
+            preload: Some(format!(
+                "{0}/tls/libbig.so {0}/nothing-here.so:libsimple.so",
+                dir.display()
+            )),
+            ..case(
+                "preload-ie-tls-and-missing",
+                &[
+                    "./tls/libusebig.so",
+                    "./tls/libs1.so",
+                    "./tls/libs2.so",
+                    "./tls/libs3.so",
+                    "./tls/libs4.so",
+                    "./tls/libs5.so",
+                    "./tls/libs6.so",
+                    "./tls/libs7.so",
+                ],
+            )
+        },
+    );
     add(
         sh(dir, "mkdir -p rel && cp libsimple.so rel/librel.so"),
         Case {
@@ -669,6 +702,7 @@ fn real_dlopen_agreement() {
     let cases = build_corpus(&dir);
     let (mut agree, mut total) = (0, 0);
     let mut report = Vec::new();
+    let mut predicted_problems_differ = Vec::new();
     for c in &cases {
         let cwd = c.cwd.map_or(dir.clone(), |s| dir.join(s));
         let host_bin = dir.join(c.host.unwrap_or("dlhost"));
@@ -690,7 +724,17 @@ fn real_dlopen_agreement() {
         if let Some(t) = &c.tunables {
             cmd.env("GLIBC_TUNABLES", t);
         }
+        cmd.env_remove("LD_PRELOAD");
+        if let Some(pre) = &c.preload {
+            cmd.env("LD_PRELOAD", pre);
+        }
         let out = cmd.output().unwrap();
+        // ld.so's own start-up complaints (ignored preloads).
+        let real_problems: Vec<String> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("ERROR: ld.so:"))
+            .map(str::to_string)
+            .collect();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let mut real: Vec<String> = stdout.lines().map(str::to_string).collect();
         if !out.status.success() {
@@ -698,7 +742,8 @@ fn real_dlopen_agreement() {
             let signal = out.status.signal().unwrap_or(0);
             real.push(format!("CRASH signal {signal}"));
         }
-        let env = env_with(c.llp.as_deref(), &cwd, c.tunables.as_deref());
+        let mut env = env_with(c.llp.as_deref(), &cwd, c.tunables.as_deref());
+        env.ld_preload = c.preload.clone();
         let host_art = Artifact::read(&host_bin).unwrap();
         // The model of a minimal C host applies when the case uses the plain dlhost and
         // does not depend on the host's own directory.
@@ -735,6 +780,12 @@ fn real_dlopen_agreement() {
                 })
                 .collect();
             let sim = loader.simulate_plugins(host, &plugins, mode);
+            if sim.host.problems != real_problems {
+                predicted_problems_differ.push(format!(
+                    "{}: real {:?}, predicted {:?}",
+                    c.name, real_problems, sim.host.problems
+                ));
+            }
             let mut predicted = Vec::new();
             for p in sim.plugins {
                 match (&p.verdict.outcome, &p.verdict.error) {
@@ -766,7 +817,11 @@ fn real_dlopen_agreement() {
         println!("{line}");
     }
     println!("agreement: {agree}/{total} cases");
+    for d in &predicted_problems_differ {
+        println!("start-up messages differ: {d}");
+    }
     assert_eq!(agree, total, "predictions differ from real dlopen");
+    assert!(predicted_problems_differ.is_empty());
 }
 
 // -----------------------------------------------------------------------------------------

@@ -578,6 +578,7 @@ impl<'a> Loader<'a> {
         // dependencies, right after it in the search list; failures are ignored.
         let new_from = process.maps.len();
         let mut preloads = Vec::new();
+        let mut ignored_preloads = HashSet::new();
         for (name, source) in self.env.preloads() {
             let mut n = node(name.clone(), None, None, None, Some(root_node));
             match self.map_object(&mut process, Some(0), &name, false, false, 0, &mut n) {
@@ -596,7 +597,7 @@ impl<'a> Loader<'a> {
                         f.message
                     ));
                     n.error = Some(f.error);
-                    tree.push(n);
+                    ignored_preloads.insert(tree.push(n));
                 }
             }
         }
@@ -613,7 +614,9 @@ impl<'a> Loader<'a> {
         problems.extend(
             tree.nodes
                 .iter()
-                .filter_map(|n| n.error.clone())
+                .enumerate()
+                .filter(|(i, _)| !ignored_preloads.contains(i))
+                .filter_map(|(_, n)| n.error.clone())
                 .filter(|e| seen.insert(e.clone())),
         );
         let searchlist = process.maps[0].searchlist.clone();

@@ -200,10 +200,12 @@ impl<'h> GoProcess<'h> {
             if let Some(finding) = loader_finding(path, &verdict) {
                 out.findings.push(finding);
             }
-            verdict.error = verdict.error.map(|e| format!("plugin.Open(\"{name}\"): {e}"));
-            if verdict.outcome == Outcome::Truncated && verdict.error.as_deref().is_some_and(|e| e.contains("SIGBUS")) {
-                verdict.error = Some("SIGBUS: bus error".into());
+            if verdict.outcome == Outcome::Crash {
+                // ld.so itself faults: Go's signal handler prints the signal, not an error.
+                verdict.error = verdict.error.as_deref().map(go_signal_line);
                 self.crashed_at = Some(name.clone());
+            } else {
+                verdict.error = verdict.error.map(|e| format!("plugin.Open(\"{name}\"): {e}"));
             }
             out.verdict = verdict;
             return out;
@@ -263,4 +265,14 @@ fn outcome_of_go_error(err: &str) -> Outcome {
 
 fn package_of(err: &str) -> Option<String> {
     err.strip_prefix("plugin was built with a different version of package ").map(str::to_string)
+}
+
+/// What Go's runtime prints first when a signal kills it inside cgo, from the C
+/// `strsignal` text the loader emulation gives for a C host.
+fn go_signal_line(c_text: &str) -> String {
+    match c_text {
+        "Bus error" => "SIGBUS: bus error".to_string(),
+        "Segmentation fault" => "SIGSEGV: segmentation violation".to_string(),
+        other => other.to_string(),
+    }
 }
