@@ -27,6 +27,9 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log what plugctl does on stderr (commands run, steps); repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,6 +44,24 @@ pub enum Command {
     /// Read ELF shared objects and Go plugins (never executing them) and predict how they load.
     #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
+    /// Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified.
+    #[command(after_help = crate::commands::build::EXAMPLES)]
+    Build(crate::commands::build::BuildArgs),
+    /// Compare two artifacts' build facts and say which difference explains the others.
+    #[command(after_help = crate::commands::diff::EXAMPLES)]
+    Diff(crate::commands::diff::DiffArgs),
+    /// Load plugins for real in sandboxed child processes and report every layer.
+    #[command(after_help = crate::commands::load::EXAMPLES)]
+    Load(crate::commands::load::LoadArgs),
+    /// Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin.
+    #[command(after_help = crate::commands::doctor::EXAMPLES)]
+    Doctor(crate::commands::doctor::DoctorArgs),
+    /// Explain a finding code: what it means, how it is detected, the runtime error, the fix.
+    #[command(after_help = crate::commands::explain::EXAMPLES)]
+    Explain(crate::commands::explain::ExplainArgs),
+    /// Write shell completions and man pages into DIR/completions and DIR/man.
+    #[command(hide = true)]
+    Generate(crate::commands::generate::GenerateArgs),
 }
 
 const INSPECT_EXAMPLES: &str = "\
@@ -49,6 +70,7 @@ Examples:
   plugctl inspect --host ./server plugin.so      will ./server's plugin.Open accept it?
   plugctl inspect --host ./server a.so b.so      both, opened in that order by one process
   plugctl inspect --format json lib*.so          the stable JSON document (schema_version 1)
+  plugctl inspect --format sarif --host ./server *.so > plugctl.sarif   for code scanning
   plugctl inspect --tree --sysroot /img libx.so  dependency tree against a container rootfs";
 
 #[derive(Debug, Args)]
@@ -61,9 +83,9 @@ pub struct InspectArgs {
     #[arg(long, value_name = "HOST")]
     pub host: Option<PathBuf>,
 
-    /// Output format; `table` for people, `json` for machines.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format; `table` for people, `json` for machines, `sarif` for code scanning.
+    #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+    pub format: InspectFormat,
 
     /// Exit 1 when a finding of this severity or above is present.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
@@ -94,6 +116,14 @@ pub struct InspectArgs {
 pub enum Format {
     Table,
     Json,
+}
+
+/// `inspect`'s formats: the generic ones and SARIF 2.1.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    Table,
+    Json,
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

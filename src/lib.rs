@@ -5,12 +5,16 @@
 //! rules in [`predict`] → [`verdict::LoadVerdict`] and [`findings::Finding`]s →
 //! [`report`] → stdout and an exit code chosen in [`commands`].
 
+pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod elf;
 pub mod findings;
 pub mod golang;
 pub mod loader;
 pub mod predict;
 pub mod report;
+pub mod runtime;
+pub mod toolchain;
 pub mod verdict;

@@ -6,9 +6,19 @@ use plugctl::cli::{Cli, Command};
 use plugctl::commands::{self, ExitStatus};
 
 fn main() -> ExitCode {
+    // plugctl's own sandboxed children (`__sandbox`, `__shim`) never reach clap.
+    if let Some(code) = plugctl::runtime::hidden_main() {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &cli.global),
+        Command::Build(args) => commands::build::run(args, &cli.global),
+        Command::Diff(args) => commands::diff::run(args, &cli.global),
+        Command::Load(args) => commands::load::run(args, &cli.global),
+        Command::Doctor(args) => commands::doctor::run(args, &cli.global),
+        Command::Explain(args) => commands::explain::run(args, &cli.global),
+        Command::Generate(args) => commands::generate::run(args, &cli.global),
     };
     match result {
         Ok(status) => ExitCode::from(status.code()),

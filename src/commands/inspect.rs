@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::{ExitStatus, stdout_style, write_stdout};
-use crate::cli::{FailOn, Format, GlobalArgs, InspectArgs};
+use crate::cli::{FailOn, GlobalArgs, InspectArgs, InspectFormat};
 use crate::findings::Severity;
 use crate::predict::{self, Options, Report};
 use crate::report;
@@ -23,10 +23,11 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     }
     let detail = report::json::Detail { symbols: args.symbols, tree: args.tree };
     let text = match args.format {
-        Format::Json => report::json::render(&report, detail),
-        Format::Table => report::table::render(&report, stdout_style(global.color), detail),
+        InspectFormat::Json => report::json::render(&report, detail),
+        InspectFormat::Sarif => report::sarif::render(&report),
+        InspectFormat::Table => report::table::render(&report, stdout_style(global.color), detail),
     };
-    if !(global.quiet && args.format == Format::Table) {
+    if !(global.quiet && args.format == InspectFormat::Table) {
         write_stdout(&text)?;
     }
     Ok(exit_status(&report, args.fail_on))

@@ -1,6 +1,12 @@
 //! One module per subcommand: wires arguments to the library and chooses the exit status.
 
+pub mod build;
+pub mod diff;
+pub mod doctor;
+pub mod explain;
+pub mod generate;
 pub mod inspect;
+pub mod load;
 
 use std::io::{IsTerminal, Write};
 

@@ -13,7 +13,7 @@ const PF_W: u32 = 2;
 const SHT_SYMTAB: u32 = 2;
 const SHT_RELA: u32 = 4;
 const SHT_REL: u32 = 9;
-const SHF_ALLOC_NAME_HINT: &str = ".rel";
+const REL_SECTION_PREFIX: &str = ".rel";
 
 /// One `PT_LOAD` segment.
 #[derive(Debug, Clone, Copy)]
@@ -180,8 +180,7 @@ impl<'a> Image<'a> {
         let mut out = Vec::new();
         for section in &self.art.sections {
             let rela = section.kind == SHT_RELA;
-            if !(rela || section.kind == SHT_REL) || !section.name.starts_with(SHF_ALLOC_NAME_HINT)
-            {
+            if !(rela || section.kind == SHT_REL) || !section.name.starts_with(REL_SECTION_PREFIX) {
                 continue;
             }
             let entsize: u64 = match (is64, rela) {

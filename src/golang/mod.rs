@@ -2,7 +2,8 @@
 //! (`go version -m`), the role (plugin, executable, c-shared), a plugin's `pluginpath`,
 //! its exported symbols, the package hashes `plugin.Open` compares and the order it
 //! compares them in, the runtime's `moduledata` layout, and environment variables the
-//! plugin's init reads.
+//! plugin's init reads. [`predict_open`] simulates what a host's runtime does with a
+//! plugin at `plugin.Open` from the facts of both (see `open.rs` for the sequence).
 //!
 //! Everything here is read from the file's bytes, bounds-checked: hostile input yields
 //! problems, never a panic.
@@ -22,7 +23,9 @@ pub use initenv::InitEnvScan;
 pub use moduledata::{
     KEY_FIELDS, KeyField, MODULE_DATA_WORDS, ModuleData, ModuleDataField, ModuleDataLayout,
 };
-pub use open::{Earlier, OpenOutcome, OpenPrediction, open_error, predict_open};
+pub use open::{
+    Earlier, OpenOutcome, OpenPrediction, open_error, predict_open, predict_open_non_go,
+};
 
 use image::Image;
 

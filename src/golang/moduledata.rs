@@ -323,8 +323,10 @@ pub(crate) fn layout_from_version(v: &GoVersion, pointer_size: u64) -> Option<Mo
 pub struct ModuleData {
     /// Virtual address of the struct (load base 0).
     pub address: u64,
-    /// How it was found: `go.module_section`, `symtab` (`local.pluginmoduledata`) or
-    /// `pkghashes_slice_scan` (the slice header pointing at the table, in writable data).
+    /// How it was found: `go.module_section` (Go 1.26+ puts it in its own section) or
+    /// `pkghashes_slice_scan` (the slice header pointing at the table found through the
+    /// relocations, in writable data; the struct is the local `local.pluginmoduledata`,
+    /// absent from `.symtab`).
     pub located_by: String,
     /// The struct's words as the loader leaves them (load base 0), and what follows it,
     /// up to [`MODULE_DATA_WORDS`] words, for simulating how another runtime reads them.
@@ -457,14 +459,6 @@ pub(crate) fn read_plugin_tables(
             && let Some(base) = hdr.checked_sub(off)
         {
             md_addr = Some((base, "pkghashes_slice_scan"));
-        }
-        if md_addr.is_none()
-            && let Some(Some((addr, _))) = image
-                .symtab_lookup(&["local.pluginmoduledata"])
-                .first()
-                .copied()
-        {
-            md_addr = Some((addr, "symtab"));
         }
     }
 

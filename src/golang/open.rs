@@ -85,6 +85,17 @@ pub fn open_error(name: &str, errstr: &str) -> String {
 
 /// Simulates the host runtime's checks on `plugin`, after `earlier` plugins.
 pub fn predict_open(host: &GoFacts, plugin: &GoFacts, earlier: &[Earlier]) -> OpenPrediction {
+    predict(host, Some(plugin), earlier)
+}
+
+/// The same for a file that `dlopen` loads but that registers no Go module (a C shared
+/// object): `fatal error: runtime: no plugin module data`, or `plugin already loaded`
+/// after an earlier plugin loaded.
+pub fn predict_open_non_go(host: &GoFacts, earlier: &[Earlier]) -> OpenPrediction {
+    predict(host, None, earlier)
+}
+
+fn predict(host: &GoFacts, plugin: Option<&GoFacts>, earlier: &[Earlier]) -> OpenPrediction {
     let mut steps = Vec::new();
     let done = |outcome: OpenOutcome, message: Option<String>, steps: Vec<String>| OpenPrediction {
         outcome,
@@ -109,14 +120,31 @@ pub fn predict_open(host: &GoFacts, plugin: &GoFacts, earlier: &[Earlier]) -> Op
             steps,
         );
     }
-    if plugin.role != GoRole::Plugin {
+    // Without a new module, lastmoduleinit takes the last module that is not `bad`: an
+    // earlier plugin that loaded (already initialised: its typemap is set), or none.
+    let not_registered = |mut steps: Vec<String>| {
+        if let Some(e) = earlier.iter().rev().find(|e| e.active) {
+            steps.push(format!(
+                "the last registered module is the earlier plugin {}, already initialised (typemap set)",
+                e.facts.plugin_path.as_deref().unwrap_or("?")
+            ));
+            done(
+                OpenOutcome::AlreadyLoaded,
+                Some("plugin already loaded".into()),
+                steps,
+            )
+        } else {
+            done(
+                OpenOutcome::NotRegistered,
+                Some("fatal error: runtime: no plugin module data".into()),
+                steps,
+            )
+        }
+    };
+    let Some(plugin) = plugin.filter(|p| p.role == GoRole::Plugin) else {
         steps.push("the file is not a Go plugin: it registers no Go module".into());
-        return done(
-            OpenOutcome::NotRegistered,
-            Some("fatal error: runtime: no plugin module data".into()),
-            steps,
-        );
-    }
+        return not_registered(steps);
+    };
     let (Some(h), Some(p)) = (
         host.moduledata_layout.as_ref(),
         plugin.moduledata_layout.as_ref(),
@@ -132,11 +160,7 @@ pub fn predict_open(host: &GoFacts, plugin: &GoFacts, earlier: &[Earlier]) -> Op
         steps.push(format!(
             "the plugin's runtime.addmoduledata links its module at byte {p_next} of the host's last moduledata, the host's `next` is at byte {h_next}: the host never sees the plugin's module"
         ));
-        return done(
-            OpenOutcome::NotRegistered,
-            Some("fatal error: runtime: no plugin module data".into()),
-            steps,
-        );
+        return not_registered(steps);
     }
     steps.push(format!(
         "module registered: `next` at byte {h_next} in both runtimes"
@@ -168,11 +192,7 @@ pub fn predict_open(host: &GoFacts, plugin: &GoFacts, earlier: &[Earlier]) -> Op
                     "host reads `bad` at byte {off}: {}, non-zero: the module is skipped",
                     view.describe(off)
                 ));
-                return done(
-                    OpenOutcome::NotRegistered,
-                    Some("fatal error: runtime: no plugin module data".into()),
-                    steps,
-                );
+                return not_registered(steps);
             }
             None => return unpredictable(steps, "bad", off),
         }

@@ -948,8 +948,8 @@ fn ldd_agreement() {
 }
 
 fn cpu_time() -> f64 {
-    // /proc/self/stat fields 14 and 15: user and system time in clock ticks (100 Hz).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // /proc/thread-self/stat fields 14 and 15: user and system time in clock ticks (100 Hz).
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| {
@@ -989,6 +989,7 @@ fn is_loader_error(text: &str) -> bool {
 #[ignore = "needs target/fixtures from tests/fixtures/build.py"]
 fn fixture_agreement() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures");
+    let root = root.canonicalize().unwrap_or(root);
     let (Ok(manifest), Ok(observed)) = (
         std::fs::read_to_string(root.join("manifest.json")),
         std::fs::read_to_string(root.join("observed.json")),

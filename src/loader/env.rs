@@ -23,11 +23,26 @@
 //! use static TLS only while the *optional* part (512 bytes) lasts, and fall back to dynamic
 //! TLS silently.
 //!
-//! Measured on this machine (Debian 12, glibc 2.36): a C host linked with libc only
-//! (libc's block: 144 bytes) has 1712 bytes free after start-up (`roundup(144 + 1664, 64)
-//! - 144`); six 256-byte initial-exec libraries load and the seventh fails. A Go plugin's
-//! 8-byte TLS block (`runtime.tlsg`, initial-exec) takes 8 bytes of it when loaded into a
-//! C host; see `loader::predict` for the Go host case.
+//! The block taken is `size + first-byte offset`, plus padding to the block's alignment
+//! counted from the top of the free area: a 256-byte block aligned to 32 takes 272 bytes
+//! first, 256 after. Which object the block belongs to is decided by symbol lookup: the
+//! TPOFF relocation's symbol binds to the first definition in scope, and only that
+//! object needs a static block (one allocated at start-up costs nothing).
+//!
+//! Measured on this machine (Debian 12, glibc 2.36, `agreement.rs`), all predicted
+//! exactly:
+//! - a C host linked with libc only (libc's block: 144 bytes, align 8) has 1712 bytes free
+//!   after start-up (`roundup(144 + 1664, 64) - 144`): six 256-byte initial-exec libraries
+//!   load, the seventh fails; with `glibc.rtld.nns=1` three load; with
+//!   `optional_static_tls=1024` all eight; a 64 KiB block needs `optional_static_tls=64512`
+//!   (64000 fails); a sweep of `optional_static_tls` = 512..768 agreed at every step;
+//! - a Go plugin (8-byte block, `R_X86_64_TPOFF64` against `runtime.tlsg`) in a C host
+//!   binds that symbol to itself and takes 8 bytes: six 285-byte align-1 blocks fit
+//!   alone, only five after the Go plugin;
+//! - in a Go host the plugin's `runtime.tlsg` binds to the executable's (allocated at
+//!   start-up), so Go plugins take no surplus at all (`LD_DEBUG=bindings` shows it);
+//! - a library with 64 KiB of initial-exec TLS loads fine when linked into the host or
+//!   `LD_PRELOAD`ed (start-up layout), and the 1664-byte surplus is still there after it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -236,9 +251,9 @@ impl Environment {
             Ok(bytes) => match LdCache::parse(&bytes) {
                 Ok(cache) => {
                     let status = format!(
-                        "{} entries ({:?} format)",
+                        "{} entries ({})",
                         cache.entries.len(),
-                        cache.format
+                        cache.format.as_str()
                     );
                     (Some(Arc::new(cache)), status)
                 }

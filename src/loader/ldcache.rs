@@ -122,6 +122,17 @@ fn c_str(table: &[u8], offset: u32) -> Option<String> {
     Some(String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
+impl CacheFormat {
+    /// The magic string(s) of the layout.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheFormat::New => "glibc-ld.so.cache1.1",
+            CacheFormat::Old => "ld.so-1.7.0",
+            CacheFormat::OldWithNew => "ld.so-1.7.0 with glibc-ld.so.cache1.1",
+        }
+    }
+}
+
 impl LdCache {
     /// Parses a cache file with the checks `_dl_load_cache_lookup` applies.
     pub fn parse(data: &[u8]) -> Result<LdCache, CacheError> {

@@ -229,6 +229,11 @@ impl<'a> ObjFile<'a> {
         })
     }
 
+    /// Whether this object defines a symbol that satisfies `wanted`.
+    fn provides(&self, wanted: Ref<'_>) -> bool {
+        self.artifact().is_some_and(|a| self.syms().provides(a, wanted))
+    }
+
     fn tls_block(&self) -> Option<Block> {
         let tls = self.header.as_ref()?.tls()?;
         Some(Block::new(tls.memsz, tls.align, tls.vaddr))
@@ -994,7 +999,7 @@ impl<'a> Loader<'a> {
                 state.other_class = Some(class);
                 state.errno = errno::ENOENT;
                 let what = match class {
-                    1 => "32-bit (ELFCLASS32) object".to_string(),
+                    1 => "32-bit object".to_string(),
                     other => format!("invalid ELF class {other}"),
                 };
                 state.skipped.push((path.to_string(), what));
@@ -1083,9 +1088,13 @@ impl<'a> Loader<'a> {
                 "wrong ELF class: ELFCLASS32",
                 0,
                 Outcome::WrongClass,
-                format!(
-                    "only objects of the other ELF class were found: {skipped}; the host is 64-bit"
-                ),
+                if root {
+                    "32-bit (ELFCLASS32) object, host is 64-bit x86-64".to_string()
+                } else {
+                    format!(
+                        "{name}: only 32-bit candidates were found ({skipped}); the host is 64-bit x86-64"
+                    )
+                },
                 "rebuild it as a 64-bit x86-64 object".to_string(),
             );
         }
@@ -1107,6 +1116,24 @@ impl<'a> Loader<'a> {
                 Outcome::WrongMachine,
                 cause,
                 "rebuild it for x86-64 (GOARCH=amd64)",
+            );
+        }
+        if name.contains('/') {
+            let by = if requester.is_empty() {
+                String::new()
+            } else {
+                format!(" (named in DT_NEEDED of {requester})")
+            };
+            return Failure::new(
+                name,
+                "cannot open shared object file",
+                state.errno,
+                Outcome::MissingLibrary,
+                format!(
+                    "{name}{by} cannot be opened: {}",
+                    errno::strerror(state.errno)
+                ),
+                "check the path (a relative path is taken from the process's working directory)",
             );
         }
         let by = if root || requester.is_empty() {
@@ -1255,6 +1282,7 @@ impl<'a> Loader<'a> {
     /// Breadth-first `DT_NEEDED` walk from `root`; sets its search list and each new
     /// object's direct dependencies. Keeps going after a failure (as `ldd` does) so the
     /// tree is complete, and returns the first failure: ld.so stops there.
+    #[allow(clippy::too_many_arguments)]
     fn map_deps(
         &mut self,
         p: &mut Process<'a>,
@@ -1724,7 +1752,7 @@ impl<'a> Loader<'a> {
                     .iter()
                     .copied()
                     .filter(|&s| !(copy && p.maps[s].is_main))
-                    .find(|&s| p.maps[s].file.syms().provides(wanted));
+                    .find(|&s| p.maps[s].file.provides(wanted));
                 match found {
                     Some(s) => Some(s),
                     None if sym.defined => Some(m),

@@ -234,27 +234,11 @@ impl<'h> GoProcess<'h> {
 
     /// The runtime's `plugin_lastmoduleinit`, for a file the loader accepted.
     fn runtime_checks(&self, go: Option<&GoFacts>) -> golang::OpenPrediction {
+        let earlier: Vec<Earlier> =
+            self.modules.iter().map(|(facts, active)| Earlier { facts, active: *active }).collect();
         match go.filter(|g| g.role == GoRole::Plugin) {
-            Some(plugin) => {
-                let earlier: Vec<Earlier> =
-                    self.modules.iter().map(|(facts, active)| Earlier { facts, active: *active }).collect();
-                golang::predict_open(self.host, plugin, &earlier)
-            }
-            // No Go module registers: the runtime takes the last module in its list.
-            None => match self.modules.last() {
-                Some((_, true)) => golang::OpenPrediction {
-                    outcome: OpenOutcome::AlreadyLoaded,
-                    message: Some("plugin already loaded".into()),
-                    steps: vec![
-                        "not a Go plugin: no module registers, so the runtime re-checks the last plugin's module, which is initialised".into(),
-                    ],
-                },
-                _ => golang::OpenPrediction {
-                    outcome: OpenOutcome::NotRegistered,
-                    message: Some("fatal error: runtime: no plugin module data".into()),
-                    steps: vec!["not a Go plugin: no Go module registers with the host's runtime".into()],
-                },
-            },
+            Some(plugin) => golang::predict_open(self.host, plugin, &earlier),
+            None => golang::predict_open_non_go(self.host, &earlier),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! `report`: the only place that formats. Turns verdicts into tables and JSON.
 
+pub mod doctor;
+pub mod explain;
 pub mod json;
+pub mod load;
+pub mod sarif;
 pub mod table;
 
 /// How to style human output.

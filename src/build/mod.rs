@@ -1,0 +1,621 @@
+//! `build`: builds a Go plugin that loads into a given host. Reads the host's build info,
+//! chooses the exact toolchain (installing it when needed), mirrors the flags and
+//! environment that decide package hashes ([`mirror`]), aligns shared modules through a
+//! temporary `-modfile` ([`modules`], [`sources`]), builds with `-buildmode=plugin`,
+//! verifies the result with the static `inspect --host` prediction (and, on request, a
+//! real load through a harness and a second, clean build), and writes a manifest next
+//! to the output. Never prints: progress goes through [`Progress`].
+
+pub mod diff;
+pub mod gocmd;
+pub mod harness;
+pub mod mirror;
+pub mod modules;
+pub mod render;
+pub mod repro;
+pub mod sources;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::elf::Artifact;
+use crate::golang::{self, GoFacts, Module};
+use crate::predict;
+use crate::toolchain::{self, Toolchain};
+use crate::verdict::LoadVerdict;
+
+pub use mirror::{Explicit, Target, TargetError};
+pub use modules::{AlignOptions, AlignReport, AlignStatus, Alignment};
+
+/// Where the library reports what it is doing (the command draws it on stderr).
+pub trait Progress {
+    /// A step starts; it lasts until the next step or the end.
+    fn step(&self, message: &str);
+}
+
+/// Progress that goes nowhere.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn step(&self, _message: &str) {}
+}
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The plugin's main package directory.
+    pub package_dir: PathBuf,
+    pub output: PathBuf,
+    /// The Go program the plugin must load into.
+    pub host: Option<PathBuf>,
+    pub explicit: Explicit,
+    pub align: AlignOptions,
+    /// Apply the alignment to the user's go.mod and go.sum.
+    pub write: bool,
+    /// Load the result for real through a harness.
+    pub load: bool,
+    pub load_timeout: Duration,
+    /// Build a second time elsewhere with an empty cache and compare.
+    pub verify_repro: bool,
+}
+
+/// Why a build could not be made (distinct from a build that does not verify).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The host can load no plugin at all: a finding, exit 1.
+    #[error("{0}")]
+    HostCannotLoad(String),
+    /// Shared modules whose host source cannot be reproduced here.
+    #[error("cannot align shared modules with the host:\n{}", .0.iter().map(|a| format!("  {} (host: {}): {}", a.module, a.host, a.note)).collect::<Vec<_>>().join("\n"))]
+    Unsatisfied(Vec<Alignment>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFacts {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostFacts {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub go_version: String,
+    pub main_path: Option<String>,
+    /// Whether the host's file names are absolute (built without -trimpath).
+    pub records_source_dirs: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceFacts {
+    pub package_dir: PathBuf,
+    pub module: String,
+    pub module_root: PathBuf,
+    /// SHA-256 over the module tree (sorted relative paths and contents; hidden
+    /// directories and the output left out).
+    pub sha256: String,
+    pub files: usize,
+    /// Local directories the build compiled modules from, with their hashes.
+    pub local_modules: Vec<LocalModule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalModule {
+    pub module: String,
+    pub dir: PathBuf,
+    pub sha256: String,
+    pub files: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaticCheck {
+    /// What was checked: `inspect --host HOST`, Go's checks only (a cross build), or,
+    /// without a host, a dlopen by a C program.
+    pub against: String,
+    /// The predicted load; `None` when nothing could be checked (`skipped` says why).
+    pub load: Option<LoadVerdict>,
+    pub skipped: Option<String>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    #[serde(rename = "static")]
+    pub static_check: StaticCheck,
+    pub load: Option<harness::LoadCheck>,
+    pub repro: Option<repro::ReproCheck>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub toolchain: f64,
+    pub align: f64,
+    pub build: f64,
+    pub verify: f64,
+    pub load: f64,
+    pub repro: f64,
+    pub total: f64,
+}
+
+/// The result of `plugctl build`, also written as the manifest `OUT.plugctl.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildResult {
+    pub schema_version: u32,
+    pub plugctl_version: String,
+    /// `ok` when every requested verification passed, else `failed`.
+    pub status: String,
+    pub output: FileFacts,
+    pub manifest: PathBuf,
+    pub toolchain: Toolchain,
+    pub host: Option<HostFacts>,
+    pub target: Target,
+    /// The environment plugctl set for `go` (the rest is the caller's).
+    pub env: BTreeMap<String, String>,
+    /// The `go` command, as run in `source.package_dir`.
+    pub command: Vec<String>,
+    pub command_line: String,
+    pub source: SourceFacts,
+    pub alignment: AlignReport,
+    /// The modules of the result, from its build info (with sums).
+    pub modules: Vec<Module>,
+    pub warnings: Vec<String>,
+    pub verification: Verification,
+    /// `go.mod` and `go.sum` were updated (`--write`).
+    pub wrote_go_mod: bool,
+    pub seconds: Timings,
+}
+
+impl BuildResult {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+pub fn manifest_path(output: &Path) -> PathBuf {
+    let mut name = output.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".plugctl.json");
+    output.with_file_name(name)
+}
+
+/// Builds, verifies and writes the manifest. `Err` when nothing could be built.
+pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let mut warnings = Vec::new();
+
+    // The host.
+    let host = match &request.host {
+        Some(path) => {
+            let artifact = Artifact::read(path)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("host {}", path.display()))?;
+            let Some(go) = golang::read(&artifact) else {
+                bail!("host {} has no Go build info: not a Go program (give --go VERSION and flags instead)", path.display());
+            };
+            if go.role == golang::GoRole::Plugin {
+                bail!("host {} is a Go plugin, not a program", path.display());
+            }
+            let files = sources::FileTable::read(&artifact);
+            Some((path.clone(), artifact, go, files))
+        }
+        None => None,
+    };
+    let host_go: Option<&GoFacts> = host.as_ref().map(|h| &h.2);
+    let target = mirror::target(host_go, &request.explicit).map_err(|e| match e {
+        TargetError::HostCannotLoad(text) => anyhow::Error::new(BuildError::HostCannotLoad(format!("host {text}"))),
+        other => anyhow::Error::new(other),
+    })?;
+    warnings.extend(target.warnings.iter().cloned());
+
+    // The toolchain.
+    let t = Instant::now();
+    let toolchain = toolchain::ensure(&target.go_version, &|message| progress.step(message))?;
+    timings.toolchain = t.elapsed().as_secs_f64();
+    let cross = target.goarch != mirror::machine_goarch() || target.goos != "linux";
+    let mut target_env = target.env.clone();
+    if cross && std::env::var_os("CC").is_none() {
+        let (cc, package) = mirror::cross_compiler(&target.goarch).ok_or_else(|| {
+            anyhow::anyhow!("no known C cross compiler for {}/{}: set CC to one (cgo is required for plugins)", target.goos, target.goarch)
+        })?;
+        if which::which(cc).is_err() {
+            bail!(
+                "no C cross compiler for {}/{}: {cc} is not on PATH (plugins need cgo, so a cross build needs a C compiler for the target)\nhint: apt-get install {package}, or set CC",
+                target.goos,
+                target.goarch
+            );
+        }
+        target_env.insert("CC".into(), cc.into());
+    }
+    let mut go = gocmd::GoEnv::new(toolchain.clone(), &target_env);
+
+    // The plugin's module and the alignment.
+    let t = Instant::now();
+    progress.step("reading the plugin's module");
+    let package_dir = std::path::absolute(&request.package_dir).context("package directory")?;
+    if !package_dir.is_dir() {
+        bail!("{} is not a directory", request.package_dir.display());
+    }
+    let module_root = modules::module_root(&go, &package_dir)?;
+    let gomod = module_root.join("go.mod");
+    let modfile = modules::ModFile::read(&go, &gomod)?;
+    let temp = modules::TempModFile::create(&go, &module_root, &modfile)?;
+    let alignment = match &host {
+        Some((_, _, facts, files)) => {
+            progress.step("aligning shared modules with the host");
+            let host_modules = modules::HostModules { facts, files };
+            modules::align(&go, &module_root, &modfile, &temp, &host_modules, &request.align)?
+        }
+        None => {
+            let mut report =
+                AlignReport { entries: Vec::new(), edits: Vec::new(), warnings: Vec::new(), env: BTreeMap::new() };
+            for (module, to) in &request.align.replaces {
+                let arg = if modules::is_local_path(to) {
+                    let abs = std::path::absolute(to).map(|p| sources::clean(&p)).unwrap_or_else(|_| PathBuf::from(to));
+                    format!("-replace={module}={}", abs.display())
+                } else {
+                    format!("-replace={module}={to}")
+                };
+                report.edits.push(arg);
+            }
+            temp.edit(&go, &report.edits)?;
+            report
+        }
+    };
+    let unsatisfied: Vec<Alignment> = alignment.unsatisfied().into_iter().cloned().collect();
+    if !unsatisfied.is_empty() {
+        return Err(BuildError::Unsatisfied(unsatisfied).into());
+    }
+    warnings.extend(alignment.warnings.iter().cloned());
+    go.env.extend(alignment.env.clone());
+    timings.align = t.elapsed().as_secs_f64();
+
+    // The build.
+    let t = Instant::now();
+    let output = std::path::absolute(&request.output).context("output path")?;
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut args = vec!["build".to_string(), "-buildmode=plugin".to_string()];
+    args.push(format!("-modfile={}", temp.gomod.display()));
+    args.extend(target.flags.iter().cloned());
+    args.extend(["-o".to_string(), output.display().to_string(), ".".to_string()]);
+    let shown_flags = if target.flags.is_empty() { String::new() } else { format!(" {}", target.flags.join(" ")) };
+    progress.step(&format!("building the plugin with go{}{shown_flags}", toolchain.version));
+    let out = go.run(&package_dir, &args)?;
+    if !out.status.success() {
+        let mut text = gocmd::failure_text(&go.display(&args), &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("requires go >=") || stderr.contains("requires go >= ") {
+            text.push_str(&format!(
+                "\nhint: the plugin's go.mod asks for a newer Go than the host's go{}; lower its `go` line or rebuild the host",
+                toolchain.version
+            ));
+        }
+        bail!("{text}");
+    }
+    timings.build = t.elapsed().as_secs_f64();
+
+    // Static verification.
+    let t = Instant::now();
+    progress.step("checking the plugin against the host (inspect --host)");
+    let (static_check, plugin_go) = static_check(&output, request.host.as_deref(), host.as_ref().map(|h| (&h.1, &h.2)), cross)?;
+    timings.verify = t.elapsed().as_secs_f64();
+
+    // Real load.
+    let load = if request.load {
+        let t = Instant::now();
+        let check = match (&host, &plugin_go) {
+            _ if cross => harness::LoadCheck::skipped("cross build: the plugin cannot run on this machine"),
+            (Some((_, _, facts, _)), Some(pgo)) => {
+                progress.step("building and running the load harness");
+                harness::check(
+                    &go,
+                    &target.flags,
+                    &temp.gomod,
+                    facts,
+                    pgo,
+                    &modfile.module,
+                    &output,
+                    request.load_timeout,
+                )?
+            }
+            (None, Some(pgo)) => {
+                progress.step("building and running the load harness");
+                harness::check(&go, &target.flags, &temp.gomod, pgo, pgo, &modfile.module, &output, request.load_timeout)?
+            }
+            (_, None) => harness::LoadCheck::skipped("the output has no Go build info"),
+        };
+        timings.load = t.elapsed().as_secs_f64();
+        Some(check)
+    } else {
+        None
+    };
+
+    // Reproducibility.
+    let manifest = manifest_path(&output);
+    let repro = if request.verify_repro {
+        let t = Instant::now();
+        progress.step("rebuilding in another directory with an empty build cache (--verify-repro)");
+        let package_rel = package_dir.strip_prefix(&module_root).unwrap_or(Path::new("")).to_path_buf();
+        let check = repro::verify(
+            &go,
+            &repro::Rebuild {
+                module_root: &module_root,
+                package_rel: &package_rel,
+                aligned_gomod: &temp.gomod,
+                flags: &target.flags,
+                first: &output,
+                skip: &[output.clone(), manifest.clone()],
+            },
+        )?;
+        timings.repro = t.elapsed().as_secs_f64();
+        Some(check)
+    } else {
+        None
+    };
+
+    // --write.
+    let mut wrote = false;
+    if request.write && !alignment.edits.is_empty() {
+        modules::write_back(&go, &module_root, &temp, &alignment.edits)?;
+        wrote = true;
+    }
+
+    // Facts for the manifest.
+    progress.step("writing the manifest");
+    let skip = [output.clone(), manifest.clone()];
+    let (tree_sha, tree_files) = hash_tree(&module_root, &skip)?;
+    let mut local_modules = Vec::new();
+    for entry in &alignment.entries {
+        let dir = PathBuf::from(entry.plugin_after.split(" => ").nth(1).unwrap_or_default());
+        if dir.is_absolute() && dir.is_dir() {
+            let (sha256, files) = hash_tree(&dir, &[])?;
+            local_modules.push(LocalModule { module: entry.module.clone(), dir, sha256, files });
+        }
+    }
+    let output_facts = FileFacts {
+        path: output.clone(),
+        sha256: sha256_file(&output)?,
+        size: std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0),
+    };
+    let host_facts = match &host {
+        Some((path, artifact, facts, files)) => Some(HostFacts {
+            path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            sha256: sha256_file(path)?,
+            go_version: facts.version.clone(),
+            main_path: facts.main_path.clone(),
+            records_source_dirs: files.has_absolute_paths() && artifact.file_size > 0,
+        }),
+        None => None,
+    };
+    let ok = static_check.ok
+        && load.as_ref().is_none_or(|l| l.ok() || l.outcome == "skipped")
+        && repro.as_ref().is_none_or(|r| r.identical);
+    let mut command = vec![toolchain.go.display().to_string()];
+    command.extend(args.iter().cloned());
+    let env_line: Vec<String> = go
+        .env
+        .iter()
+        .filter(|(k, _)| k.as_str() != "GOCACHE")
+        .map(|(k, v)| format!("{k}={}", gocmd::shell_quote(v)))
+        .collect();
+    let command_line = format!("{} {}", env_line.join(" "), go.display(&args));
+    timings.total = started.elapsed().as_secs_f64();
+    let result = BuildResult {
+        schema_version: 1,
+        plugctl_version: env!("CARGO_PKG_VERSION").to_string(),
+        status: if ok { "ok" } else { "failed" }.into(),
+        output: output_facts,
+        manifest: manifest.clone(),
+        toolchain,
+        host: host_facts,
+        target,
+        env: go.env.clone(),
+        command,
+        command_line,
+        source: SourceFacts {
+            package_dir: package_dir.clone(),
+            module: modfile.module.clone(),
+            module_root: module_root.clone(),
+            sha256: tree_sha,
+            files: tree_files,
+            local_modules,
+        },
+        alignment,
+        modules: plugin_go.as_ref().map(|g| g.deps.clone()).unwrap_or_default(),
+        warnings,
+        verification: Verification { static_check, load, repro },
+        wrote_go_mod: wrote,
+        seconds: timings,
+    };
+    let json = serde_json::to_string_pretty(&result).context("serialising the manifest")?;
+    std::fs::write(&manifest, json + "\n").with_context(|| format!("writing {}", manifest.display()))?;
+    Ok(result)
+}
+
+/// The static prediction for the output: `inspect --host` on this machine; for a cross
+/// build (the loader emulation models this machine only) Go's own `plugin.Open` checks
+/// against the host's facts; with neither a host nor this machine to check, nothing.
+fn static_check(
+    output: &Path,
+    host_path: Option<&Path>,
+    host: Option<(&Artifact, &GoFacts)>,
+    cross: bool,
+) -> Result<(StaticCheck, Option<GoFacts>)> {
+    if !cross {
+        let options = predict::Options { host: host_path.map(Path::to_path_buf), ..Default::default() };
+        let report = predict::inspect(&[output.to_path_buf()], &options)?;
+        let item = report.artifacts.into_iter().next().context("inspect returned no artifact")?;
+        let against = match host_path {
+            Some(h) => format!("inspect --host {}", h.display()),
+            None => "dlopen(RTLD_NOW) by a minimal C program (no host given)".into(),
+        };
+        let ok = item.load.outcome.loads();
+        return Ok((StaticCheck { against, load: Some(item.load), skipped: None, ok }, item.go));
+    }
+    let artifact = Artifact::read(output).map_err(anyhow::Error::from).with_context(|| output.display().to_string())?;
+    let plugin = golang::read(&artifact);
+    let Some((host_artifact, host_go)) = host else {
+        let skipped = "cross build without a host: the loader emulation models this machine only".to_string();
+        return Ok((StaticCheck { against: "nothing".into(), load: None, skipped: Some(skipped), ok: true }, plugin));
+    };
+    let against = format!(
+        "Go's plugin.Open checks against {} (cross build: the loader emulation models this machine only)",
+        host_path.map(|p| p.display().to_string()).unwrap_or_default()
+    );
+    let name = output.display().to_string();
+    let verdict = if host_artifact.identity.machine_id != artifact.identity.machine_id {
+        LoadVerdict::fail(
+            crate::verdict::Outcome::WrongMachine,
+            format!("plugin.Open(\"{name}\"): {name}: cannot open shared object file: No such file or directory"),
+            format!("{} object, host is {}", artifact.identity.machine, host_artifact.identity.machine),
+            "build with the host's GOARCH",
+        )
+    } else {
+        match &plugin {
+            None => LoadVerdict::fail(crate::verdict::Outcome::NotAPlugin, "no Go build info", "not a Go plugin", ""),
+            Some(pgo) => {
+                let prediction = golang::predict_open(host_go, pgo, &[]);
+                let shared = pgo.package_hashes.iter().filter(|p| host_go.package_hash(&p.path).is_some()).count();
+                match prediction.outcome {
+                    golang::OpenOutcome::Passes => LoadVerdict::ok(format!(
+                        "{} plugin for a {} host; the {shared} packages shared with the host have equal hashes",
+                        pgo.version, host_go.version
+                    )),
+                    golang::OpenOutcome::PackageMismatch { package } => LoadVerdict {
+                        outcome: crate::verdict::Outcome::PackageMismatch,
+                        error: prediction.message.as_deref().map(|m| golang::open_error(&name, m)),
+                        package: Some(package),
+                        cause: "a package shared with the host has a different hash".into(),
+                        fix: "plugctl diff HOST PLUGIN says which setting or module differs".into(),
+                    },
+                    other => LoadVerdict::fail(
+                        crate::verdict::Outcome::Crash,
+                        prediction.message.unwrap_or_else(|| format!("{other:?}")),
+                        "Go's runtime checks fail",
+                        "build with the host's exact toolchain",
+                    ),
+                }
+            }
+        }
+    };
+    let ok = verdict.outcome.loads();
+    Ok((StaticCheck { against, load: Some(verdict), skipped: None, ok }, plugin))
+}
+
+/// SHA-256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 over a directory tree: for each regular file in sorted relative-path order,
+/// its path, a NUL, its length, a NUL, its bytes. Hidden directories (`.git`) and `skip`
+/// are left out. Returns the hash and the number of files.
+pub fn hash_tree(root: &Path, skip: &[PathBuf]) -> Result<(String, usize)> {
+    fn walk(dir: &Path, root: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if skip.contains(&path) {
+                continue;
+            }
+            if kind.is_dir() {
+                if !entry.file_name().to_string_lossy().starts_with('.') {
+                    walk(&path, root, skip, out)?;
+                }
+            } else if kind.is_file() {
+                out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(root, root, skip, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for rel in &files {
+        let data = std::fs::read(root.join(rel)).with_context(|| format!("reading {}", rel.display()))?;
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(data.len().to_string().as_bytes());
+        hasher.update([0]);
+        hasher.update(&data);
+    }
+    Ok((hex(&hasher.finalize()), files.len()))
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::golang::{BuildInfoFormat, BuildInfoSource, GoFacts, GoRole, HashOrder, InitEnvScan, parse_go_version};
+
+    /// Go facts with only a version, for unit tests of rules over build info.
+    pub fn go_facts(version: &str) -> GoFacts {
+        GoFacts {
+            version: version.into(),
+            parsed_version: parse_go_version(version),
+            role: GoRole::Executable,
+            build_info: BuildInfoSource { address: 0, format: BuildInfoFormat::Inline, located_by: "test".into() },
+            main_path: Some("example.com/host".into()),
+            main_module: None,
+            deps: Vec::new(),
+            settings: Vec::new(),
+            plugin_path: None,
+            package_hashes: Vec::new(),
+            hash_order: HashOrder::LookupTable,
+            hash_order_detail: String::new(),
+            moduledata_layout: None,
+            module_data: None,
+            exports: Vec::new(),
+            exports_source: String::new(),
+            init_env_reads: Vec::new(),
+            init_env: InitEnvScan::NotScanned { reason: "test".into() },
+            problems: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_sits_next_to_the_output() {
+        assert_eq!(manifest_path(Path::new("/o/greeter.so")), PathBuf::from("/o/greeter.so.plugctl.json"));
+    }
+
+    #[test]
+    fn tree_hash_ignores_hidden_dirs_and_skipped_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.go"), "package a").unwrap();
+        let (h1, n1) = hash_tree(dir.path(), &[]).unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "x").unwrap();
+        std::fs::write(dir.path().join("out.so"), "elf").unwrap();
+        let (h2, n2) = hash_tree(dir.path(), &[dir.path().join("out.so")]).unwrap();
+        assert_eq!((h1.as_str(), n1), (h2.as_str(), n2));
+        std::fs::write(dir.path().join("a.go"), "package b").unwrap();
+        assert_ne!(hash_tree(dir.path(), &[]).unwrap().0, h1);
+    }
+}

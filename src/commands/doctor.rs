@@ -1,0 +1,94 @@
+//! `plugctl doctor`: can this machine build Go plugins and hosts that load into each other?
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{ExitStatus, stdout_style, write_stdout};
+use crate::cli::{Format, GlobalArgs};
+use crate::doctor::{self, DoctorReport, Status};
+use crate::report;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  plugctl doctor                     every check, then build a plugin and a host and load it
+  plugctl doctor --quick             skip the smoke test (no build; seconds instead of a minute)
+  plugctl doctor --format json       the checks as JSON (status ok/warn/fail/skip, observed, fix)
+  plugctl doctor -v                  also log every command run (go env, go build, unshare) on stderr
+  PATH=/opt/go/bin:$PATH plugctl doctor   check with another go first on PATH
+
+Exit status: 0 when no check fails (warnings allowed), 1 when one does.";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format; `table` for people, `json` for machines.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Skip the smoke test (building a plugin and a host and loading it).
+    #[arg(long, visible_alias = "offline")]
+    pub quick: bool,
+}
+
+/// A spinner on stderr while checks run; nothing when stderr is not a terminal or -q.
+fn spinner(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    let bar = spinner(global.quiet);
+    let verbose = global.verbose > 0 && !global.quiet;
+    let log = |text: &str| match &bar {
+        Some(bar) => bar.suspend(|| eprintln!("plugctl: {text}")),
+        None => eprintln!("plugctl: {text}"),
+    };
+    let on_step = |text: &str| {
+        if let Some(bar) = &bar {
+            bar.set_message(text.to_string());
+        }
+        if verbose {
+            log(text);
+        }
+    };
+    let on_detail = |text: &str| {
+        if verbose {
+            log(text);
+        }
+    };
+    let options = doctor::Options { smoke: !args.quick, keep_failed: verbose, on_step: &on_step, on_detail: &on_detail };
+    let report = doctor::run(&options);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let text = match args.format {
+        Format::Json => report::doctor::render_json(&report),
+        Format::Table if global.quiet => quiet_table(&report, global),
+        Format::Table => report::doctor::render_table(&report, stdout_style(global.color)),
+    };
+    write_stdout(&text)?;
+    Ok(exit_status(&report))
+}
+
+/// With -q: only the failed checks, and nothing at all when none failed.
+fn quiet_table(report: &DoctorReport, global: &GlobalArgs) -> String {
+    let failed: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Fail).cloned().collect();
+    if failed.is_empty() {
+        return String::new();
+    }
+    let only = DoctorReport { cache_dir: report.cache_dir.clone(), checks: failed };
+    report::doctor::render_table(&only, stdout_style(global.color))
+}
+
+/// 1 when any check failed, else 0 (warnings and skipped checks do not fail).
+pub fn exit_status(report: &DoctorReport) -> ExitStatus {
+    if report.failed() { ExitStatus::Findings } else { ExitStatus::Success }
+}

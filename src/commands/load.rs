@@ -1,0 +1,253 @@
+//! `plugctl load`: load plugins for real, each load in sandboxed child processes, and
+//! report every layer next to `inspect`'s prediction.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::{ExitStatus, stdout_style, write_stdout};
+use crate::cli::{Format, GlobalArgs};
+use crate::report;
+use crate::runtime::contract::{self, Lifecycle};
+use crate::runtime::{self, Limits, Sandbox, Status, env, seccomp};
+
+pub const EXAMPLES: &str = "\
+Examples:
+  plugctl load plugin.so                          dlopen + plugin.Open + lifecycle, sandboxed
+  plugctl load --host ./server a.so b.so          harness mirrors ./server's toolchain and flags
+  plugctl load --expect 'Handler=func(context.Context, string) (string, error)' p.so
+  plugctl load --env DEEPSEEK_API_KEY=sk-test --env-after-open p.so
+                                                  did the plugin see a variable set after Open?
+  plugctl load --reload 3 --source ./plugin p.so  goroutine and RSS growth per hot reload
+  plugctl load --memory 256M --cpu-time 10s --max-pids 64 p.so
+  plugctl load --seccomp learn profile.json p.so  write a Docker/OCI seccomp profile
+  plugctl load --seccomp enforce profile.json p.so    run under it, name the first denied call";
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Plugins or shared objects, opened in this order by one process.
+    #[arg(required = true, value_name = "PLUGIN")]
+    pub plugins: Vec<PathBuf>,
+
+    /// The Go program that will load them: the harness mirrors its toolchain and flags.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<PathBuf>,
+
+    /// Build the harness with this Go release (with the plugin's flags).
+    #[arg(long = "go", value_name = "VERSION")]
+    pub go: Option<String>,
+
+    /// dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW).
+    #[arg(long)]
+    pub lazy: bool,
+
+    /// Only the loader layer (the C shim), no Go harness.
+    #[arg(long)]
+    pub loader_only: bool,
+
+    /// Pass NAME=VALUE (or NAME, taking plugctl's own value) to the child; repeatable.
+    /// The child's environment holds nothing else. Values of secret-looking names are masked.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+
+    /// Read variables from a dotenv-style file; repeatable.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Set the variables after plugin.Open instead of before, and report whether the plugin saw them.
+    #[arg(long)]
+    pub env_after_open: bool,
+
+    /// Expected export and Go type, e.g. 'Handler=func(context.Context) error'; repeatable.
+    #[arg(long = "expect", value_name = "NAME[=TYPE]")]
+    pub expect: Vec<String>,
+
+    /// A contract file (TOML: [expect] NAME = "TYPE", [lifecycle] init/run/close/phase_timeout).
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<PathBuf>,
+
+    /// Name of the init function ("" for none).
+    #[arg(long = "init", value_name = "NAME")]
+    pub init_fn: Option<String>,
+    /// Name of the run function ("" for none).
+    #[arg(long = "run", value_name = "NAME")]
+    pub run_fn: Option<String>,
+    /// Name of the close function ("" for none).
+    #[arg(long = "close", value_name = "NAME")]
+    pub close_fn: Option<String>,
+    /// Time each lifecycle phase may take (default 10s).
+    #[arg(long, value_name = "DURATION")]
+    pub phase_timeout: Option<String>,
+    /// Cancel Run's context after this long (default: never).
+    #[arg(long, value_name = "DURATION")]
+    pub run_for: Option<String>,
+
+    /// Wall-clock limit per child process.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: String,
+
+    /// Open N rebuilt copies one after another in one host (needs --source).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reload: usize,
+    /// The plugin's main package directory, for --reload.
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+
+    /// Memory limit (cgroup memory controller; RLIMIT_DATA as a backstop), e.g. 256M.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// CPU time limit (RLIMIT_CPU), e.g. 10s.
+    #[arg(long, value_name = "DURATION")]
+    pub cpu_time: Option<String>,
+    /// CPU bandwidth in CPUs (cgroup cpu controller), e.g. 0.5.
+    #[arg(long, value_name = "CPUS")]
+    pub cpus: Option<f64>,
+    /// Maximum tasks, threads included (pids cgroup; RLIMIT_NPROC).
+    #[arg(long, visible_alias = "max-threads", value_name = "N")]
+    pub max_pids: Option<u64>,
+    /// Maximum open files (RLIMIT_NOFILE).
+    #[arg(long, value_name = "N")]
+    pub open_files: Option<u64>,
+
+    /// Network for the child: `none` (a new, empty network namespace) or `host`.
+    #[arg(long, value_enum, default_value_t = Network::None)]
+    pub network: Network,
+    /// Do not make the file system read-only for the child.
+    #[arg(long)]
+    pub writable: bool,
+
+    /// `learn [OUT.json]` (default seccomp-profile.json) or `enforce PROFILE.json`.
+    #[arg(long, num_args = 1..=2, value_names = ["MODE", "PROFILE"])]
+    pub seccomp: Option<Vec<String>>,
+
+    /// `native` (namespaces, cgroups, rlimits, seccomp) or `gvisor` (runsc, when installed).
+    #[arg(long, value_enum, default_value_t = SandboxArg::Native)]
+    pub sandbox: SandboxArg,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Network {
+    None,
+    Host,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxArg {
+    Native,
+    Gvisor,
+}
+
+fn options(args: &LoadArgs) -> Result<runtime::Options> {
+    let mut vars = Vec::new();
+    for file in &args.env_file {
+        vars.extend(env::parse_env_file(file)?);
+    }
+    for arg in &args.env {
+        vars.push(env::parse_env_arg(arg)?);
+    }
+    let vars = env::merge(vars);
+    let file = match &args.contract {
+        Some(path) => contract::read_contract_file(path)?,
+        None => contract::ContractFile::default(),
+    };
+    let mut expect = file.expect.clone();
+    for e in &args.expect {
+        let e = contract::parse_expect(e)?;
+        expect.retain(|x| x.name != e.name);
+        expect.push(e);
+    }
+    let mut lifecycle = Lifecycle::default();
+    let pick = |cli: &Option<String>, file: &Option<Option<String>>, default: Option<String>| match cli {
+        Some(v) if v.trim().is_empty() => None,
+        Some(v) => Some(v.trim().to_string()),
+        None => file.clone().unwrap_or(default),
+    };
+    lifecycle.init = pick(&args.init_fn, &file.init, lifecycle.init.clone());
+    lifecycle.run = pick(&args.run_fn, &file.run, lifecycle.run.clone());
+    lifecycle.close = pick(&args.close_fn, &file.close, lifecycle.close.clone());
+    if let Some(d) = args.phase_timeout.as_deref().map(contract::parse_duration).transpose()?.or(file.phase_timeout) {
+        lifecycle.phase_timeout = d;
+    }
+    if let Some(d) = args.run_for.as_deref().map(contract::parse_duration).transpose()?.or(file.run_for) {
+        lifecycle.run_for = d;
+    }
+    let seccomp = match args.seccomp.as_deref() {
+        None => None,
+        Some([mode]) if mode == "learn" => Some(seccomp::Mode::Learn { out: PathBuf::from("seccomp-profile.json") }),
+        Some([mode, out]) if mode == "learn" => Some(seccomp::Mode::Learn { out: PathBuf::from(out) }),
+        Some([mode, profile]) if mode == "enforce" => Some(seccomp::Mode::Enforce { profile: PathBuf::from(profile) }),
+        Some([mode]) if mode == "enforce" => bail!("--seccomp enforce needs a PROFILE"),
+        Some(other) => bail!("--seccomp {}: expected `learn [OUT]` or `enforce PROFILE`", other.join(" ")),
+    };
+    if args.reload > 0 && args.source.is_none() {
+        bail!("--reload {} needs --source DIR: copies with distinct plugin paths are rebuilt from source", args.reload);
+    }
+    if args.cpus.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
+        bail!("--cpus must be a positive number");
+    }
+    Ok(runtime::Options {
+        plugins: args.plugins.clone(),
+        host: args.host.clone(),
+        go: args.go.clone(),
+        lazy: args.lazy,
+        env: vars,
+        env_after_open: args.env_after_open,
+        expect,
+        lifecycle,
+        reload: args.reload,
+        source: args.source.clone(),
+        timeout: contract::parse_duration(&args.timeout)?,
+        limits: Limits {
+            memory: args.memory.as_deref().map(contract::parse_size).transpose()?,
+            cpu_time: args.cpu_time.as_deref().map(contract::parse_duration).transpose()?,
+            max_pids: args.max_pids,
+            open_files: args.open_files,
+            cpus: args.cpus,
+        },
+        isolate_network: args.network == Network::None,
+        readonly: !args.writable,
+        seccomp,
+        sandbox: match args.sandbox {
+            SandboxArg::Native => Sandbox::Native,
+            SandboxArg::Gvisor => Sandbox::Gvisor,
+        },
+        loader_only: args.loader_only,
+    })
+}
+
+pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    let options = options(args)?;
+    let quiet = global.quiet;
+    let progress = move |msg: &str| {
+        if !quiet {
+            eprintln!("plugctl: {msg}");
+        }
+    };
+    let report = runtime::load(&options, &progress)?;
+    let text = match args.format {
+        Format::Json => report::load::json(&report),
+        Format::Table => report::load::table(&report, stdout_style(global.color)),
+    };
+    if !(quiet && args.format == Format::Table) {
+        write_stdout(&text)?;
+    }
+    Ok(exit_status(&report))
+}
+
+/// 2 when an input is unreadable or a layer could not run; 1 when a layer failed; else 0.
+pub fn exit_status(report: &runtime::Report) -> ExitStatus {
+    let unreadable = report.artifacts.iter().any(|a| a.unreadable.is_some());
+    let worst: Vec<Status> = report.artifacts.iter().map(|a| a.worst()).collect();
+    if unreadable || worst.contains(&Status::Error) {
+        ExitStatus::Error
+    } else if worst.contains(&Status::Fail) {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    }
+}

@@ -1,0 +1,121 @@
+//! `plugctl explain`: the long form of a finding code, and the list of all codes. The
+//! text comes from [`crate::findings::Code`], the one table of codes.
+
+use serde::Serialize;
+
+use super::Style;
+use crate::findings::Code;
+
+const WIDTH: usize = 88;
+
+/// Wraps `text` at spaces to `width` columns, each line prefixed by `indent`.
+fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            out.push_str(indent);
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(indent);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The full explanation of one code, as plain (optionally coloured) text.
+pub fn render_code(code: Code, style: Style) -> String {
+    let mut out = String::new();
+    let heading = format!("{} {}: {}", code.id(), code.severity().as_str(), code.title());
+    out.push_str(&style.paint(&heading, None, true));
+    out.push_str("\n\n");
+    out.push_str(&wrap(code.explanation(), "", WIDTH));
+    let sections = [
+        ("How plugctl detects it", code.detection()),
+        ("Runtime error", code.runtime_error()),
+        ("Fix", code.fix()),
+    ];
+    for (title, text) in sections {
+        if text.is_empty() {
+            continue;
+        }
+        out.push('\n');
+        out.push_str(&style.paint(title, None, true));
+        out.push('\n');
+        out.push_str(&wrap(text, "  ", WIDTH));
+    }
+    if !code.docs().is_empty() {
+        out.push('\n');
+        out.push_str(&style.paint("Documentation", None, true));
+        out.push('\n');
+        for link in code.docs() {
+            out.push_str(&format!("  {link}\n"));
+        }
+    }
+    out
+}
+
+/// One line per code: id, severity, title.
+pub fn render_list(style: Style) -> String {
+    let mut out = String::new();
+    for code in Code::ALL {
+        let severity = format!("{:<7}", code.severity().as_str());
+        out.push_str(&format!("{}  {severity}  {}\n", style.paint(code.id(), None, true), code.title()));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct CodeJson {
+    code: &'static str,
+    severity: &'static str,
+    title: &'static str,
+    explanation: &'static str,
+    detection: &'static str,
+    runtime_error: &'static str,
+    fix: &'static str,
+    docs: &'static [&'static str],
+}
+
+fn code_json(code: Code) -> CodeJson {
+    CodeJson {
+        code: code.id(),
+        severity: code.severity().as_str(),
+        title: code.title(),
+        explanation: code.explanation(),
+        detection: code.detection(),
+        runtime_error: code.runtime_error(),
+        fix: code.fix(),
+        docs: code.docs(),
+    }
+}
+
+/// The codes as a JSON array (one code, or all of them for `--list`).
+pub fn render_json(codes: &[Code]) -> String {
+    let items: Vec<CodeJson> = codes.iter().copied().map(code_json).collect();
+    let mut text = serde_json::to_string_pretty(&items).expect("codes serialize infallibly");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_word() {
+        let text = "one two three four five six seven eight nine ten";
+        let wrapped = wrap(text, "  ", 16);
+        assert!(wrapped.lines().all(|l| l.len() <= 16), "{wrapped}");
+        assert_eq!(wrapped.split_whitespace().collect::<Vec<_>>().join(" "), text);
+    }
+}

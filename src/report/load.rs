@@ -1,0 +1,228 @@
+//! `plugctl load` output: a table per artifact (layers → pass/fail/skip with reasons),
+//! the child processes, and the JSON document (the same `load` object as `inspect`,
+//! plus layers, prediction comparison and runs).
+
+use comfy_table::{Color, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use super::Style;
+use crate::runtime::child::ms;
+use crate::runtime::{ChildRun, Report, Status};
+
+const WIDTH: u16 = 110;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    command: &'static str,
+    plugctl_version: &'static str,
+    #[serde(flatten)]
+    report: &'a Report,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    artifacts: usize,
+    loaded: usize,
+    failed_layers: usize,
+    prediction_mismatches: usize,
+}
+
+fn summary(report: &Report) -> Summary {
+    Summary {
+        artifacts: report.artifacts.len(),
+        loaded: report.artifacts.iter().filter(|a| a.load.outcome.loads()).count(),
+        failed_layers: report.artifacts.iter().flat_map(|a| &a.layers).filter(|l| l.status == Status::Fail).count(),
+        prediction_mismatches: report.disagreements().len(),
+    }
+}
+
+pub fn json(report: &Report) -> String {
+    let doc = Document {
+        schema_version: super::json::SCHEMA_VERSION,
+        command: "load",
+        plugctl_version: env!("CARGO_PKG_VERSION"),
+        report,
+        summary: summary(report),
+    };
+    serde_json::to_string_pretty(&doc).expect("load report serialises") + "\n"
+}
+
+fn status_cell(style: Style, status: Status) -> String {
+    let color = match status {
+        Status::Pass => Color::Green,
+        Status::Fail | Status::Error => Color::Red,
+        Status::Skip => Color::Yellow,
+    };
+    style.paint(status.as_str(), Some(color), status != Status::Pass)
+}
+
+fn new_table(style: Style) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH - 2);
+    if !style.color {
+        t.force_no_tty();
+    }
+    t
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {}", l.trim_end())).collect::<Vec<_>>().join("\n")
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+fn run_line(r: &ChildRun) -> String {
+    let mut parts = vec![
+        format!("pid {}", r.pid),
+        format!("{} after {}", r.ended.describe(), ms(r.elapsed_ms)),
+        format!("peak RSS {}", mib(r.resources.peak_rss_kb)),
+        format!("CPU {}", ms(r.resources.cpu_user_ms + r.resources.cpu_system_ms)),
+        format!("{} threads", r.resources.max_threads),
+    ];
+    if let Some(peak) = r.resources.cgroup.memory_peak_bytes {
+        parts.push(format!("cgroup memory peak {}", mib(peak / 1024)));
+    }
+    for h in &r.limits_hit {
+        parts.push(format!("LIMIT HIT {}: {} ({})", h.limit, h.by, h.detail));
+    }
+    parts.join("; ")
+}
+
+fn isolation_line(r: &ChildRun) -> String {
+    let Some(i) = &r.isolation else { return "the sandbox stage did not report".into() };
+    let s = |k: &str| i[k].as_str().unwrap_or("").to_string();
+    let list = |k: &str| i[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let mut lines = vec![format!("network: {}", s("network")), format!("files: {}", s("filesystem"))];
+    let env = list("env");
+    lines.push(format!("env: {}", if env.is_empty() { "(empty)".to_string() } else { env }));
+    let rl = list("rlimits");
+    if !rl.is_empty() {
+        lines.push(format!("rlimits: {rl}"));
+    }
+    let cg = list("cgroups");
+    if !cg.is_empty() {
+        lines.push(format!(
+            "cgroups ({}): {cg}",
+            r.cgroup_version.map(|v| format!("{v:?}").to_lowercase()).unwrap_or_default()
+        ));
+    }
+    if !r.cgroup_notes.is_empty() {
+        lines.push(format!("limits applied: {}", r.cgroup_notes.join("; ")));
+    }
+    if let Some(sc) = i["seccomp"].as_str() {
+        lines.push(format!("seccomp: {sc}"));
+    }
+    let errors = list("errors");
+    if !errors.is_empty() {
+        lines.push(format!("problems: {errors}"));
+    }
+    lines.push(format!(
+        "cleanup: {} leftover process(es) killed, {} cgroup(s) removed{}, working directory {}",
+        r.cleanup.leftover_processes_killed,
+        r.cleanup.cgroups_removed.len(),
+        if r.cleanup.cgroups_not_removed.is_empty() { String::new() } else { format!(" ({} NOT removed)", r.cleanup.cgroups_not_removed.len()) },
+        if r.cleanup.workdir_removed { "removed" } else { "NOT removed" }
+    ));
+    lines.join("\n")
+}
+
+pub fn table(report: &Report, style: Style) -> String {
+    let mut out = String::new();
+    if let Some(h) = &report.host {
+        out.push_str(&style.paint(&format!("host {h}"), None, true));
+        out.push('\n');
+    }
+    for a in &report.artifacts {
+        out.push_str(&style.paint(&a.path, None, true));
+        out.push('\n');
+        let observed = match a.observed_by {
+            "go-open" => "plugin.Open in the Go harness",
+            _ => "dlopen in the C shim",
+        };
+        let load = match &a.load.error {
+            None => format!("load: {} (observed by {observed})", a.load.outcome),
+            Some(e) => format!("load: {} — {e} (observed by {observed})", a.load.outcome),
+        };
+        out.push_str(&indent(&style.paint(&load, Some(if a.load.outcome.loads() { Color::Green } else { Color::Red }), true)));
+        out.push('\n');
+        if !a.prediction.agrees {
+            let what = if a.prediction.same_outcome { "same outcome, different error text" } else { "DIFFERENT OUTCOME" };
+            let text = format!(
+                "!! PREDICTION MISMATCH ({what}): inspect predicted {}{}",
+                a.prediction.outcome,
+                a.prediction.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+            );
+            out.push_str(&indent(&style.paint(&text, Some(Color::Yellow), true)));
+            out.push('\n');
+        } else {
+            out.push_str(&indent(&format!("prediction: {} (inspect agrees)", a.prediction.outcome)));
+            out.push('\n');
+        }
+        let mut t = new_table(style);
+        t.set_header(vec!["layer", "result", "detail"]);
+        for l in &a.layers {
+            t.add_row(vec![l.layer.to_string(), status_cell(style, l.status), l.reason.clone()]);
+        }
+        out.push_str(&indent(&t.to_string()));
+        out.push_str("\n\n");
+    }
+    if let Some(h) = &report.harness {
+        out.push_str(&format!(
+            "harness: {} — {} in {}\n",
+            h.plan.describe(),
+            if h.cached { "cached" } else { "built" },
+            ms(h.ms)
+        ));
+    }
+    if let Some(e) = &report.harness_error {
+        out.push_str(&style.paint(&format!("harness: unavailable: {e}\n"), Some(Color::Red), false));
+    }
+    if let Some(c) = &report.reload {
+        out.push_str(&format!("reload copies: {} ({} built, {} cached, {}): {}\n", c.paths.len(), c.built, c.cached, ms(c.ms), c.method));
+    }
+    if let Some(s) = &report.seccomp {
+        match s.mode.as_str() {
+            "learn" => out.push_str(&format!(
+                "seccomp: learned {} system calls (+{} Go runtime baseline) with {}; profile written to {}\n",
+                s.syscalls.len(),
+                s.baseline.len(),
+                s.method,
+                s.profile.as_deref().unwrap_or("?")
+            )),
+            _ => out.push_str(&format!(
+                "seccomp: enforced {}: {}\n",
+                s.profile.as_deref().unwrap_or("?"),
+                match &s.first_denied {
+                    Some(d) => format!("FIRST DENIED {} ({})", d.syscall, d.action.describe()),
+                    None => "nothing denied".into(),
+                }
+            )),
+        }
+        for w in s.warnings.iter().chain(&s.errors) {
+            out.push_str(&format!("  {w}\n"));
+        }
+    }
+    if !report.env.is_empty() {
+        let vars: Vec<String> = report.env.iter().map(|v| format!("{}={}", v.name, v.value)).collect();
+        out.push_str(&format!("env ({}): {}\n", report.env_set, vars.join(" ")));
+    }
+    out.push_str("child processes:\n");
+    for r in &report.runs {
+        out.push_str(&format!("  {}: {}\n", r.label, run_line(r)));
+        out.push_str(&indent(&indent(&isolation_line(r))));
+        out.push('\n');
+    }
+    for n in &report.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    let s = summary(report);
+    out.push_str(&format!(
+        "{} artifact(s): {} loaded, {} failed layer(s), {} prediction mismatch(es)\n",
+        s.artifacts, s.loaded, s.failed_layers, s.prediction_mismatches
+    ));
+    out
+}

@@ -1,0 +1,675 @@
+//! Parent side of one sandboxed child: spawn `plugctl __sandbox`, hand it its spec, watch
+//! it with a wall-clock deadline, sample its threads and memory, reap it with its
+//! resource usage, kill whatever it left behind, and remove its cgroups and working
+//! directory.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::cgroup::{CgroupLimits, CgroupStats, Group, Version};
+use super::env::Masker;
+use super::seccomp::{self, Plan, SeccompReport};
+
+/// Quotas for one child.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    pub cpu_time: Option<Duration>,
+    pub max_pids: Option<u64>,
+    pub open_files: Option<u64>,
+    pub cpus: Option<f64>,
+}
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// `loader` or `go`: names the run in the report.
+    pub label: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// The complete environment of the target.
+    pub env: Vec<(String, String)>,
+    /// Written to the target's stdin, which is then closed.
+    pub stdin: Vec<u8>,
+    pub timeout: Duration,
+    /// New network namespace.
+    pub isolate_network: bool,
+    /// Read-only view of the file system (except the working directory).
+    pub readonly: bool,
+    pub limits: Limits,
+    pub seccomp: Option<Arc<Plan>>,
+    /// A program the target runs under (e.g. `runsc ... do`).
+    pub wrapper: Vec<String>,
+}
+
+/// The spec the sandbox stage reads from fd 3.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageSpec {
+    pub parent_pid: u32,
+    pub program: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: String,
+    pub isolate_network: bool,
+    pub readonly: bool,
+    pub rlimits: Vec<Rlimit>,
+    pub cgroup_procs: Vec<String>,
+    pub seccomp_filter: Option<Vec<(u16, u8, u8, u32)>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rlimit {
+    pub resource: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Ended {
+    Exited { code: i32 },
+    Signaled { signal: i32, name: String, core_dumped: bool },
+    /// Killed by plugctl at the wall-clock deadline.
+    TimedOut { after_ms: u64 },
+}
+
+impl Ended {
+    pub fn describe(&self) -> String {
+        match self {
+            Ended::Exited { code } => format!("exit {code}"),
+            Ended::Signaled { name, core_dumped, .. } => {
+                format!("killed by {name}{}", if *core_dumped { " (core dumped)" } else { "" })
+            }
+            Ended::TimedOut { after_ms } => format!("timed out after {} (killed)", ms(*after_ms)),
+        }
+    }
+}
+
+pub fn ms(v: u64) -> String {
+    if v >= 10_000 { format!("{:.1} s", v as f64 / 1000.0) } else { format!("{v} ms") }
+}
+
+/// Resources the child used.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Resources {
+    pub peak_rss_kb: u64,
+    pub cpu_user_ms: u64,
+    pub cpu_system_ms: u64,
+    pub max_threads: u64,
+    #[serde(flatten)]
+    pub cgroup: CgroupStats,
+}
+
+/// A quota the child ran into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LimitHit {
+    /// `memory`, `pids`, `cpu-time`, `open-files`, `wall-clock`.
+    pub limit: String,
+    /// How it was enforced and noticed, e.g. `cgroup v1 memory controller: OOM kill`.
+    pub by: String,
+    pub detail: String,
+}
+
+/// What was cleaned up after the child.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Cleanup {
+    /// Processes still alive after the child ended (its descendants), killed by plugctl.
+    pub leftover_processes_killed: usize,
+    pub cgroups_removed: Vec<String>,
+    pub cgroups_not_removed: Vec<String>,
+    pub workdir_removed: bool,
+    /// A descendant outside every group still held an output pipe.
+    pub notes: Vec<String>,
+}
+
+/// One child's whole story.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildRun {
+    pub label: String,
+    pub pid: u32,
+    pub command: Vec<String>,
+    pub ended: Ended,
+    pub elapsed_ms: u64,
+    /// The report lines of the sandbox stage and the target, parsed.
+    #[serde(skip)]
+    pub events: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+    pub resources: Resources,
+    pub limits_hit: Vec<LimitHit>,
+    /// What the sandbox stage did (network, file system, rlimits, cgroups, seccomp).
+    pub isolation: Option<Value>,
+    pub cgroup_version: Option<Version>,
+    pub cgroup_notes: Vec<String>,
+    pub seccomp: Option<SeccompReport>,
+    pub workdir: String,
+    pub cleanup: Cleanup,
+}
+
+impl ChildRun {
+    /// Report lines of the target (not the sandbox stage).
+    pub fn target_events(&self) -> impl Iterator<Item = &Value> {
+        self.events.iter().filter(|e| e["ev"] != "sandbox" && e["ev"] != "exec-failed")
+    }
+
+    /// The first line of stderr that says why a Go or C program died.
+    pub fn fatal_line(&self) -> Option<String> {
+        fatal_line(&self.stderr)
+    }
+}
+
+/// `fatal error: ...`, `panic: ...`, `SIGSEGV: ...`, `unexpected signal ...`, or a
+/// loader message.
+pub fn fatal_line(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .map(str::trim_end)
+        .find(|l| {
+            l.starts_with("fatal error:")
+                || l.starts_with("panic:")
+                || l.starts_with("unexpected signal")
+                || l.starts_with("runtime: ")
+                || (l.starts_with("SIG") && l.contains(": "))
+                || l.contains("error while loading shared libraries")
+        })
+        .map(str::to_string)
+}
+
+const OUTPUT_CAP: usize = 1 << 20;
+
+fn reader(mut source: impl Read + Send + 'static, cap: usize) -> mpsc::Receiver<(Vec<u8>, usize)> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut dropped = 0usize;
+        let mut buf = [0u8; 16384];
+        loop {
+            match source.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let room = cap.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                    dropped += n - n.min(room);
+                }
+            }
+        }
+        let _ = tx.send((kept, dropped));
+    });
+    rx
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two new fds into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("pipe2");
+    }
+    // SAFETY: both fds are new and owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: socketpair writes two new fds into `fds`.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("socketpair");
+    }
+    // SAFETY: both fds are new and owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+static WORKDIR_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh private working directory under the temp dir.
+fn make_workdir() -> Result<PathBuf> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "plugctl-load-{}-{}-{nanos:08x}",
+        std::process::id(),
+        WORKDIR_SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn rlimits(limits: &Limits, cgroup_memory: bool, cgroup_pids: bool) -> Vec<Rlimit> {
+    let mut out = Vec::new();
+    if let Some(bytes) = limits.memory {
+        // RLIMIT_DATA counts private writable mappings: the Go heap, thread stacks. With a
+        // memory cgroup it is a backstop well above the cgroup limit; without one it is the
+        // limit.
+        let value = if cgroup_memory { bytes.saturating_mul(2).saturating_add(256 << 20) } else { bytes };
+        out.push(Rlimit { resource: "RLIMIT_DATA".into(), soft: value, hard: value });
+    }
+    if let Some(cpu) = limits.cpu_time {
+        let soft = cpu.as_secs_f64().ceil().max(1.0) as u64;
+        out.push(Rlimit { resource: "RLIMIT_CPU".into(), soft, hard: soft + 1 });
+    }
+    if let Some(n) = limits.max_pids {
+        // Per user, and not enforced for root: the pids cgroup is the real limit.
+        let value = if cgroup_pids { n.saturating_mul(4).max(n + 64) } else { n };
+        out.push(Rlimit { resource: "RLIMIT_NPROC".into(), soft: value, hard: value });
+    }
+    if let Some(n) = limits.open_files {
+        out.push(Rlimit { resource: "RLIMIT_NOFILE".into(), soft: n, hard: n });
+    }
+    out.push(Rlimit { resource: "RLIMIT_CORE".into(), soft: 0, hard: 0 });
+    out
+}
+
+struct Sample {
+    threads: u64,
+    hwm_kb: u64,
+}
+
+fn sample(pid: u32) -> Option<Sample> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Some(Sample { threads: field("Threads:"), hwm_kb: field("VmHWM:") })
+}
+
+/// Processes whose process group is `pgid` (the child's session leader).
+fn processes_in_group(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().is_some_and(|stat| {
+                // pid (comm) state ppid pgrp ...; comm may contain spaces and ')'.
+                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
+                    == Some(pgid)
+            })
+        })
+        .collect()
+}
+
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+/// Runs one child to its end. Never runs the target in this process.
+pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
+    let exe = std::env::current_exe().context("finding plugctl's own executable")?;
+    let workdir = make_workdir()?;
+    let (group, cgroup_notes) = Group::create(&CgroupLimits {
+        memory: launch.limits.memory,
+        pids: launch.limits.max_pids,
+        cpus: launch.limits.cpus,
+    });
+    let has = |c: super::cgroup::Controller| group.as_ref().is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c));
+    let (program, argv) = if launch.wrapper.is_empty() {
+        let mut argv = vec![launch.program.display().to_string()];
+        argv.extend(launch.args.iter().cloned());
+        (launch.program.display().to_string(), argv)
+    } else {
+        let mut argv = launch.wrapper.clone();
+        argv.push(launch.program.display().to_string());
+        argv.extend(launch.args.iter().cloned());
+        (launch.wrapper[0].clone(), argv)
+    };
+    let spec = StageSpec {
+        parent_pid: std::process::id(),
+        program,
+        argv: argv.clone(),
+        env: launch.env.clone(),
+        workdir: workdir.display().to_string(),
+        isolate_network: launch.isolate_network,
+        readonly: launch.readonly,
+        rlimits: rlimits(
+            &launch.limits,
+            has(super::cgroup::Controller::Memory),
+            has(super::cgroup::Controller::Pids),
+        ),
+        cgroup_procs: group.as_ref().map(|g| g.procs_files().iter().map(|p| p.display().to_string()).collect()).unwrap_or_default(),
+        seccomp_filter: launch.seccomp.as_ref().map(|p| p.filter.clone()),
+    };
+    let result = run_stage(launch, masker, &exe, &spec, &workdir, group.as_ref());
+    // Clean up whatever happened.
+    let mut cleanup = Cleanup::default();
+    if let Some(g) = &group {
+        let failed = g.remove();
+        cleanup.cgroups_removed = g.paths().into_iter().filter(|p| !failed.iter().any(|f| f.starts_with(p.as_str()))).collect();
+        cleanup.cgroups_not_removed = failed;
+    }
+    cleanup.workdir_removed = std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists();
+    let mut run = result?;
+    cleanup.leftover_processes_killed += run.cleanup.leftover_processes_killed;
+    cleanup.notes.append(&mut run.cleanup.notes);
+    run.cleanup = cleanup;
+    run.cgroup_version = group.as_ref().map(|g| g.version);
+    run.cgroup_notes = cgroup_notes;
+    Ok(run)
+}
+
+fn run_stage(
+    launch: &Launch,
+    masker: &Masker,
+    exe: &Path,
+    spec: &StageSpec,
+    workdir: &Path,
+    group: Option<&Group>,
+) -> Result<ChildRun> {
+    let (spec_r, spec_w) = pipe()?;
+    let (report_r, report_w) = pipe()?;
+    let sockets = if launch.seccomp.is_some() { Some(socketpair()?) } else { None };
+    let fds: [RawFd; 3] =
+        [spec_r.as_raw_fd(), report_w.as_raw_fd(), sockets.as_ref().map_or(-1, |(_, child)| child.as_raw_fd())];
+    let mut command = Command::new(exe);
+    command
+        .arg("__sandbox")
+        .env_clear()
+        .current_dir(workdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // fcntl/dup2/close on fds that exist in the child.
+    unsafe {
+        command.pre_exec(move || {
+            let mut temps = [-1; 3];
+            for (i, fd) in fds.iter().enumerate() {
+                if *fd >= 0 {
+                    temps[i] = libc::fcntl(*fd, libc::F_DUPFD, 64);
+                    if temps[i] < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+            }
+            for (i, t) in temps.iter().enumerate() {
+                if *t >= 0 {
+                    if libc::dup2(*t, 3 + i as RawFd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(*t);
+                }
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().context("starting the sandboxed child (plugctl __sandbox)")?;
+    let pid = child.id();
+    drop(spec_r);
+    drop(report_w);
+    let (parent_sock, child_sock) = match sockets {
+        Some((p, c)) => (Some(p), Some(c)),
+        None => (None, None),
+    };
+    drop(child_sock);
+    // The seccomp listener.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = match (parent_sock, &launch.seccomp) {
+        (Some(sock), Some(plan)) => {
+            let (plan, stop) = (Arc::clone(plan), Arc::clone(&stop));
+            Some(std::thread::spawn(move || seccomp::listen(sock, plan, pid, stop, started)))
+        }
+        _ => None,
+    };
+    // Spec, then the target's stdin.
+    {
+        let mut w = std::fs::File::from(spec_w);
+        let _ = w.write_all(&serde_json::to_vec(spec)?);
+    }
+    let stdin_bytes = launch.stdin.clone();
+    let mut stdin = child.stdin.take();
+    std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            let _ = s.write_all(&stdin_bytes);
+        }
+        drop(stdin);
+    });
+    let out_rx = reader(child.stdout.take().expect("piped stdout"), OUTPUT_CAP);
+    let err_rx = reader(child.stderr.take().expect("piped stderr"), OUTPUT_CAP);
+    let rep_rx = reader(std::fs::File::from(report_r), 16 * OUTPUT_CAP);
+
+    // Wait, sample, enforce the deadline.
+    let mut timed_out = None;
+    let mut max_threads = 0;
+    let mut hwm = 0;
+    let mut delay = Duration::from_millis(2);
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: rusage is plain data filled by wait4.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child.
+        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid as libc::pid_t {
+            break (status, usage);
+        }
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e).context("waiting for the child");
+            }
+        }
+        if let Some(s) = sample(pid) {
+            max_threads = max_threads.max(s.threads);
+            hwm = hwm.max(s.hwm_kb);
+        }
+        if timed_out.is_none() && started.elapsed() >= launch.timeout {
+            timed_out = Some(started.elapsed().as_millis() as u64);
+            // SAFETY: kill(2) of our child's process group and of the child itself.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+            if let Some(g) = group {
+                g.kill_all(Duration::from_millis(200));
+            }
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    // Everything the child left behind: its process group, then its cgroups.
+    let mut leftovers = 0;
+    for p in processes_in_group(pid) {
+        // SAFETY: kill(2) of a leftover in our child's process group.
+        unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+        leftovers += 1;
+    }
+    if let Some(g) = group {
+        let in_group = g.pids().len();
+        if in_group > 0 {
+            leftovers = leftovers.max(in_group);
+            g.kill_all(Duration::from_secs(2));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let seccomp_report = listener.and_then(|h| h.join().ok());
+    let mut notes = Vec::new();
+    let mut collect = |rx: mpsc::Receiver<(Vec<u8>, usize)>, what: &str| -> String {
+        match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok((bytes, dropped)) => {
+                let mut text = String::from_utf8_lossy(&bytes).into_owned();
+                if dropped > 0 {
+                    text.push_str(&format!("\n[plugctl: {dropped} more bytes of {what} not kept]\n"));
+                }
+                text
+            }
+            Err(_) => {
+                notes.push(format!("{what} is still held open by a process outside the child's groups"));
+                String::new()
+            }
+        }
+    };
+    let stdout = masker.mask(&collect(out_rx, "stdout"));
+    let stderr = masker.mask(&collect(err_rx, "stderr"));
+    let report = collect(rep_rx, "the report pipe");
+    let events: Vec<Value> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(&masker.mask(l)).unwrap_or_else(|_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)})))
+        .collect();
+    let isolation = events.iter().find(|e| e["ev"] == "sandbox").cloned();
+
+    let ended = match timed_out {
+        Some(after_ms) => Ended::TimedOut { after_ms },
+        None if libc::WIFEXITED(status) => Ended::Exited { code: libc::WEXITSTATUS(status) },
+        None => {
+            let signal = libc::WTERMSIG(status);
+            Ended::Signaled { signal, name: signal_name(signal), core_dumped: libc::WCOREDUMP(status) }
+        }
+    };
+    let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
+    let mut resources = Resources {
+        peak_rss_kb: (usage.ru_maxrss as u64).max(hwm),
+        cpu_user_ms: tv_ms(usage.ru_utime),
+        cpu_system_ms: tv_ms(usage.ru_stime),
+        max_threads,
+        cgroup: group.map(|g| g.stats()).unwrap_or_default(),
+    };
+    if resources.max_threads == 0 {
+        resources.max_threads = resources.cgroup.pids_peak.unwrap_or(0);
+    }
+    let limits_hit = limits_hit(&ended, &resources, &stderr, &events, &launch.limits, launch.timeout, group);
+    Ok(ChildRun {
+        label: launch.label.clone(),
+        pid,
+        command: argv_for_report(spec, masker),
+        ended,
+        elapsed_ms,
+        events,
+        stdout,
+        stderr,
+        resources,
+        limits_hit,
+        isolation,
+        cgroup_version: None,
+        cgroup_notes: Vec::new(),
+        seccomp: seccomp_report,
+        workdir: workdir.display().to_string(),
+        cleanup: Cleanup { leftover_processes_killed: leftovers, notes, ..Cleanup::default() },
+    })
+}
+
+fn argv_for_report(spec: &StageSpec, masker: &Masker) -> Vec<String> {
+    spec.argv.iter().map(|a| masker.mask(a)).collect()
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Which quota ended or hurt the child, from the exit, the cgroup counters and stderr.
+fn limits_hit(
+    ended: &Ended,
+    res: &Resources,
+    stderr: &str,
+    events: &[Value],
+    limits: &Limits,
+    timeout: Duration,
+    group: Option<&Group>,
+) -> Vec<LimitHit> {
+    let mut out = Vec::new();
+    let version = group.map(|g| match g.version {
+        Version::V1 => "cgroup v1",
+        Version::V2 => "cgroup v2",
+    });
+    let text_has = |needle: &str| {
+        stderr.to_ascii_lowercase().contains(needle)
+            || events.iter().any(|e| e.to_string().to_ascii_lowercase().contains(needle))
+    };
+    if let Ended::TimedOut { after_ms } = ended {
+        out.push(LimitHit {
+            limit: "wall-clock".into(),
+            by: "plugctl's deadline: SIGKILL to the process group and cgroup".into(),
+            detail: format!("still running after {} (limit {})", ms(*after_ms), ms(timeout.as_millis() as u64)),
+        });
+    }
+    if let Some(limit) = limits.memory {
+        if res.cgroup.oom_kills.unwrap_or(0) > 0 {
+            out.push(LimitHit {
+                limit: "memory".into(),
+                by: format!("{} memory controller: OOM kill", version.unwrap_or("cgroup")),
+                detail: format!(
+                    "limit {}, peak {}; {} process(es) OOM-killed",
+                    mib(limit),
+                    mib(res.cgroup.memory_peak_bytes.unwrap_or(res.peak_rss_kb * 1024)),
+                    res.cgroup.oom_kills.unwrap_or(0)
+                ),
+            });
+        } else if text_has("out of memory") || text_has("cannot allocate memory") {
+            out.push(LimitHit {
+                limit: "memory".into(),
+                by: "RLIMIT_DATA: an allocation was refused".into(),
+                detail: format!("limit {}, peak RSS {}", mib(limit), mib(res.peak_rss_kb * 1024)),
+            });
+        }
+    }
+    if let Some(n) = limits.max_pids {
+        let events = res.cgroup.pids_max_events.unwrap_or(0);
+        if events > 0 {
+            out.push(LimitHit {
+                limit: "pids".into(),
+                by: format!("{} pids controller: pids.max", version.unwrap_or("cgroup")),
+                detail: format!("limit {n} tasks (threads count); {events} fork/clone refused"),
+            });
+        } else if text_has("failed to create new os thread") || text_has("resource temporarily unavailable") {
+            out.push(LimitHit {
+                limit: "pids".into(),
+                by: "RLIMIT_NPROC: a thread could not be created".into(),
+                detail: format!("limit {n}"),
+            });
+        }
+    }
+    if let Some(cpu) = limits.cpu_time {
+        let used = res.cpu_user_ms + res.cpu_system_ms;
+        let soft_ms = cpu.as_secs_f64().ceil().max(1.0) as u64 * 1000;
+        let by_signal = matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGXCPU)
+            || (matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGKILL) && used + 50 >= soft_ms);
+        if by_signal {
+            out.push(LimitHit {
+                limit: "cpu-time".into(),
+                by: "RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard limit".into(),
+                detail: format!("used {} of CPU (limit {} s)", ms(used), soft_ms / 1000),
+            });
+        }
+    }
+    if limits.open_files.is_some() && text_has("too many open files") {
+        out.push(LimitHit {
+            limit: "open-files".into(),
+            by: "RLIMIT_NOFILE: open/socket failed with EMFILE".into(),
+            detail: format!("limit {}", limits.open_files.unwrap_or(0)),
+        });
+    }
+    out
+}

@@ -1,0 +1,244 @@
+//! The type contract and lifecycle settings: `--expect 'Name=TYPE'` flags and a contract
+//! file (`plugctl.toml`):
+//!
+//! ```toml
+//! [expect]
+//! Handler = "func(context.Context, string) (string, error)"
+//! Name = "*string"           # exported variables are pointers, as Lookup returns them
+//! Init = ""                  # must exist, any type
+//!
+//! [lifecycle]
+//! init = "Init"              # names of the lifecycle functions ("" = none)
+//! run = "Run"
+//! close = "Close"
+//! phase_timeout = "5s"
+//! run_for = "0s"             # cancel Run's context after this long (0: never)
+//! ```
+//!
+//! Types are compared as Go's `reflect.Type.String()` prints them, whitespace ignored:
+//! types from non-std packages cannot be named by the harness, only spelled.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// One expected export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    pub name: String,
+    /// `None`: must exist, any type.
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+}
+
+/// Names and timeouts of the lifecycle phases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub init: Option<String>,
+    pub run: Option<String>,
+    pub close: Option<String>,
+    pub phase_timeout: Duration,
+    pub run_for: Duration,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            init: Some("Init".into()),
+            run: Some("Run".into()),
+            close: Some("Close".into()),
+            phase_timeout: Duration::from_secs(10),
+            run_for: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    expect: BTreeMap<String, String>,
+    #[serde(default)]
+    lifecycle: Option<LifecycleFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleFile {
+    init: Option<String>,
+    run: Option<String>,
+    close: Option<String>,
+    phase_timeout: Option<String>,
+    run_for: Option<String>,
+}
+
+/// A parsed contract file: expectations and lifecycle overrides.
+#[derive(Debug, Clone, Default)]
+pub struct ContractFile {
+    pub expect: Vec<Expect>,
+    pub init: Option<Option<String>>,
+    pub run: Option<Option<String>>,
+    pub close: Option<Option<String>>,
+    pub phase_timeout: Option<Duration>,
+    pub run_for: Option<Duration>,
+}
+
+fn name_or_none(text: String) -> Option<String> {
+    let t = text.trim().to_string();
+    (!t.is_empty()).then_some(t)
+}
+
+pub fn read_contract_file(path: &Path) -> Result<ContractFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("contract {}", path.display()))?;
+    parse_contract(&text).with_context(|| format!("contract {}", path.display()))
+}
+
+pub fn parse_contract(text: &str) -> Result<ContractFile> {
+    let file: File = toml::from_str(text)?;
+    let mut out = ContractFile::default();
+    for (name, ty) in file.expect {
+        check_ident(&name)?;
+        out.expect.push(Expect { name, ty: name_or_none(ty) });
+    }
+    if let Some(l) = file.lifecycle {
+        out.init = l.init.map(name_or_none);
+        out.run = l.run.map(name_or_none);
+        out.close = l.close.map(name_or_none);
+        out.phase_timeout = l.phase_timeout.as_deref().map(parse_duration).transpose()?;
+        out.run_for = l.run_for.as_deref().map(parse_duration).transpose()?;
+    }
+    Ok(out)
+}
+
+fn check_ident(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    if !chars.next().is_some_and(char::is_uppercase) || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+        bail!("`{name}` is not an exported Go identifier (Plugin.Lookup takes an upper-case name)");
+    }
+    Ok(())
+}
+
+/// `--expect Name=TYPE` or `--expect Name`.
+pub fn parse_expect(arg: &str) -> Result<Expect> {
+    let (name, ty) = match arg.split_once('=') {
+        Some((n, t)) => (n.trim().to_string(), name_or_none(t.to_string())),
+        None => (arg.trim().to_string(), None),
+    };
+    check_ident(&name).with_context(|| format!("--expect {arg}"))?;
+    Ok(Expect { name, ty })
+}
+
+/// Whether `actual` (reflect's spelling) is the type `expected` names: whitespace is
+/// ignored and `any` is `interface {}`.
+pub fn type_matches(expected: &str, actual: &str) -> bool {
+    normalize_type(expected) == normalize_type(actual)
+}
+
+pub fn normalize_type(t: &str) -> String {
+    let squeezed: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    // `any` as a whole word → interface{}.
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word == "any" {
+            out.push_str("interface{}");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in squeezed.chars() {
+        if c.is_alphanumeric() || c == '_' || c == '.' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, or a plain number of seconds (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: f64 = number.parse().with_context(|| format!("`{text}` is not a duration (e.g. 500ms, 5s, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("`{text}`: unknown unit `{unit}` (ms, s, m, h)"),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        bail!("`{text}` is not a duration");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `64M`, `1G`, `512MiB`, `1048576` (bytes), `2k`.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: f64 = number.parse().with_context(|| format!("`{text}` is not a size (e.g. 256M, 1G)"))?;
+    let mult: f64 = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => bail!("`{text}`: unknown unit `{unit}` (K, M, G)"),
+    };
+    let bytes = n * mult;
+    if !bytes.is_finite() || bytes < 1.0 {
+        bail!("`{text}` is not a size");
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_compare_like_reflect_prints_them() {
+        assert!(type_matches("func(context.Context) error", "func(context.Context) error"));
+        assert!(type_matches("func( context.Context )error", "func(context.Context) error"));
+        assert!(type_matches("func(any) any", "func(interface {}) interface {}"));
+        assert!(!type_matches("func(context.Context) error", "func() error"));
+        assert!(!type_matches("*string", "*int"));
+    }
+
+    #[test]
+    fn contract_files_parse() {
+        let c = parse_contract(
+            "[expect]\nHandler = \"func(context.Context, string) (string, error)\"\nName = \"\"\n[lifecycle]\ninit = \"Start\"\nclose = \"\"\nphase_timeout = \"2s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.expect.len(), 2);
+        assert_eq!(c.expect[1], Expect { name: "Name".into(), ty: None });
+        assert_eq!(c.init, Some(Some("Start".into())));
+        assert_eq!(c.close, Some(None));
+        assert_eq!(c.phase_timeout, Some(Duration::from_secs(2)));
+        assert!(parse_contract("[expect]\nlower = \"int\"\n").is_err());
+        assert!(parse_contract("[bogus]\n").is_err());
+    }
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("3 parsecs").is_err());
+    }
+}

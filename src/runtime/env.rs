@@ -1,0 +1,177 @@
+//! The child's environment: only what the user passes (`--env`, `--env-file`), and the
+//! masking of secret values in everything plugctl prints.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+/// One variable the user passes to the child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+    /// Where it came from, for messages: `--env`, `--env-file FILE:LINE`.
+    pub origin: String,
+}
+
+impl EnvVar {
+    /// Whether the name says it holds a secret (its value is masked in all output).
+    pub fn is_secret(&self) -> bool {
+        is_secret_name(&self.name)
+    }
+}
+
+/// `KEY`, `TOKEN`, `SECRET`, `PASSWORD`/`PASSWD`/`PASS`, `CREDENTIAL`, `AUTH`, `PRIVATE`,
+/// `COOKIE`, `SESSION`, `DSN` anywhere in the name, case-insensitively.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASS",
+        "CREDENTIAL",
+        "AUTH",
+        "PRIVATE",
+        "COOKIE",
+        "SESSION",
+        "DSN",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `--env NAME=VALUE`, or `--env NAME` to pass plugctl's own value of NAME.
+pub fn parse_env_arg(arg: &str) -> Result<EnvVar> {
+    let (name, value) = match arg.split_once('=') {
+        Some((n, v)) => (n.to_string(), v.to_string()),
+        None => {
+            let value = std::env::var(arg).with_context(|| {
+                format!("--env {arg}: not set in plugctl's environment (use --env {arg}=VALUE)")
+            })?;
+            (arg.to_string(), value)
+        }
+    };
+    if !valid_name(&name) {
+        bail!("--env {name}: not a valid environment variable name");
+    }
+    Ok(EnvVar { name, value, origin: "--env".into() })
+}
+
+/// A dotenv-style file: `NAME=VALUE` lines, `#` comments, blank lines, an optional
+/// `export ` prefix, values optionally in single or double quotes.
+pub fn parse_env_file(path: &Path) -> Result<Vec<EnvVar>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--env-file {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((name, value)) = line.split_once('=') else {
+            bail!("{}:{}: expected NAME=VALUE", path.display(), n + 1);
+        };
+        let name = name.trim();
+        if !valid_name(name) {
+            bail!("{}:{}: `{name}` is not a valid variable name", path.display(), n + 1);
+        }
+        let value = value.trim();
+        let value = match (value.chars().next(), value.chars().last()) {
+            (Some(a), Some(b)) if value.len() >= 2 && a == b && (a == '"' || a == '\'') => &value[1..value.len() - 1],
+            _ => value,
+        };
+        out.push(EnvVar {
+            name: name.to_string(),
+            value: value.to_string(),
+            origin: format!("--env-file {}:{}", path.display(), n + 1),
+        });
+    }
+    Ok(out)
+}
+
+/// Later definitions win, as in a shell; the order of first appearance is kept.
+pub fn merge(vars: Vec<EnvVar>) -> Vec<EnvVar> {
+    let mut out: Vec<EnvVar> = Vec::new();
+    for var in vars {
+        match out.iter_mut().find(|v| v.name == var.name) {
+            Some(existing) => *existing = var,
+            None => out.push(var),
+        }
+    }
+    out
+}
+
+/// Replaces secret values with `***` in any text plugctl prints.
+#[derive(Debug, Clone, Default)]
+pub struct Masker {
+    /// Longest first, so a value containing another is masked whole.
+    secrets: Vec<String>,
+}
+
+/// Values shorter than this are not masked (masking `a` would garble every message).
+pub const MIN_MASKED_LEN: usize = 4;
+
+impl Masker {
+    pub fn new(vars: &[EnvVar]) -> Masker {
+        let mut secrets: Vec<String> = vars
+            .iter()
+            .filter(|v| v.is_secret() && v.value.len() >= MIN_MASKED_LEN)
+            .map(|v| v.value.clone())
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Masker { secrets }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    /// How a variable's value is shown: masked for secrets, quoted otherwise.
+    pub fn show(&self, var: &EnvVar) -> String {
+        if var.is_secret() { "***".to_string() } else { format!("{:?}", var.value) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_others_are_not() {
+        let vars = vec![
+            EnvVar { name: "DEEPSEEK_API_KEY".into(), value: "sk-live-123456".into(), origin: String::new() },
+            EnvVar { name: "DEEPSEEK_BASE_URL".into(), value: "https://example.invalid".into(), origin: String::new() },
+        ];
+        let m = Masker::new(&vars);
+        assert_eq!(m.mask("key=sk-live-123456 url=https://example.invalid"), "key=*** url=https://example.invalid");
+        assert_eq!(m.show(&vars[0]), "***");
+    }
+
+    #[test]
+    fn env_files_parse() {
+        let dir = std::env::temp_dir().join(format!("plugctl-envfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("e.env");
+        std::fs::write(&file, "# c\nexport A=1\nB=\"two words\"\n\nC='x=y'\n").unwrap();
+        let vars = parse_env_file(&file).unwrap();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
+        assert_eq!(pairs, vec![("A", "1"), ("B", "two words"), ("C", "x=y")]);
+        std::fs::write(&file, "NOT A LINE\n").unwrap();
+        assert!(parse_env_file(&file).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,236 @@
+//! The Go layer's host: a small Go program (`harness/main.go`) built with the toolchain
+//! and hash-relevant flags of the plugin (or of the user's `--host`, or `--go VERSION`),
+//! cached by content hash under `<plugctl cache>/harness/<key>/harness`.
+//!
+//! What is mirrored: the Go release, `-trimpath`, `-race`, `-msan`, `-asan`, `-gcflags`,
+//! `-asmflags`, `-tags`, `CGO_ENABLED`, `GOAMD64` and `GOEXPERIMENT` (the settings that
+//! change package hashes or the runtime). What is not: `-ldflags` (link-time only; `-X`
+//! and `-s -w` do not change hashes) and the host's own non-std modules: the harness
+//! imports only the standard library, so a mismatch in a module the host shares with
+//! the plugin is `inspect`'s to predict, not the harness's to observe.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::golang::GoFacts;
+use crate::toolchain::{self, Toolchain};
+
+pub const SOURCE: &str = include_str!("harness/main.go");
+const GO_MOD: &str = "module plugctl.local/harness\n\ngo 1.16\n";
+/// Bump when the way the harness is built changes.
+const BUILD_SCHEME: &str = "plugctl-harness-1";
+
+/// How to build the harness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildPlan {
+    /// `1.26.6`.
+    pub go_version: String,
+    /// `go build` flags, e.g. `-trimpath`.
+    pub flags: Vec<String>,
+    /// Environment for `go build`, e.g. `GOAMD64=v3`, `CGO_ENABLED=1`.
+    pub env: Vec<(String, String)>,
+    /// Whose build settings these are: `plugin PATH`, `host PATH`, `--go 1.26.6`.
+    pub mirrors: String,
+    /// Settings deliberately not mirrored, and why.
+    pub notes: Vec<String>,
+}
+
+impl BuildPlan {
+    /// One line for the report: `go1.26.6 -trimpath GOAMD64=v3 (mirrors plugin x.so)`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("go{}", self.go_version)];
+        parts.extend(self.flags.iter().cloned());
+        parts.extend(self.env.iter().filter(|(k, v)| k != "CGO_ENABLED" || v == "0").map(|(k, v)| format!("{k}={v}")));
+        format!("{} (mirrors {})", parts.join(" "), self.mirrors)
+    }
+}
+
+/// The build plan that mirrors `facts` (a plugin's or a host's build info).
+pub fn plan_from(facts: &GoFacts, mirrors: String) -> Result<BuildPlan> {
+    let Some(v) = &facts.parsed_version else {
+        bail!("Go version {:?} not understood", facts.version);
+    };
+    if v.devel || v.pre.is_some() {
+        bail!("{} is a development or pre-release toolchain: plugctl can only install releases", facts.version);
+    }
+    let mut plan = BuildPlan {
+        go_version: format!("{}.{}.{}", v.major, v.minor, v.patch),
+        flags: Vec::new(),
+        env: Vec::new(),
+        mirrors,
+        notes: Vec::new(),
+    };
+    let mut cgo = "1".to_string();
+    for s in &facts.settings {
+        let (k, val) = (s.key.as_str(), s.value.as_str());
+        match k {
+            "-trimpath" | "-race" | "-msan" | "-asan" if val == "true" => plan.flags.push(k.to_string()),
+            "-gcflags" | "-asmflags" | "-tags" if !val.is_empty() => plan.flags.push(format!("{k}={val}")),
+            "-compiler" if val != "gc" => bail!("built with -compiler={val}: plugctl builds harnesses with gc only"),
+            "-ldflags" => plan.notes.push(format!("-ldflags={val} not mirrored (link-time only)")),
+            "-pgo" => plan.notes.push(format!("-pgo={val} not mirrored")),
+            "CGO_ENABLED" => cgo = val.to_string(),
+            "GOARCH" if val != std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64") => {
+                bail!("built for GOARCH={val}: cannot run here ({})", std::env::consts::ARCH)
+            }
+            "GOOS" if val != "linux" => bail!("built for GOOS={val}: cannot run here"),
+            "GOAMD64" | "GOEXPERIMENT" | "GOARM64" | "GO386" | "GOARM" | "GORISCV64" => {
+                plan.env.push((k.to_string(), val.to_string()))
+            }
+            _ => {}
+        }
+    }
+    plan.env.push(("CGO_ENABLED".into(), cgo));
+    Ok(plan)
+}
+
+/// A plan for `--go VERSION` with the flags of `facts` (when known).
+pub fn plan_for_version(version: &str, facts: Option<&GoFacts>) -> Result<BuildPlan> {
+    let version = toolchain::normalize_version(version)?;
+    let mut plan = match facts {
+        Some(f) => {
+            let mut p = plan_from(f, String::new()).unwrap_or_else(|_| empty_plan(&version));
+            p.go_version = version.clone();
+            p
+        }
+        None => empty_plan(&version),
+    };
+    plan.mirrors = format!("--go {version}{}", if facts.is_some() { " with the plugin's flags" } else { "" });
+    Ok(plan)
+}
+
+fn empty_plan(version: &str) -> BuildPlan {
+    BuildPlan {
+        go_version: version.to_string(),
+        flags: Vec::new(),
+        env: vec![("CGO_ENABLED".into(), "1".into())],
+        mirrors: String::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// A built harness.
+#[derive(Debug, Clone, Serialize)]
+pub struct Harness {
+    pub path: PathBuf,
+    pub key: String,
+    /// Found in the cache (no build).
+    pub cached: bool,
+    /// Time to find or build it.
+    pub ms: u64,
+    pub toolchain: Toolchain,
+    pub plan: BuildPlan,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cache key: the harness source, the build scheme, the toolchain and the plan.
+pub fn cache_key(plan: &BuildPlan, go: &Path) -> String {
+    let mut h = Sha256::new();
+    for part in [BUILD_SCHEME, SOURCE, GO_MOD, &plan.go_version, &go.display().to_string()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for f in &plan.flags {
+        h.update(f.as_bytes());
+        h.update([1]);
+    }
+    for (k, v) in &plan.env {
+        h.update(k.as_bytes());
+        h.update([2]);
+        h.update(v.as_bytes());
+        h.update([3]);
+    }
+    hex(&h.finalize()[..16])
+}
+
+/// The environment plugctl builds Go code in: the caller's, minus every `GO*`/`CGO_*`
+/// setting, plus a fixed, offline, local-toolchain configuration and plugctl's shared
+/// build cache.
+pub fn go_build_command(tc: &Toolchain, env: &[(String, String)]) -> Command {
+    let mut c = tc.command();
+    for (k, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
+        if k.starts_with("GO") || k.starts_with("CGO_") {
+            c.env_remove(&k);
+        }
+    }
+    let cache = toolchain::cache_dir();
+    c.env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOSUMDB", "off")
+        .env("GOWORK", "off")
+        .env("GOENV", "off")
+        .env("GOCACHE", cache.join("gocache"))
+        .env("GOPATH", cache.join("gopath"));
+    if std::env::var_os("CC").is_none() {
+        c.env("CC", "gcc");
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Finds the harness for `plan` in the cache or builds it (installing the toolchain from
+/// PyPI if needed).
+pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
+    let started = Instant::now();
+    let tc = toolchain::ensure(&plan.go_version, progress)
+        .with_context(|| format!("Go {} for the harness", plan.go_version))?;
+    let key = cache_key(plan, &tc.go);
+    let dir = toolchain::cache_dir().join("harness").join(&key);
+    let binary = dir.join("harness");
+    if binary.is_file() {
+        return Ok(Harness { path: binary, key, cached: true, ms: started.elapsed().as_millis() as u64, toolchain: tc, plan: plan.clone() });
+    }
+    progress(&format!("building the Go harness with {}", plan.describe()));
+    let parent = dir.parent().expect("harness dir has a parent");
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let staging = parent.join(format!(".build-{key}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    std::fs::write(staging.join("main.go"), SOURCE)?;
+    std::fs::write(staging.join("go.mod"), GO_MOD)?;
+    let mut cmd = go_build_command(&tc, &plan.env);
+    cmd.current_dir(&staging).arg("build").args(&plan.flags).arg("-o").arg(staging.join("harness")).arg(".");
+    let output = cmd.output().with_context(|| format!("running {}", tc.go.display()))?;
+    if !output.status.success() {
+        let _ = std::fs::remove_dir_all(&staging);
+        let text = String::from_utf8_lossy(&output.stderr);
+        bail!("building the harness with {} failed:\n{}", plan.describe(), text.trim());
+    }
+    let meta = serde_json::json!({"plan": plan, "go": tc.go, "key": key});
+    std::fs::write(staging.join("build.json"), serde_json::to_vec_pretty(&meta)?)?;
+    if std::fs::rename(&staging, &dir).is_err() {
+        // Another plugctl built the same harness meanwhile: use theirs.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    if !binary.is_file() {
+        bail!("the harness is not at {} after building", binary.display());
+    }
+    Ok(Harness { path: binary, key, cached: false, ms: started.elapsed().as_millis() as u64, toolchain: tc, plan: plan.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_follow_the_plan() {
+        let mut a = empty_plan("1.26.6");
+        let go = Path::new("/x/go");
+        let k1 = cache_key(&a, go);
+        assert_eq!(k1, cache_key(&a, go));
+        a.flags.push("-trimpath".into());
+        assert_ne!(k1, cache_key(&a, go));
+        assert_eq!(k1.len(), 32);
+    }
+}

@@ -1,0 +1,532 @@
+//! From what the children reported to layers and a load verdict: the exact error text,
+//! classified into the same [`Outcome`]s `inspect` predicts.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::child::{ChildRun, Ended};
+use super::contract::{Expect, type_matches};
+use super::env::{EnvVar, Masker};
+use super::{Layer, Status};
+use crate::elf::Artifact;
+use crate::golang::GoFacts;
+use crate::verdict::{LoadVerdict, Outcome};
+
+/// Rewrites the absolute path plugctl passed to the child back to the path the user gave,
+/// so messages read like the user's own host would print them (and like `inspect`).
+#[derive(Debug, Clone)]
+pub struct PathMap {
+    pub pairs: Vec<(String, String)>,
+}
+
+impl PathMap {
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (abs, user) in &self.pairs {
+            if abs == user {
+                continue;
+            }
+            out = out.replace(abs.as_str(), user.as_str());
+            if let (Some(a), Some(u)) = (abs.strip_suffix(".so"), user.strip_suffix(".so")) {
+                out = out.replace(&format!("\"{a}\""), &format!("\"{u}\""));
+            }
+        }
+        out
+    }
+}
+
+/// The C library's name for a signal (`Segmentation fault`, `Bus error`), as a shell or
+/// the loader emulation prints it.
+pub fn strsignal(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string.
+    unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            return format!("signal {sig}");
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// The outcome a `dlerror()` text means.
+pub fn classify_dlerror(error: &str, user_path: &str, artifact: Option<&Artifact>) -> Outcome {
+    let e = error;
+    if e.contains("cannot allocate memory in static TLS block") {
+        Outcome::StaticTls
+    } else if e.contains("wrong ELF class") {
+        Outcome::WrongClass
+    } else if e.contains("invalid ELF header") {
+        if e.contains("libc.so") { Outcome::WrongLibc } else { Outcome::NotElf }
+    } else if e.contains("file too short") {
+        Outcome::NotElf
+    } else if e.contains("cannot read file data") {
+        Outcome::Truncated
+    } else if e.contains("ELF file data encoding") {
+        Outcome::WrongMachine
+    } else if e.contains("version `") && e.contains("not found") {
+        Outcome::VersionNotFound
+    } else if e.contains("undefined symbol") {
+        Outcome::UndefinedSymbol
+    } else if e.contains("cannot open shared object file") {
+        // ld.so says this about the object itself when its e_machine is foreign.
+        let about_itself = e.starts_with(&format!("{user_path}: "));
+        if about_itself && artifact.is_some() { Outcome::WrongMachine } else { Outcome::MissingLibrary }
+    } else {
+        Outcome::NotElf
+    }
+}
+
+/// The outcome a Go `plugin.Open` error means.
+pub fn classify_go_error(error: &str, user_path: &str, artifact: Option<&Artifact>) -> (Outcome, Option<String>) {
+    const MISMATCH: &str = "plugin was built with a different version of package ";
+    if let Some(i) = error.find(MISMATCH) {
+        let package = error[i + MISMATCH.len()..].trim().to_string();
+        return (Outcome::PackageMismatch, Some(package));
+    }
+    if error.contains("plugin already loaded") {
+        return (Outcome::AlreadyLoaded, None);
+    }
+    if error.contains("plugin: not implemented") {
+        return (Outcome::NotImplemented, None);
+    }
+    if error.contains("realpath failed") {
+        return (Outcome::NotElf, None);
+    }
+    // plugin.Open("x"): <dlerror text>
+    let inner = error.split_once("): ").map_or(error, |(_, rest)| rest);
+    (classify_dlerror(inner, user_path, artifact), None)
+}
+
+fn verdict_with(outcome: Outcome, error: String, package: Option<String>, predicted: &LoadVerdict, cause: &str) -> LoadVerdict {
+    // When the prediction names the same outcome, its static explanation and fix apply.
+    let (cause, fix) = if predicted.outcome == outcome && !predicted.cause.is_empty() {
+        (format!("{cause}; {}", predicted.cause), predicted.fix.clone())
+    } else {
+        (cause.to_string(), String::new())
+    };
+    LoadVerdict { outcome, error: Some(error), package, cause, fix }
+}
+
+/// Where a run stopped: the index it was working on when it ended without `done`.
+pub fn crashed_at(run: &ChildRun, begin: &str, end: &str) -> Option<i64> {
+    if run.target_events().any(|e| e["ev"] == "done") {
+        return None;
+    }
+    let mut open: Option<i64> = None;
+    for e in run.target_events() {
+        if e["ev"] == begin {
+            open = e["index"].as_i64();
+        } else if e["ev"] == end && e["index"].as_i64() == open {
+            open = None;
+        }
+    }
+    open
+}
+
+/// How a run that did not finish ended, in one line (with the fatal line for Go).
+pub fn death(run: &ChildRun) -> String {
+    let mut text = run.ended.describe();
+    if let Some(line) = run.fatal_line() {
+        text.push_str(&format!(": {line}"));
+    }
+    if let Some(hit) = run.limits_hit.first() {
+        text.push_str(&format!(" [{} limit: {}]", hit.limit, hit.by));
+    }
+    if let Some(e) = run.events.iter().find(|e| e["ev"] == "exec-failed") {
+        text.push_str(&format!(" [{}]", e["error"].as_str().unwrap_or("exec failed")));
+    }
+    text
+}
+
+/// The loader layer (and its verdict) for artifact `i`.
+pub fn loader_layer(
+    run: &ChildRun,
+    i: usize,
+    user_paths: &[String],
+    artifact: Option<&Artifact>,
+    predicted: &LoadVerdict,
+    paths: &PathMap,
+) -> (Layer, LoadVerdict) {
+    let idx = i as i64;
+    let flags = run.target_events().find(|e| e["ev"] == "start").and_then(|e| e["flags"].as_str()).unwrap_or("RTLD_NOW").to_string();
+    if let Some(e) = run.target_events().find(|e| e["ev"] == "dlopen" && e["index"].as_i64() == Some(idx)) {
+        let us = e["us"].as_i64().unwrap_or(0);
+        if e["ok"] == true {
+            let layer = Layer::new("loader", Status::Pass, format!("dlopen({flags}) ok in {:.1} ms", us as f64 / 1000.0))
+                .with(json!({"flags": flags, "us": us}));
+            return (layer, LoadVerdict::ok("dlopen succeeded in a sandboxed child"));
+        }
+        let error = paths.apply(e["error"].as_str().unwrap_or(""));
+        let outcome = classify_dlerror(&error, &user_paths[i], artifact);
+        let layer = Layer::new("loader", Status::Fail, format!("dlopen({flags}): {error}"))
+            .with(json!({"flags": flags, "us": us, "dlerror": error}));
+        return (layer, verdict_with(outcome, error, None, predicted, "dlopen failed in a sandboxed child"));
+    }
+    match crashed_at(run, "dlopen-begin", "dlopen") {
+        Some(at) if at == idx => {
+            let error = match &run.ended {
+                Ended::Signaled { signal, .. } => strsignal(*signal),
+                other => other.describe(),
+            };
+            let layer = Layer::new("loader", Status::Fail, format!("the process died inside dlopen: {}", death(run)));
+            (layer, verdict_with(Outcome::Crash, error, None, predicted, "the loader process died inside dlopen"))
+        }
+        Some(at) if at < idx => {
+            let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
+            let layer = Layer::new("loader", Status::Skip, format!("not reached: the process died while loading {previous}"));
+            let error = format!("(never opened: the host crashed while opening {previous})");
+            (layer, verdict_with(Outcome::Crash, error, None, predicted, "an earlier object crashed the process"))
+        }
+        _ => {
+            let layer = Layer::new("loader", Status::Error, format!("no result: {}", death(run)));
+            (layer, LoadVerdict::fail(Outcome::Crash, death(run), "the loader shim did not report", ""))
+        }
+    }
+}
+
+/// The go-open layer (and its verdict) for artifact `i`.
+pub fn go_open_layer(
+    run: &ChildRun,
+    i: usize,
+    user_paths: &[String],
+    artifact: Option<&Artifact>,
+    go: Option<&GoFacts>,
+    predicted: &LoadVerdict,
+    paths: &PathMap,
+    harness: &str,
+) -> (Layer, LoadVerdict) {
+    let idx = i as i64;
+    if let Some(e) = run.target_events().find(|e| e["ev"] == "open" && e["index"].as_i64() == Some(idx)) {
+        let ms = e["ms"].as_f64().unwrap_or(0.0);
+        let details = json!({"ms": ms, "goroutines_before": e["goroutines_before"], "goroutines": e["goroutines"], "rss_kb": e["rss_kb"], "harness": harness});
+        if e["ok"] == true {
+            let layer = Layer::new("go-open", Status::Pass, format!("plugin.Open ok in {ms:.1} ms with {harness}")).with(details);
+            return (layer, LoadVerdict::ok("plugin.Open succeeded in a sandboxed Go harness"));
+        }
+        let error = paths.apply(e["error"].as_str().unwrap_or(""));
+        let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
+        let layer = Layer::new("go-open", Status::Fail, error.clone()).with(details);
+        return (layer, verdict_with(outcome, error, package, predicted, "plugin.Open returned an error in a sandboxed Go harness"));
+    }
+    match crashed_at(run, "open-begin", "open") {
+        Some(at) if at == idx => {
+            let fatal = run.fatal_line();
+            let not_plugin = go.is_none_or(|g| g.role != crate::golang::GoRole::Plugin);
+            let outcome = if not_plugin && fatal.as_deref().is_some_and(|f| f.contains("no plugin module data")) {
+                Outcome::NotAPlugin
+            } else {
+                Outcome::Crash
+            };
+            let error = fatal.unwrap_or_else(|| run.ended.describe());
+            let layer = Layer::new("go-open", Status::Fail, format!("the harness died inside plugin.Open: {}", death(run)))
+                .with(json!({"ended": run.ended, "harness": harness}));
+            (layer, verdict_with(outcome, error, None, predicted, "the Go host process died inside plugin.Open (no error value)"))
+        }
+        Some(at) if at < idx => {
+            let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
+            let layer = Layer::new("go-open", Status::Skip, format!("not reached: the harness died while opening {previous}"));
+            let error = format!("(never opened: the host crashed while opening {previous})");
+            (layer, verdict_with(Outcome::Crash, error, None, predicted, "an earlier plugin crashed the host process"))
+        }
+        Some(_) => {
+            // Died later (another plugin's lifecycle): this one was never reached.
+            let layer = Layer::new("go-open", Status::Skip, format!("not reached: {}", death(run)));
+            (layer, LoadVerdict::fail(Outcome::Crash, death(run), "the harness died before this plugin", ""))
+        }
+        None => {
+            let layer = Layer::new("go-open", Status::Error, format!("no result from the harness: {}", death(run)));
+            (layer, LoadVerdict::fail(Outcome::Crash, death(run), "the harness did not report", ""))
+        }
+    }
+}
+
+/// The contract layer: expected exports and their types, and every export's type.
+pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
+    let idx = i as i64;
+    let lookups: Vec<&Value> = run.target_events().filter(|e| e["ev"] == "lookup" && e["index"].as_i64() == Some(idx)).collect();
+    if lookups.is_empty() {
+        return Layer::new("contract", Status::Skip, "plugin not opened (or exports no symbols)");
+    }
+    let mut failures = Vec::new();
+    let mut types = Vec::new();
+    let mut checked = Vec::new();
+    for e in &lookups {
+        let name = e["name"].as_str().unwrap_or("?");
+        let actual = e["type"].as_str();
+        let role = e["role"].as_str().unwrap_or("");
+        if e["ok"] != true {
+            failures.push(format!("{name}: Lookup failed: {}", e["error"].as_str().unwrap_or("")));
+            continue;
+        }
+        types.push(json!({"name": name, "type": actual}));
+        if role == "expect" {
+            let expected = e["expected"].as_str();
+            match (expected, actual) {
+                (Some(want), Some(got)) if !type_matches(want, got) => {
+                    failures.push(format!("{name} is {got}, expected {want}"));
+                }
+                _ => checked.push(format!("{name} {}", actual.unwrap_or("?"))),
+            }
+        }
+    }
+    let details = json!({"exports": types, "expected": expect});
+    if failures.is_empty() {
+        let reason = if expect.is_empty() {
+            format!("{} export(s) looked up: {}", types.len(), lookups.iter().filter_map(|e| Some(format!("{} {}", e["name"].as_str()?, e["type"].as_str()?))).collect::<Vec<_>>().join(", "))
+        } else {
+            format!("{} expectation(s) met: {}", checked.len(), checked.join(", "))
+        };
+        Layer::new("contract", Status::Pass, reason).with(details)
+    } else {
+        Layer::new("contract", Status::Fail, failures.join("; ")).with(details)
+    }
+}
+
+/// One lifecycle phase, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub phase: String,
+    pub symbol: String,
+    pub status: String,
+    pub ms: Option<f64>,
+    pub error: Option<String>,
+    pub panic: Option<String>,
+    pub stack: Vec<String>,
+    pub goroutines_before: Option<i64>,
+    pub goroutines_after: Option<i64>,
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+}
+
+pub fn phases(run: &ChildRun, i: usize) -> Vec<Phase> {
+    let idx = i as i64;
+    let mut out: Vec<Phase> = run
+        .target_events()
+        .filter(|e| e["ev"] == "phase" && e["index"].as_i64() == Some(idx))
+        .map(|e| Phase {
+            phase: e["phase"].as_str().unwrap_or("").into(),
+            symbol: e["symbol"].as_str().unwrap_or("").into(),
+            status: e["status"].as_str().unwrap_or("").into(),
+            ms: e["ms"].as_f64(),
+            error: e["error"].as_str().map(str::to_string),
+            panic: e["panic"].as_str().map(str::to_string),
+            stack: e["stack"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+            goroutines_before: e["goroutines_before"].as_i64(),
+            goroutines_after: e["goroutines_after"].as_i64(),
+            ty: e["type"].as_str().map(str::to_string),
+        })
+        .collect();
+    // A phase that began and never ended: the process died in it.
+    let begun: Vec<&Value> = run.target_events().filter(|e| e["ev"] == "phase-begin" && e["index"].as_i64() == Some(idx)).collect();
+    if let Some(last) = begun.last() {
+        let name = last["phase"].as_str().unwrap_or("");
+        if !out.iter().any(|p| p.phase == name) && !run.target_events().any(|e| e["ev"] == "done") {
+            out.push(Phase {
+                phase: name.into(),
+                symbol: last["symbol"].as_str().unwrap_or("").into(),
+                status: "crash".into(),
+                ms: Some(run.elapsed_ms as f64),
+                error: Some(death(run)),
+                panic: None,
+                stack: Vec::new(),
+                goroutines_before: None,
+                goroutines_after: None,
+                ty: None,
+            });
+        }
+    }
+    out
+}
+
+pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
+    if !opened {
+        return Layer::new("lifecycle", Status::Skip, "plugin not opened");
+    }
+    let ps = phases(run, i);
+    if ps.is_empty() || ps.iter().all(|p| p.status == "missing") {
+        let names: Vec<&str> = ps.iter().map(|p| p.symbol.as_str()).collect();
+        return Layer::new("lifecycle", Status::Skip, format!("no lifecycle functions exported (looked for {})", names.join(", ")))
+            .with(json!({"phases": ps}));
+    }
+    let mut parts = Vec::new();
+    let mut failed = false;
+    for p in &ps {
+        let g = match (p.goroutines_before, p.goroutines_after) {
+            (Some(a), Some(b)) if a != b => format!(", goroutines {a} → {b}"),
+            _ => String::new(),
+        };
+        let ms = p.ms.map(|m| format!(" in {m:.1} ms")).unwrap_or_default();
+        let text = match p.status.as_str() {
+            "ok" => format!("{} ok{ms}{g}", p.symbol),
+            "missing" => format!("{} not exported", p.symbol),
+            "skipped" => format!("{} skipped ({})", p.symbol, p.error.as_deref().unwrap_or("")),
+            "panic" => {
+                failed = true;
+                format!(
+                    "{} PANICKED: {}{}{g}",
+                    p.symbol,
+                    p.panic.as_deref().unwrap_or(""),
+                    p.stack.first().map(|s| format!(" at {s}")).unwrap_or_default()
+                )
+            }
+            "timeout" => {
+                failed = true;
+                format!("{} TIMED OUT{ms}{g}: {}", p.symbol, p.error.as_deref().unwrap_or(""))
+            }
+            "crash" => {
+                failed = true;
+                format!("{} CRASHED the process: {}", p.symbol, p.error.as_deref().unwrap_or(""))
+            }
+            other => {
+                failed = true;
+                format!("{} {}{ms}: {}", p.symbol, other.to_uppercase(), p.error.as_deref().unwrap_or(""))
+            }
+        };
+        parts.push(text);
+    }
+    let status = if failed { Status::Fail } else { Status::Pass };
+    Layer::new("lifecycle", status, parts.join("; ")).with(json!({"phases": ps}))
+}
+
+/// The env-timing layer: did the plugin see the user's variables?
+pub fn env_layer(
+    vars: &[EnvVar],
+    masker: &Masker,
+    after_open: bool,
+    run: &ChildRun,
+    comparison: Option<&ChildRun>,
+    i: usize,
+    go: Option<&GoFacts>,
+) -> Layer {
+    let idx = i as i64;
+    let seen = |r: &ChildRun, when: &str, name: &str| -> Vec<String> {
+        r.target_events()
+            .filter(|e| e["ev"] == "env" && e["index"].as_i64() == Some(idx) && e["when"] == when && e["name"] == name)
+            .flat_map(|e| e["seen_in"].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    let static_reads: Vec<String> = go.map(|g| g.init_env_reads.clone()).unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut missed = Vec::new();
+    let mut parts = Vec::new();
+    for var in vars {
+        let at_init_static = static_reads.contains(&var.name);
+        let open_seen = seen(run, "after-open", &var.name);
+        let init_seen = seen(run, "after-init", &var.name);
+        let before_seen = comparison.map(|c| seen(c, "after-open", &var.name)).unwrap_or_default();
+        let verdict = if after_open {
+            if !before_seen.is_empty() && open_seen.is_empty() && init_seen.is_empty() {
+                missed.push(var.name.clone());
+                format!(
+                    "MISSED: set after plugin.Open, {} stays empty (set before Open, it holds the value): the plugin reads {} during plugin.Open",
+                    before_seen.join(", "),
+                    var.name
+                )
+            } else if at_init_static && init_seen.is_empty() {
+                missed.push(var.name.clone());
+                format!("MISSED: the plugin's package init reads {} (static scan), before the host set it", var.name)
+            } else if !init_seen.is_empty() {
+                format!("seen after Init ({}): the plugin reads it at Init, after Open: setting it after Open works", init_seen.join(", "))
+            } else {
+                format!("not read during plugin.Open{}: setting it after Open is fine", if at_init_static { "" } else { " (static scan and measurement agree)" })
+            }
+        } else if !open_seen.is_empty() {
+            format!("seen: set before plugin.Open, the plugin's {} holds its value", open_seen.join(", "))
+        } else if at_init_static {
+            "set before plugin.Open; the plugin's init reads it (static scan)".to_string()
+        } else {
+            "set before plugin.Open; no exported variable holds its value".to_string()
+        };
+        parts.push(format!("{}={} {verdict}", var.name, masker.show(var)));
+        rows.push(json!({
+            "name": var.name, "value": masker.show(var), "secret": var.is_secret(),
+            "set": if after_open { "after-open" } else { "before-open" },
+            "read_at_init_static": at_init_static,
+            "seen_after_open": open_seen, "seen_after_init": init_seen,
+            "seen_when_set_before_open": comparison.map(|_| before_seen),
+            "verdict": verdict,
+        }));
+    }
+    let status = if missed.is_empty() { Status::Pass } else { Status::Fail };
+    Layer::new("env", status, parts.join("; ")).with(json!({"set": if after_open { "after plugin.Open" } else { "before plugin.Open" }, "vars": rows}))
+}
+
+/// Growth per reload, from the `reload` measurements.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadStep {
+    pub copy: i64,
+    pub path: String,
+    pub opened: bool,
+    pub goroutines: i64,
+    pub rss_kb: i64,
+    pub heap_kb: i64,
+    pub goroutine_growth: i64,
+    pub rss_growth_kb: i64,
+}
+
+pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer {
+    let mut steps: Vec<ReloadStep> = Vec::new();
+    for e in run.target_events().filter(|e| e["ev"] == "reload") {
+        let index = e["index"].as_i64().unwrap_or(0);
+        let opened = index == 0
+            || run.target_events().any(|o| o["ev"] == "open" && o["index"].as_i64() == Some(index) && o["ok"] == true);
+        let prev = steps.last();
+        let g = e["goroutines"].as_i64().unwrap_or(0);
+        let rss = e["rss_kb"].as_i64().unwrap_or(0);
+        steps.push(ReloadStep {
+            copy: e["copy"].as_i64().unwrap_or(0),
+            path: paths.apply(e["path"].as_str().unwrap_or("")),
+            opened,
+            goroutines: g,
+            rss_kb: rss,
+            heap_kb: e["heap_kb"].as_i64().unwrap_or(0),
+            goroutine_growth: prev.map_or(0, |p| g - p.goroutines),
+            rss_growth_kb: prev.map_or(0, |p| rss - p.rss_kb),
+        });
+    }
+    let reloads = steps.len().saturating_sub(1);
+    if reloads == 0 {
+        let why = if run.target_events().any(|e| e["ev"] == "done") { "no reload measured".to_string() } else { format!("the harness died: {}", death(run)) };
+        return Layer::new("reload", Status::Fail, why).with(json!({"steps": steps}));
+    }
+    let _ = n_plugins;
+    let first = &steps[0];
+    let last = &steps[steps.len() - 1];
+    let g_per = (last.goroutines - first.goroutines) as f64 / reloads as f64;
+    let rss_per = (last.rss_kb - first.rss_kb) as f64 / reloads as f64 / 1024.0;
+    let failed_opens: Vec<String> = steps.iter().filter(|s| !s.opened).map(|s| s.path.clone()).collect();
+    let leak = steps[1..].iter().all(|s| s.goroutine_growth > 0);
+    let unload = format!(
+        "Go cannot unload plugins: after {reloads} reload(s) all {} copies stay mapped in the process",
+        reloads + 1
+    );
+    let reason = format!(
+        "{reloads} reload(s): goroutines {} → {} ({g_per:+.1} per reload), RSS {:.1} → {:.1} MiB ({rss_per:+.1} MiB per reload){}. {unload}",
+        first.goroutines,
+        last.goroutines,
+        first.rss_kb as f64 / 1024.0,
+        last.rss_kb as f64 / 1024.0,
+        if leak { "; GOROUTINE LEAK: every reload leaves goroutines running" } else { "" }
+    );
+    let status = if leak || !failed_opens.is_empty() { Status::Fail } else { Status::Pass };
+    Layer::new("reload", status, reason).with(json!({
+        "steps": steps, "goroutines_per_reload": g_per, "rss_mib_per_reload": rss_per,
+        "goroutine_leak": leak, "unloadable": false, "failed_opens": failed_opens,
+        "note": unload,
+    }))
+}
+
+/// Which artifact a run was busy with when it ended (for attributing limit hits).
+pub fn busy_with(run: &ChildRun) -> Option<i64> {
+    if run.target_events().any(|e| e["ev"] == "done") {
+        return None;
+    }
+    run.target_events().filter_map(|e| e["index"].as_i64()).last()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
