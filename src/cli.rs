@@ -59,9 +59,6 @@ pub enum Command {
     /// Explain a finding code: what it means, how it is detected, the runtime error, the fix.
     #[command(after_help = crate::commands::explain::EXAMPLES)]
     Explain(crate::commands::explain::ExplainArgs),
-    /// Write shell completions and man pages into DIR/completions and DIR/man.
-    #[command(hide = true)]
-    Generate(crate::commands::generate::GenerateArgs),
 }
 
 const INSPECT_EXAMPLES: &str = "\
@@ -90,6 +87,10 @@ pub struct InspectArgs {
     /// Exit 1 when a finding of this severity or above is present.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
+
+    /// Walk directories given as ARTIFACT and inspect every ELF file below them.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
 
     /// List undefined dynamic symbols and Go plugin exports in full.
     #[arg(long)]
@@ -123,6 +124,8 @@ pub enum Format {
 pub enum InspectFormat {
     Table,
     Json,
+    /// One JSON object per artifact, printed as soon as it is ready, then a summary line.
+    Jsonl,
     Sarif,
 }
 

@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 
-use super::{ExitStatus, stdout_style, write_stdout};
+use super::{ExitStatus, inputs, stdout_style, write_stdout};
 use crate::cli::{FailOn, GlobalArgs, InspectArgs, InspectFormat};
 use crate::findings::Severity;
-use crate::predict::{self, Options, Report};
+use crate::predict::{self, ArtifactReport, Options};
 use crate::report;
 
 pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
@@ -15,43 +15,77 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         sysroot: args.sysroot.clone(),
         lazy: args.lazy,
     };
-    let report = predict::inspect(&args.artifacts, &options)?;
-    for item in &report.artifacts {
-        if let Err(err) = &item.artifact {
-            eprintln!("plugctl: {}: {err}", item.path.display());
-        }
-    }
+    let paths = inputs::expand(&args.artifacts, args.recursive)?;
     let detail = report::json::Detail { symbols: args.symbols, tree: args.tree };
+    let mut tally = Tally::default();
+    if args.format == InspectFormat::Jsonl {
+        let mut summary = report::json::Summary::default();
+        let mut failed = None;
+        predict::inspect_each(&paths, &options, |_, item| {
+            tally.add(&item);
+            summary.add(&item);
+            warn_unreadable(&item);
+            if failed.is_none()
+                && let Err(err) = write_stdout(&report::json::line(&item, detail))
+            {
+                failed = Some(err);
+            }
+        })?;
+        if let Some(err) = failed {
+            return Err(err.into());
+        }
+        write_stdout(&report::json::summary_line(&summary))?;
+        return Ok(tally.status(args.fail_on));
+    }
+    let report = predict::inspect(&paths, &options)?;
+    for item in &report.artifacts {
+        tally.add(item);
+        warn_unreadable(item);
+    }
     let text = match args.format {
         InspectFormat::Json => report::json::render(&report, detail),
         InspectFormat::Sarif => report::sarif::render(&report),
-        InspectFormat::Table => report::table::render(&report, stdout_style(global.color), detail),
+        InspectFormat::Table | InspectFormat::Jsonl => {
+            report::table::render(&report, stdout_style(global.color), detail)
+        }
     };
     if !(global.quiet && args.format == InspectFormat::Table) {
         write_stdout(&text)?;
     }
-    Ok(exit_status(&report, args.fail_on))
+    Ok(tally.status(args.fail_on))
 }
 
-/// 2 when any input could not be read; 1 when a finding reaches `fail_on`; else 0.
-pub fn exit_status(report: &Report, fail_on: FailOn) -> ExitStatus {
-    if report.artifacts.iter().any(|a| a.artifact.is_err()) {
-        return ExitStatus::Error;
+/// The one-line error for an input that could not be read, on stderr.
+fn warn_unreadable(item: &ArtifactReport) {
+    if let Err(err) = &item.artifact {
+        eprintln!("plugctl: {}: {err}", item.path.display());
     }
-    let threshold = match fail_on {
-        FailOn::Never => return ExitStatus::Success,
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Info => Severity::Info,
-    };
-    let worst = report
-        .artifacts
-        .iter()
-        .filter_map(|a| a.worst_severity())
-        .max();
-    if worst.is_some_and(|w| w >= threshold) {
-        ExitStatus::Findings
-    } else {
-        ExitStatus::Success
+}
+
+/// What decides the exit status, gathered one artifact at a time.
+#[derive(Debug, Default)]
+pub struct Tally {
+    unreadable: bool,
+    worst: Option<Severity>,
+}
+
+impl Tally {
+    pub fn add(&mut self, item: &ArtifactReport) {
+        self.unreadable |= item.artifact.is_err();
+        self.worst = self.worst.max(item.worst_severity());
+    }
+
+    /// 2 when any input could not be read; 1 when a finding reaches `fail_on`; else 0.
+    pub fn status(&self, fail_on: FailOn) -> ExitStatus {
+        if self.unreadable {
+            return ExitStatus::Error;
+        }
+        let threshold = match fail_on {
+            FailOn::Never => return ExitStatus::Success,
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
+        };
+        if self.worst.is_some_and(|w| w >= threshold) { ExitStatus::Findings } else { ExitStatus::Success }
     }
 }

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod doctor;
 pub mod explain;
 pub mod generate;
+pub mod inputs;
 pub mod inspect;
 pub mod load;
 

@@ -391,6 +391,11 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// The environment this loader emulates.
+    pub fn environment(&self) -> &'a Environment {
+        self.env
+    }
+
     /// Start-up of `host`, then dlopen of each plugin in order.
     pub fn simulate(
         &mut self,

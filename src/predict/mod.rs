@@ -6,7 +6,7 @@ mod go_findings;
 mod gohost;
 mod process;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -17,7 +17,7 @@ pub use gohost::rebuild_command;
 use crate::elf::{Artifact, ReadError, parse_dotted};
 use crate::findings::{Finding, Severity};
 use crate::golang::{self, GoFacts};
-use crate::loader::{DepTree, Environment, HostSetup};
+use crate::loader::{DepTree, Environment, HostSetup, Loader};
 use crate::verdict::LoadVerdict;
 
 /// What the user asked `inspect` to check.
@@ -61,56 +61,120 @@ pub struct Report {
     pub artifacts: Vec<ArtifactReport>,
 }
 
-/// Reads every artifact (in parallel), then predicts how they load, in order, into one
-/// process of the host (or of a minimal C program when there is none).
+/// Reads every artifact and predicts how it loads; the report keeps the input order.
 pub fn inspect(paths: &[PathBuf], options: &Options) -> Result<Report> {
+    let mut items = Vec::with_capacity(paths.len());
+    let (host, environment) = inspect_each(paths, options, |index, item| items.push((index, item)))?;
+    items.sort_by_key(|(index, _)| *index);
+    let artifacts = items.into_iter().map(|(_, item)| item).collect();
+    Ok(Report { host, environment, artifacts })
+}
+
+/// Calls `emit(index, report)` for every artifact as soon as its prediction is ready.
+///
+/// With a host, the artifacts are opened in order by one host process, so each depends
+/// on the ones before it (static TLS, plugin paths, bound hashes). Without one, each is
+/// dlopened by its own minimal C program: they are independent and analysed in
+/// parallel, and `emit` sees them in completion order.
+pub fn inspect_each(
+    paths: &[PathBuf],
+    options: &Options,
+    mut emit: impl FnMut(usize, ArtifactReport),
+) -> Result<(Option<Host>, Environment)> {
     let environment = Environment::detect(options.ld_library_path.clone(), options.sysroot.clone());
-    let host_artifact = match &options.host {
-        Some(path) => Some(
-            Artifact::read(path)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("host {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let host_go = host_artifact.as_ref().and_then(golang::read);
-    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> = paths
-        .par_iter()
-        .map(|path| {
-            let artifact = Artifact::read(path);
-            let go = artifact.as_ref().ok().and_then(golang::read);
-            (artifact, go)
-        })
-        .collect();
     let target = TargetFacts {
         glibc: environment.glibc_version.as_deref().map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
     };
+    let Some(host_path) = &options.host else {
+        each_alone(paths, &environment, &target, options.lazy, &mut emit);
+        return Ok((None, environment));
+    };
+    let host_artifact = Artifact::read(host_path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("host {}", host_path.display()))?;
+    let host_go = golang::read(&host_artifact);
+    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> = paths.par_iter().map(|path| read_one(path)).collect();
+    let mut loader = Loader::new(&environment);
     let (setup, outcomes) =
-        process::simulate(host_artifact.as_ref(), host_go.as_ref(), paths, &read, &environment, options.lazy);
-    let artifacts = paths
-        .iter()
-        .zip(read)
-        .zip(outcomes)
-        .map(|((path, (artifact, go)), outcome)| {
-            let mut findings = Vec::new();
-            if let Ok(artifact) = &artifact {
-                findings.extend(elf_findings::findings(artifact, &target));
-            }
-            if let Some(go) = &go {
-                findings.extend(go_findings::findings(path, go));
-            }
-            findings.extend(outcome.findings);
-            ArtifactReport {
-                path: path.clone(),
-                artifact,
-                go,
-                load: outcome.verdict,
-                basis: outcome.basis,
-                tree: outcome.tree,
-                findings,
-            }
-        })
-        .collect();
-    let host = host_artifact.map(|artifact| Host { artifact, go: host_go, setup });
-    Ok(Report { host, environment, artifacts })
+        process::simulate(&mut loader, Some(&host_artifact), host_go.as_ref(), paths, &read, options.lazy);
+    drop(loader);
+    for (index, ((path, (artifact, go)), outcome)) in paths.iter().zip(read).zip(outcomes).enumerate() {
+        emit(index, assemble(path, artifact, go, outcome, &target));
+    }
+    let host = Host { artifact: host_artifact, go: host_go, setup };
+    Ok((Some(host), environment))
+}
+
+fn read_one(path: &Path) -> (Result<Artifact, ReadError>, Option<GoFacts>) {
+    let artifact = Artifact::read(path);
+    let go = artifact.as_ref().ok().and_then(golang::read);
+    (artifact, go)
+}
+
+/// How many artifacts share one loader (and so its parsed libraries) in batch mode:
+/// large enough that libc and friends are parsed once per batch, small enough that
+/// memory stays bounded on thousands of files.
+const BATCH: usize = 64;
+
+/// Every artifact in its own minimal C process, in parallel, streamed to `emit`.
+fn each_alone(
+    paths: &[PathBuf],
+    environment: &Environment,
+    target: &TargetFacts,
+    lazy: bool,
+    emit: &mut dyn FnMut(usize, ArtifactReport),
+) {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let batches: Vec<(usize, &[PathBuf])> =
+                paths.chunks(BATCH).enumerate().map(|(i, chunk)| (i * BATCH, chunk)).collect();
+            batches.into_par_iter().for_each_with(sender, |sender, (first, chunk)| {
+                let read: Vec<_> = chunk.iter().map(|path| read_one(path)).collect();
+                let mut loader = Loader::new(environment);
+                let mut outcomes = Vec::with_capacity(chunk.len());
+                for (offset, path) in chunk.iter().enumerate() {
+                    let one = &read[offset..=offset];
+                    let (_, mut predicted) = process::simulate(&mut loader, None, None, std::slice::from_ref(path), one, lazy);
+                    outcomes.push(predicted.pop().expect("one prediction per artifact"));
+                }
+                drop(loader);
+                for (offset, ((artifact, go), outcome)) in read.into_iter().zip(outcomes).enumerate() {
+                    let item = assemble(&chunk[offset], artifact, go, outcome, target);
+                    // The receiver lives until every sender is gone.
+                    let _ = sender.send((first + offset, item));
+                }
+            });
+        });
+        for (index, item) in receiver {
+            emit(index, item);
+        }
+    });
+}
+
+/// One artifact's report: its own findings, then the prediction's.
+fn assemble(
+    path: &Path,
+    artifact: Result<Artifact, ReadError>,
+    go: Option<GoFacts>,
+    outcome: process::Predicted,
+    target: &TargetFacts,
+) -> ArtifactReport {
+    let mut findings = Vec::new();
+    if let Ok(artifact) = &artifact {
+        findings.extend(elf_findings::findings(artifact, target));
+    }
+    if let Some(go) = &go {
+        findings.extend(go_findings::findings(path, go));
+    }
+    findings.extend(outcome.findings);
+    ArtifactReport {
+        path: path.to_path_buf(),
+        artifact,
+        go,
+        load: outcome.verdict,
+        basis: outcome.basis,
+        tree: outcome.tree,
+        findings,
+    }
 }

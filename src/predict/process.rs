@@ -22,14 +22,18 @@ pub struct Predicted {
     pub findings: Vec<Finding>,
 }
 
-pub fn simulate(
-    host: Option<&Artifact>,
+/// Opens `read` (the artifacts at `paths`) in order in one process of `host`. The
+/// `loader` keeps the files it has parsed, so a caller simulating many processes
+/// reuses one loader for them.
+pub fn simulate<'a>(
+    loader: &mut loader::Loader<'a>,
+    host: Option<&'a Artifact>,
     host_go: Option<&GoFacts>,
     paths: &[PathBuf],
-    read: &[(Result<Artifact, ReadError>, Option<GoFacts>)],
-    env: &Environment,
+    read: &'a [(Result<Artifact, ReadError>, Option<GoFacts>)],
     lazy: bool,
 ) -> (HostSetup, Vec<Predicted>) {
+    let env = loader.environment();
     let go_host = host_go.filter(|g| g.role != GoRole::Plugin);
     let mode = if go_host.is_some() { OpenMode::GO_PLUGIN_OPEN } else { OpenMode { lazy, ..OpenMode::C_HOST } };
     let plugins: Vec<Plugin> = read
@@ -40,7 +44,7 @@ pub fn simulate(
             Err(_) => Plugin::Name(path.to_string_lossy().into_owned()),
         })
         .collect();
-    let simulation = loader::Loader::new(env).simulate_plugins(host, &plugins, mode);
+    let simulation = loader.simulate_plugins(host, &plugins, mode);
     let loader_basis = loader_basis(host, go_host.is_some(), mode, env);
     let predictions = match go_host {
         Some(host_go) => GoProcess::new(host_go).run(paths, read, simulation.plugins, &loader_basis),

@@ -97,26 +97,29 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(report: &Report) -> Summary {
-        let mut summary = Summary {
-            artifacts: report.artifacts.len(),
-            ..Summary::default()
-        };
+        let mut summary = Summary::default();
         for item in &report.artifacts {
-            if item.artifact.is_err() {
-                summary.unreadable += 1;
-            }
-            if !item.load.outcome.loads() {
-                summary.would_not_load += 1;
-            }
-            for finding in &item.findings {
-                match finding.severity {
-                    Severity::Error => summary.errors += 1,
-                    Severity::Warning => summary.warnings += 1,
-                    Severity::Info => summary.infos += 1,
-                }
-            }
+            summary.add(item);
         }
         summary
+    }
+
+    /// Counts one more artifact.
+    pub fn add(&mut self, item: &ArtifactReport) {
+        self.artifacts += 1;
+        if item.artifact.is_err() {
+            self.unreadable += 1;
+        }
+        if !item.load.outcome.loads() {
+            self.would_not_load += 1;
+        }
+        for finding in &item.findings {
+            match finding.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+                Severity::Info => self.infos += 1,
+            }
+        }
     }
 }
 
@@ -184,6 +187,20 @@ pub fn render(report: &Report, detail: Detail) -> String {
         summary: Summary::of(report),
     };
     let mut text = serde_json::to_string_pretty(&doc).expect("report types serialize infallibly");
+    text.push('\n');
+    text
+}
+
+/// One artifact as a single JSON line (`--format jsonl`).
+pub fn line(item: &ArtifactReport, detail: Detail) -> String {
+    let mut text = serde_json::to_string(&artifact_json(item, detail)).expect("report types serialize infallibly");
+    text.push('\n');
+    text
+}
+
+/// The closing line of `--format jsonl`.
+pub fn summary_line(summary: &Summary) -> String {
+    let mut text = serde_json::to_string(&serde_json::json!({ "summary": summary })).expect("summary serializes");
     text.push('\n');
     text
 }
