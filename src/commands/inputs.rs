@@ -41,7 +41,9 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
             // An unreadable subdirectory is skipped, not fatal: one bad place never
             // stops the batch.
             let _ = walk(&path, found);
-        } else if (file_type.is_file() || file_type.is_symlink() && path.is_file()) && starts_with_elf_magic(&path) {
+        } else if (file_type.is_file() || file_type.is_symlink() && path.is_file())
+            && starts_with_elf_magic(&path)
+        {
             found.push(path);
         }
     }
@@ -51,7 +53,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 fn starts_with_elf_magic(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 4];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"\x7fELF"
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
 }
 
 #[cfg(test)]
@@ -62,7 +67,10 @@ mod tests {
     fn bare_names_are_opened_not_searched() {
         assert_eq!(dlopen_form(Path::new("libx.so")), Path::new("./libx.so"));
         assert_eq!(dlopen_form(Path::new("a/libx.so")), Path::new("a/libx.so"));
-        assert_eq!(dlopen_form(Path::new("/abs/libx.so")), Path::new("/abs/libx.so"));
+        assert_eq!(
+            dlopen_form(Path::new("/abs/libx.so")),
+            Path::new("/abs/libx.so")
+        );
     }
 
     #[test]

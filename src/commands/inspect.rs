@@ -16,7 +16,10 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         lazy: args.lazy,
     };
     let paths = inputs::expand(&args.artifacts, args.recursive)?;
-    let detail = report::json::Detail { symbols: args.symbols, tree: args.tree };
+    let detail = report::json::Detail {
+        symbols: args.symbols,
+        tree: args.tree,
+    };
     let mut tally = Tally::default();
     if args.format == InspectFormat::Jsonl {
         let mut summary = report::json::Summary::default();
@@ -86,6 +89,10 @@ impl Tally {
             FailOn::Warning => Severity::Warning,
             FailOn::Info => Severity::Info,
         };
-        if self.worst.is_some_and(|w| w >= threshold) { ExitStatus::Findings } else { ExitStatus::Success }
+        if self.worst.is_some_and(|w| w >= threshold) {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Success
+        }
     }
 }

@@ -53,7 +53,11 @@ impl<'a> Def<'a> {
                 _ => 3,
             },
         };
-        Def { version: sym.version.as_deref(), class, hidden: sym.version_hidden }
+        Def {
+            version: sym.version.as_deref(),
+            class,
+            hidden: sym.version_hidden,
+        }
     }
 }
 
@@ -69,12 +73,19 @@ impl SymIndex {
             .filter_map(|(i, sym)| Some((name_hash(&sym.name), u32::try_from(i).ok()?)))
             .collect();
         defs.sort_unstable();
-        SymIndex { defs, has_versym, known }
+        SymIndex {
+            defs,
+            has_versym,
+            known,
+        }
     }
 
     /// An object without a symbol table (`known`: whether that is certain).
     pub fn empty(known: bool) -> SymIndex {
-        SymIndex { known, ..SymIndex::default() }
+        SymIndex {
+            known,
+            ..SymIndex::default()
+        }
     }
 
     /// Whether `artifact` (the object this index was built from) has a definition
@@ -104,11 +115,14 @@ fn accepts(defs: &[Def], has_versym: bool, version: Option<&str>) -> bool {
     {
         match version {
             // A versioned reference takes the same version, or an unversioned default.
-            Some(want) => defs.iter().any(|d| d.version == Some(want) || (d.class == 0 && !d.hidden)),
+            Some(want) => defs
+                .iter()
+                .any(|d| d.version == Some(want) || (d.class == 0 && !d.hidden)),
             // An unversioned reference takes an unversioned or base-version definition, or
             // the only non-hidden versioned one.
             None => {
-                defs.iter().any(|d| d.class < 3) || defs.iter().filter(|d| d.class == 3 && !d.hidden).count() == 1
+                defs.iter().any(|d| d.class < 3)
+                    || defs.iter().filter(|d| d.class == 3 && !d.hidden).count() == 1
             }
         }
     }
@@ -121,7 +135,12 @@ fn is_definition(sym: &DynSymbol) -> bool {
     }
     let allowed = matches!(
         sym.kind,
-        SymbolKind::NoType | SymbolKind::Object | SymbolKind::Func | SymbolKind::Common | SymbolKind::Tls | SymbolKind::Ifunc
+        SymbolKind::NoType
+            | SymbolKind::Object
+            | SymbolKind::Func
+            | SymbolKind::Common
+            | SymbolKind::Tls
+            | SymbolKind::Ifunc
     );
     // check_match: a zero value is "no definition" except for TLS (and SHN_ABS, which the
     // model does not record; such symbols are version nodes in practice).
@@ -133,7 +152,13 @@ mod tests {
     use super::*;
 
     fn defs<'a>(list: &[(Option<&'a str>, u8, bool)]) -> Vec<Def<'a>> {
-        list.iter().map(|&(version, class, hidden)| Def { version, class, hidden }).collect()
+        list.iter()
+            .map(|&(version, class, hidden)| Def {
+                version,
+                class,
+                hidden,
+            })
+            .collect()
     }
 
     #[test]
@@ -149,7 +174,11 @@ mod tests {
     #[test]
     fn unversioned_reference_takes_the_only_versioned_definition() {
         assert!(accepts(&defs(&[(Some("V2"), 3, false)]), true, None));
-        assert!(!accepts(&defs(&[(Some("V2"), 3, false), (Some("V3"), 3, false)]), true, None));
+        assert!(!accepts(
+            &defs(&[(Some("V2"), 3, false), (Some("V3"), 3, false)]),
+            true,
+            None
+        ));
         assert!(!accepts(&defs(&[(Some("V2"), 3, true)]), true, None));
     }
 

@@ -34,7 +34,10 @@ impl<'h> GoHostCheck<'h> {
         let fix = "rebuild the host with CGO_ENABLED=1 (and a C compiler)".to_string();
         let finding = Finding::new(
             Code::HostWithoutCgo,
-            format!("host {} was built with CGO_ENABLED=0", host_label(self.host)),
+            format!(
+                "host {} was built with CGO_ENABLED=0",
+                host_label(self.host)
+            ),
             "Go's plugin package needs cgo; without it plugin.Open is a stub that always fails",
             fix.clone(),
         );
@@ -44,7 +47,10 @@ impl<'h> GoHostCheck<'h> {
             "the host has no cgo, so plugin.Open is the stub that always fails",
             fix,
         );
-        Some(GoCheck { verdict, findings: vec![finding] })
+        Some(GoCheck {
+            verdict,
+            findings: vec![finding],
+        })
     }
 
     /// The verdict for a file the loader accepted, from the runtime simulation.
@@ -60,12 +66,20 @@ impl<'h> GoHostCheck<'h> {
         let shown = path.display();
         let is_plugin = plugin.is_some_and(|p| p.role == GoRole::Plugin);
         let error = prediction.message.as_deref().map(|m| {
-            if m.starts_with("fatal error:") || m.starts_with("panic:") { m.to_string() } else { open_error(&name, m) }
+            if m.starts_with("fatal error:") || m.starts_with("panic:") {
+                m.to_string()
+            } else {
+                open_error(&name, m)
+            }
         });
         match &prediction.outcome {
             OpenOutcome::Passes => {
                 let plugin = plugin.expect("a passing plugin has Go facts");
-                let shared = plugin.package_hashes.iter().filter(|p| host.package_hash(&p.path).is_some()).count();
+                let shared = plugin
+                    .package_hashes
+                    .iter()
+                    .filter(|p| host.package_hash(&p.path).is_some())
+                    .count();
                 GoCheck {
                     verdict: LoadVerdict::ok(format!(
                         "{} plugin in a {} host; the {shared} packages shared with the host have equal hashes",
@@ -77,16 +91,27 @@ impl<'h> GoHostCheck<'h> {
             OpenOutcome::NotImplemented => {
                 let fix = "build the host for linux, freebsd or darwin with cgo".to_string();
                 GoCheck {
-                    verdict: LoadVerdict::fail(Outcome::NotImplemented, "plugin: not implemented", "the host's GOOS has no plugin support", fix),
+                    verdict: LoadVerdict::fail(
+                        Outcome::NotImplemented,
+                        "plugin: not implemented",
+                        "the host's GOOS has no plugin support",
+                        fix,
+                    ),
                     findings: Vec::new(),
                 }
             }
             _ if !is_plugin => not_a_plugin(&shown.to_string(), plugin, error, &prediction.outcome),
             OpenOutcome::AlreadyLoaded => {
-                let fix = format!("load only one build of {} per process, or give each build its own package path", plugin_path(plugin));
+                let fix = format!(
+                    "load only one build of {} per process, or give each build its own package path",
+                    plugin_path(plugin)
+                );
                 let finding = Finding::new(
                     Code::PluginPathCollision,
-                    format!("{shown}: plugin path {} is already loaded in this process", plugin_path(plugin)),
+                    format!(
+                        "{shown}: plugin path {} is already loaded in this process",
+                        plugin_path(plugin)
+                    ),
                     "Go identifies plugins by plugin path; a second, different file with the same path is refused",
                     fix.clone(),
                 );
@@ -95,7 +120,10 @@ impl<'h> GoHostCheck<'h> {
                         outcome: Outcome::AlreadyLoaded,
                         error,
                         package: None,
-                        cause: format!("an earlier plugin in this process has plugin path {}", plugin_path(plugin)),
+                        cause: format!(
+                            "an earlier plugin in this process has plugin path {}",
+                            plugin_path(plugin)
+                        ),
                         fix,
                     },
                     findings: vec![finding],
@@ -104,11 +132,19 @@ impl<'h> GoHostCheck<'h> {
             OpenOutcome::PackageMismatch { package } => {
                 let plugin = plugin.expect("a mismatching plugin has Go facts");
                 let cause = explain_mismatch(host, plugin, package);
-                let fix = cause.fix.clone().unwrap_or_else(|| rebuild_command(host, &name));
+                let fix = cause
+                    .fix
+                    .clone()
+                    .unwrap_or_else(|| rebuild_command(host, &name));
                 let finding = Finding::new(
                     cause.code,
-                    format!("{shown}: package {package} differs from the host's ({})", cause.summary),
-                    format!("plugin.Open fails: plugin was built with a different version of package {package}"),
+                    format!(
+                        "{shown}: package {package} differs from the host's ({})",
+                        cause.summary
+                    ),
+                    format!(
+                        "plugin.Open fails: plugin was built with a different version of package {package}"
+                    ),
                     fix.clone(),
                 );
                 GoCheck {
@@ -122,23 +158,39 @@ impl<'h> GoHostCheck<'h> {
                     findings: vec![finding],
                 }
             }
-            OpenOutcome::NotRegistered | OpenOutcome::EmptyPluginPath | OpenOutcome::Crash | OpenOutcome::Unpredictable => {
+            OpenOutcome::NotRegistered
+            | OpenOutcome::EmptyPluginPath
+            | OpenOutcome::Crash
+            | OpenOutcome::Unpredictable => {
                 let plugin = plugin.expect("checked above");
                 let fix = rebuild_command(host, &name);
                 let same_minor = plugin.minor() == host.minor();
-                let code = if same_minor { Code::PackageMismatch } else { Code::ToolchainMinorSkew };
+                let code = if same_minor {
+                    Code::PackageMismatch
+                } else {
+                    Code::ToolchainMinorSkew
+                };
                 let why = match &prediction.outcome {
                     OpenOutcome::Unpredictable => "the host's runtime reads the plugin's module data with a different layout; what it does then cannot be told statically, most likely a crash".to_string(),
                     _ => "the host's runtime reads the plugin's module data with its own layout and aborts; Go returns no error value".to_string(),
                 };
                 let finding = Finding::new(
                     code,
-                    format!("{shown}: built by {}, host by {}", plugin.version, host.version),
+                    format!(
+                        "{shown}: built by {}, host by {}",
+                        plugin.version, host.version
+                    ),
                     why.clone(),
                     fix.clone(),
                 );
                 GoCheck {
-                    verdict: LoadVerdict { outcome: Outcome::Crash, error, package: None, cause: why, fix },
+                    verdict: LoadVerdict {
+                        outcome: Outcome::Crash,
+                        error,
+                        package: None,
+                        cause: why,
+                        fix,
+                    },
                     findings: vec![finding],
                 }
             }
@@ -147,16 +199,29 @@ impl<'h> GoHostCheck<'h> {
 }
 
 fn plugin_path(plugin: Option<&GoFacts>) -> String {
-    plugin.and_then(|p| p.plugin_path.clone()).unwrap_or_else(|| "(unknown)".into())
+    plugin
+        .and_then(|p| p.plugin_path.clone())
+        .unwrap_or_else(|| "(unknown)".into())
 }
 
 fn host_label(host: &GoFacts) -> String {
-    host.main_path.clone().unwrap_or_else(|| "(unknown main package)".into())
+    host.main_path
+        .clone()
+        .unwrap_or_else(|| "(unknown main package)".into())
 }
 
-fn not_a_plugin(path: &str, plugin: Option<&GoFacts>, error: Option<String>, outcome: &OpenOutcome) -> GoCheck {
+fn not_a_plugin(
+    path: &str,
+    plugin: Option<&GoFacts>,
+    error: Option<String>,
+    outcome: &OpenOutcome,
+) -> GoCheck {
     let what = match plugin {
-        Some(facts) => format!("a Go {:?} built by {}, not a plugin", facts.role, facts.version).to_lowercase(),
+        Some(facts) => format!(
+            "a Go {:?} built by {}, not a plugin",
+            facts.role, facts.version
+        )
+        .to_lowercase(),
         None => "not a Go program (no Go build info)".to_string(),
     };
     let fix = "build it with: go build -buildmode=plugin -o NAME.so ./PKG".to_string();
@@ -169,11 +234,25 @@ fn not_a_plugin(path: &str, plugin: Option<&GoFacts>, error: Option<String>, out
     let (result, cause) = match outcome {
         OpenOutcome::AlreadyLoaded => (
             Outcome::AlreadyLoaded,
-            format!("{what}; the runtime re-checks the last plugin it loaded and reports it as already loaded"),
+            format!(
+                "{what}; the runtime re-checks the last plugin it loaded and reports it as already loaded"
+            ),
         ),
-        _ => (Outcome::NotAPlugin, format!("{what}; the runtime finds no plugin module data and throws")),
+        _ => (
+            Outcome::NotAPlugin,
+            format!("{what}; the runtime finds no plugin module data and throws"),
+        ),
     };
-    GoCheck { verdict: LoadVerdict { outcome: result, error, package: None, cause, fix }, findings: vec![finding] }
+    GoCheck {
+        verdict: LoadVerdict {
+            outcome: result,
+            error,
+            package: None,
+            cause,
+            fix,
+        },
+        findings: vec![finding],
+    }
 }
 
 struct MismatchCause {
@@ -183,7 +262,15 @@ struct MismatchCause {
 }
 
 /// Settings that change the compiled form (and so the hash) of every package.
-const HASH_SETTINGS: &[&str] = &["-trimpath", "-race", "-msan", "-asan", "-gcflags", "GOEXPERIMENT", "-cover"];
+const HASH_SETTINGS: &[&str] = &[
+    "-trimpath",
+    "-race",
+    "-msan",
+    "-asan",
+    "-gcflags",
+    "GOEXPERIMENT",
+    "-cover",
+];
 
 fn explain_mismatch(host: &GoFacts, plugin: &GoFacts, package: &str) -> MismatchCause {
     if host.version != plugin.version {
@@ -205,10 +292,18 @@ fn explain_mismatch(host: &GoFacts, plugin: &GoFacts, package: &str) -> Mismatch
         })
         .collect();
     if !differing.is_empty() {
-        return MismatchCause { code: Code::BuildSettingSkew, summary: differing.join(", "), fix: None };
+        return MismatchCause {
+            code: Code::BuildSettingSkew,
+            summary: differing.join(", "),
+            fix: None,
+        };
     }
     if let Some(module_diff) = module_difference(host, plugin, package) {
-        return MismatchCause { code: Code::ModuleSkew, summary: module_diff.0, fix: Some(module_diff.1) };
+        return MismatchCause {
+            code: Code::ModuleSkew,
+            summary: module_diff.0,
+            fix: Some(module_diff.1),
+        };
     }
     MismatchCause {
         code: Code::PackageMismatch,
@@ -237,17 +332,31 @@ fn module_difference(host: &GoFacts, plugin: &GoFacts, package: &str) -> Option<
         text
     };
     let (hd, pd) = (describe(&h), describe(&p));
-    if hd != pd || h.sum != p.sum || h.replace.as_ref().map(|r| &r.sum) != p.replace.as_ref().map(|r| &r.sum) {
+    if hd != pd
+        || h.sum != p.sum
+        || h.replace.as_ref().map(|r| &r.sum) != p.replace.as_ref().map(|r| &r.sum)
+    {
         let fix = match &h.replace {
-            Some(r) => format!("go mod edit -replace={}={}@{} (the host's replacement), then rebuild", h.path, r.path, r.version),
-            None => format!("go mod edit -require={}@{} && go mod tidy, then rebuild the plugin", h.path, h.version),
+            Some(r) => format!(
+                "go mod edit -replace={}={}@{} (the host's replacement), then rebuild",
+                h.path, r.path, r.version
+            ),
+            None => format!(
+                "go mod edit -require={}@{} && go mod tidy, then rebuild the plugin",
+                h.path, h.version
+            ),
         };
         return Some((format!("module {pd} in the plugin, {hd} in the host"), fix));
     }
     if h.replace.is_some() {
         return Some((
-            format!("module {hd} is replaced in both builds; its source differs (build info cannot show local replacements' content)"),
-            format!("point the plugin's replace of {} at exactly the host's source", h.path),
+            format!(
+                "module {hd} is replaced in both builds; its source differs (build info cannot show local replacements' content)"
+            ),
+            format!(
+                "point the plugin's replace of {} at exactly the host's source",
+                h.path
+            ),
         ));
     }
     None
@@ -255,7 +364,10 @@ fn module_difference(host: &GoFacts, plugin: &GoFacts, package: &str) -> Option<
 
 /// The `go build` command line that reproduces the host's toolchain and hash-relevant settings.
 pub fn rebuild_command(host: &GoFacts, output: &str) -> String {
-    let mut env = vec![format!("GOTOOLCHAIN={}", host.version), "CGO_ENABLED=1".to_string()];
+    let mut env = vec![
+        format!("GOTOOLCHAIN={}", host.version),
+        "CGO_ENABLED=1".to_string(),
+    ];
     for key in ["GOAMD64", "GOARM64", "GOEXPERIMENT"] {
         if let Some(value) = host.setting(key) {
             env.push(format!("{key}={value}"));
@@ -272,11 +384,19 @@ pub fn rebuild_command(host: &GoFacts, output: &str) -> String {
             flags.push(format!("{key}={}", shell_quote(value)));
         }
     }
-    format!("{} go build {} -o {} ./PLUGIN_PKG", env.join(" "), flags.join(" "), shell_quote(output))
+    format!(
+        "{} go build {} -o {} ./PLUGIN_PKG",
+        env.join(" "),
+        flags.join(" "),
+        shell_quote(output)
+    )
 }
 
 fn shell_quote(text: &str) -> String {
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@".contains(c)) {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@".contains(c))
+    {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))

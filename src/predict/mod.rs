@@ -64,10 +64,15 @@ pub struct Report {
 /// Reads every artifact and predicts how it loads; the report keeps the input order.
 pub fn inspect(paths: &[PathBuf], options: &Options) -> Result<Report> {
     let mut items = Vec::with_capacity(paths.len());
-    let (host, environment) = inspect_each(paths, options, |index, item| items.push((index, item)))?;
+    let (host, environment) =
+        inspect_each(paths, options, |index, item| items.push((index, item)))?;
     items.sort_by_key(|(index, _)| *index);
     let artifacts = items.into_iter().map(|(_, item)| item).collect();
-    Ok(Report { host, environment, artifacts })
+    Ok(Report {
+        host,
+        environment,
+        artifacts,
+    })
 }
 
 /// Calls `emit(index, report)` for every artifact as soon as its prediction is ready.
@@ -83,7 +88,10 @@ pub fn inspect_each(
 ) -> Result<(Option<Host>, Environment)> {
     let environment = Environment::detect(options.ld_library_path.clone(), options.sysroot.clone());
     let target = TargetFacts {
-        glibc: environment.glibc_version.as_deref().map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
+        glibc: environment
+            .glibc_version
+            .as_deref()
+            .map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
     };
     let Some(host_path) = &options.host else {
         each_alone(paths, &environment, &target, options.lazy, &mut emit);
@@ -93,15 +101,28 @@ pub fn inspect_each(
         .map_err(anyhow::Error::from)
         .with_context(|| format!("host {}", host_path.display()))?;
     let host_go = golang::read(&host_artifact);
-    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> = paths.par_iter().map(|path| read_one(path)).collect();
+    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> =
+        paths.par_iter().map(|path| read_one(path)).collect();
     let mut loader = Loader::new(&environment);
-    let (setup, outcomes) =
-        process::simulate(&mut loader, Some(&host_artifact), host_go.as_ref(), paths, &read, options.lazy);
+    let (setup, outcomes) = process::simulate(
+        &mut loader,
+        Some(&host_artifact),
+        host_go.as_ref(),
+        paths,
+        &read,
+        options.lazy,
+    );
     drop(loader);
-    for (index, ((path, (artifact, go)), outcome)) in paths.iter().zip(read).zip(outcomes).enumerate() {
+    for (index, ((path, (artifact, go)), outcome)) in
+        paths.iter().zip(read).zip(outcomes).enumerate()
+    {
         emit(index, assemble(path, artifact, go, outcome, &target));
     }
-    let host = Host { artifact: host_artifact, go: host_go, setup };
+    let host = Host {
+        artifact: host_artifact,
+        go: host_go,
+        setup,
+    };
     Ok((Some(host), environment))
 }
 
@@ -127,24 +148,38 @@ fn each_alone(
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let batches: Vec<(usize, &[PathBuf])> =
-                paths.chunks(BATCH).enumerate().map(|(i, chunk)| (i * BATCH, chunk)).collect();
-            batches.into_par_iter().for_each_with(sender, |sender, (first, chunk)| {
-                let read: Vec<_> = chunk.iter().map(|path| read_one(path)).collect();
-                let mut loader = Loader::new(environment);
-                let mut outcomes = Vec::with_capacity(chunk.len());
-                for (offset, path) in chunk.iter().enumerate() {
-                    let one = &read[offset..=offset];
-                    let (_, mut predicted) = process::simulate(&mut loader, None, None, std::slice::from_ref(path), one, lazy);
-                    outcomes.push(predicted.pop().expect("one prediction per artifact"));
-                }
-                drop(loader);
-                for (offset, ((artifact, go), outcome)) in read.into_iter().zip(outcomes).enumerate() {
-                    let item = assemble(&chunk[offset], artifact, go, outcome, target);
-                    // The receiver lives until every sender is gone.
-                    let _ = sender.send((first + offset, item));
-                }
-            });
+            let batches: Vec<(usize, &[PathBuf])> = paths
+                .chunks(BATCH)
+                .enumerate()
+                .map(|(i, chunk)| (i * BATCH, chunk))
+                .collect();
+            batches
+                .into_par_iter()
+                .for_each_with(sender, |sender, (first, chunk)| {
+                    let read: Vec<_> = chunk.iter().map(|path| read_one(path)).collect();
+                    let mut loader = Loader::new(environment);
+                    let mut outcomes = Vec::with_capacity(chunk.len());
+                    for (offset, path) in chunk.iter().enumerate() {
+                        let one = &read[offset..=offset];
+                        let (_, mut predicted) = process::simulate(
+                            &mut loader,
+                            None,
+                            None,
+                            std::slice::from_ref(path),
+                            one,
+                            lazy,
+                        );
+                        outcomes.push(predicted.pop().expect("one prediction per artifact"));
+                    }
+                    drop(loader);
+                    for (offset, ((artifact, go), outcome)) in
+                        read.into_iter().zip(outcomes).enumerate()
+                    {
+                        let item = assemble(&chunk[offset], artifact, go, outcome, target);
+                        // The receiver lives until every sender is gone.
+                        let _ = sender.send((first + offset, item));
+                    }
+                });
         });
         for (index, item) in receiver {
             emit(index, item);

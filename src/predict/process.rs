@@ -35,7 +35,14 @@ pub fn simulate<'a>(
 ) -> (HostSetup, Vec<Predicted>) {
     let env = loader.environment();
     let go_host = host_go.filter(|g| g.role != GoRole::Plugin);
-    let mode = if go_host.is_some() { OpenMode::GO_PLUGIN_OPEN } else { OpenMode { lazy, ..OpenMode::C_HOST } };
+    let mode = if go_host.is_some() {
+        OpenMode::GO_PLUGIN_OPEN
+    } else {
+        OpenMode {
+            lazy,
+            ..OpenMode::C_HOST
+        }
+    };
     let plugins: Vec<Plugin> = read
         .iter()
         .zip(paths)
@@ -47,7 +54,9 @@ pub fn simulate<'a>(
     let simulation = loader.simulate_plugins(host, &plugins, mode);
     let loader_basis = loader_basis(host, go_host.is_some(), mode, env);
     let predictions = match go_host {
-        Some(host_go) => GoProcess::new(host_go).run(paths, read, simulation.plugins, &loader_basis),
+        Some(host_go) => {
+            GoProcess::new(host_go).run(paths, read, simulation.plugins, &loader_basis)
+        }
         None => simulation
             .plugins
             .into_iter()
@@ -58,10 +67,22 @@ pub fn simulate<'a>(
     (simulation.host, predictions)
 }
 
-fn loader_basis(host: Option<&Artifact>, go_host: bool, mode: OpenMode, env: &Environment) -> String {
+fn loader_basis(
+    host: Option<&Artifact>,
+    go_host: bool,
+    mode: OpenMode,
+    env: &Environment,
+) -> String {
     let who = match host {
-        Some(h) if go_host => format!("Go host {}: dlopen(realpath, RTLD_NOW|RTLD_GLOBAL)", h.path.display()),
-        Some(h) => format!("host {}: dlopen(path, {})", h.path.display(), if mode.lazy { "RTLD_LAZY" } else { "RTLD_NOW" }),
+        Some(h) if go_host => format!(
+            "Go host {}: dlopen(realpath, RTLD_NOW|RTLD_GLOBAL)",
+            h.path.display()
+        ),
+        Some(h) => format!(
+            "host {}: dlopen(path, {})",
+            h.path.display(),
+            if mode.lazy { "RTLD_LAZY" } else { "RTLD_NOW" }
+        ),
         None => format!(
             "a minimal C program linked with libc: dlopen(path, {})",
             if mode.lazy { "RTLD_LAZY" } else { "RTLD_NOW" }
@@ -76,7 +97,12 @@ fn loader_basis(host: Option<&Artifact>, go_host: bool, mode: OpenMode, env: &En
 }
 
 /// A C host (or none): the loader's verdict is the whole story.
-fn loader_only(path: &Path, prediction: LoaderPrediction, host: Option<&Artifact>, basis: &str) -> Predicted {
+fn loader_only(
+    path: &Path,
+    prediction: LoaderPrediction,
+    host: Option<&Artifact>,
+    basis: &str,
+) -> Predicted {
     let mut findings = Vec::new();
     if let Some(finding) = loader_finding(path, &prediction.verdict) {
         findings.push(finding);
@@ -84,12 +110,20 @@ fn loader_only(path: &Path, prediction: LoaderPrediction, host: Option<&Artifact
     if let Some(host) = host {
         findings.push(Finding::new(
             Code::HostNotGo,
-            format!("host {} has no Go build info: loader checks only", host.path.display()),
+            format!(
+                "host {} has no Go build info: loader checks only",
+                host.path.display()
+            ),
             "Go's plugin checks (package hashes, plugin path) apply only to Go hosts",
             "",
         ));
     }
-    Predicted { verdict: prediction.verdict, basis: vec![basis.to_string()], tree: prediction.tree, findings }
+    Predicted {
+        verdict: prediction.verdict,
+        basis: vec![basis.to_string()],
+        tree: prediction.tree,
+        findings,
+    }
 }
 
 /// A finding for a loader-level failure, with the loader's own cause and fix.
@@ -129,7 +163,12 @@ struct GoProcess<'h> {
 
 impl<'h> GoProcess<'h> {
     fn new(host: &'h GoFacts) -> Self {
-        GoProcess { host, opened: HashMap::new(), modules: Vec::new(), crashed_at: None }
+        GoProcess {
+            host,
+            opened: HashMap::new(),
+            modules: Vec::new(),
+            crashed_at: None,
+        }
     }
 
     fn run(
@@ -143,7 +182,8 @@ impl<'h> GoProcess<'h> {
             .into_iter()
             .zip(paths.iter().zip(read))
             .map(|(prediction, (path, (artifact, go)))| {
-                let mut predicted = self.open(path, artifact.as_ref().ok(), go.as_ref(), prediction);
+                let mut predicted =
+                    self.open(path, artifact.as_ref().ok(), go.as_ref(), prediction);
                 predicted.basis.insert(0, loader_basis.to_string());
                 predicted
             })
@@ -159,7 +199,12 @@ impl<'h> GoProcess<'h> {
         loader: LoaderPrediction,
     ) -> Predicted {
         let name = path.display().to_string();
-        let mut out = Predicted { verdict: LoadVerdict::ok(""), basis: Vec::new(), tree: loader.tree, findings: Vec::new() };
+        let mut out = Predicted {
+            verdict: LoadVerdict::ok(""),
+            basis: Vec::new(),
+            tree: loader.tree,
+            findings: Vec::new(),
+        };
         if let Some(previous) = &self.crashed_at {
             out.verdict = LoadVerdict::fail(
                 Outcome::Crash,
@@ -186,14 +231,16 @@ impl<'h> GoProcess<'h> {
             return out;
         };
         if let Some(previous) = self.opened.get(&real) {
-            out.basis.push("Go's plugin cache: this file was opened before in this process".into());
+            out.basis
+                .push("Go's plugin cache: this file was opened before in this process".into());
             out.verdict = match previous {
                 None => LoadVerdict::ok("already open: plugin.Open returns the cached plugin"),
                 Some(err) => LoadVerdict {
                     outcome: outcome_of_go_error(err),
                     error: Some(format!("plugin.Open(\"{name}\"): {err} (previous failure)")),
                     package: package_of(err),
-                    cause: "the first plugin.Open of this file failed; Go remembers the failure".into(),
+                    cause: "the first plugin.Open of this file failed; Go remembers the failure"
+                        .into(),
                     fix: "fix the first failure".into(),
                 },
             };
@@ -209,7 +256,9 @@ impl<'h> GoProcess<'h> {
                 verdict.error = verdict.error.as_deref().map(go_signal_line);
                 self.crashed_at = Some(name.clone());
             } else {
-                verdict.error = verdict.error.map(|e| format!("plugin.Open(\"{name}\"): {e}"));
+                verdict.error = verdict
+                    .error
+                    .map(|e| format!("plugin.Open(\"{name}\"): {e}"));
             }
             out.verdict = verdict;
             return out;
@@ -238,8 +287,14 @@ impl<'h> GoProcess<'h> {
 
     /// The runtime's `plugin_lastmoduleinit`, for a file the loader accepted.
     fn runtime_checks(&self, go: Option<&GoFacts>) -> golang::OpenPrediction {
-        let earlier: Vec<Earlier> =
-            self.modules.iter().map(|(facts, active)| Earlier { facts, active: *active }).collect();
+        let earlier: Vec<Earlier> = self
+            .modules
+            .iter()
+            .map(|(facts, active)| Earlier {
+                facts,
+                active: *active,
+            })
+            .collect();
         match go.filter(|g| g.role == GoRole::Plugin) {
             Some(plugin) => golang::predict_open(self.host, plugin, &earlier),
             None => golang::predict_open_non_go(self.host, &earlier),
@@ -248,11 +303,16 @@ impl<'h> GoProcess<'h> {
 }
 
 fn outcome_of_go_error(err: &str) -> Outcome {
-    if err.contains("already loaded") { Outcome::AlreadyLoaded } else { Outcome::PackageMismatch }
+    if err.contains("already loaded") {
+        Outcome::AlreadyLoaded
+    } else {
+        Outcome::PackageMismatch
+    }
 }
 
 fn package_of(err: &str) -> Option<String> {
-    err.strip_prefix("plugin was built with a different version of package ").map(str::to_string)
+    err.strip_prefix("plugin was built with a different version of package ")
+        .map(str::to_string)
 }
 
 /// What Go's runtime prints first when a signal kills it inside cgo, from the C

@@ -183,7 +183,11 @@ pub fn render(report: &Report, detail: Detail) -> String {
             glibc_tunables: env.glibc_tunables.as_deref(),
             static_tls_surplus: env.static_tls.surplus,
         },
-        artifacts: report.artifacts.iter().map(|a| artifact_json(a, detail)).collect(),
+        artifacts: report
+            .artifacts
+            .iter()
+            .map(|a| artifact_json(a, detail))
+            .collect(),
         summary: Summary::of(report),
     };
     let mut text = serde_json::to_string_pretty(&doc).expect("report types serialize infallibly");
@@ -193,14 +197,16 @@ pub fn render(report: &Report, detail: Detail) -> String {
 
 /// One artifact as a single JSON line (`--format jsonl`).
 pub fn line(item: &ArtifactReport, detail: Detail) -> String {
-    let mut text = serde_json::to_string(&artifact_json(item, detail)).expect("report types serialize infallibly");
+    let mut text = serde_json::to_string(&artifact_json(item, detail))
+        .expect("report types serialize infallibly");
     text.push('\n');
     text
 }
 
 /// The closing line of `--format jsonl`.
 pub fn summary_line(summary: &Summary) -> String {
-    let mut text = serde_json::to_string(&serde_json::json!({ "summary": summary })).expect("summary serializes");
+    let mut text = serde_json::to_string(&serde_json::json!({ "summary": summary }))
+        .expect("summary serializes");
     text.push('\n');
     text
 }

