@@ -59,6 +59,9 @@ pub enum Command {
     /// Explain a finding code: what it means, how it is detected, the runtime error, the fix.
     #[command(after_help = crate::commands::explain::EXAMPLES)]
     Explain(crate::commands::explain::ExplainArgs),
+    /// Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect.
+    #[command(after_help = crate::commands::matrix::EXAMPLES)]
+    Matrix(crate::commands::matrix::MatrixArgs),
 }
 
 const INSPECT_EXAMPLES: &str = "\

@@ -13,6 +13,7 @@ pub mod elf;
 pub mod findings;
 pub mod golang;
 pub mod loader;
+pub mod matrix;
 pub mod predict;
 pub mod report;
 pub mod runtime;

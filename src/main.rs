@@ -10,6 +10,11 @@ fn main() -> ExitCode {
     if let Some(code) = plugctl::runtime::hidden_main() {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
+    // `plugctl generate --out-dir DIR` (completions and man pages) stays out of the public
+    // command tree, so it is in neither the completions nor the man pages it writes.
+    if let Some(status) = commands::generate::special_mode() {
+        return ExitCode::from(status.code());
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &cli.global),
@@ -18,7 +23,7 @@ fn main() -> ExitCode {
         Command::Load(args) => commands::load::run(args, &cli.global),
         Command::Doctor(args) => commands::doctor::run(args, &cli.global),
         Command::Explain(args) => commands::explain::run(args, &cli.global),
-        Command::Generate(args) => commands::generate::run(args, &cli.global),
+        Command::Matrix(args) => commands::matrix::run(args, &cli.global),
     };
     match result {
         Ok(status) => ExitCode::from(status.code()),

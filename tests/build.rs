@@ -26,7 +26,10 @@ fn cache_dir() -> PathBuf {
 }
 
 fn go_bin(version: &str) -> PathBuf {
-    cache_dir().join("toolchains").join(format!("go{version}")).join("go/bin/go")
+    cache_dir()
+        .join("toolchains")
+        .join(format!("go{version}"))
+        .join("go/bin/go")
 }
 
 /// The Go environment of the tests: offline, local toolchain, the shared build cache.
@@ -46,7 +49,9 @@ fn go_env(command: &mut Command) -> &mut Command {
 }
 
 fn src(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/src").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/src")
+        .join(name)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -65,7 +70,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A temporary copy of the greeter plugin (and, if asked, of `shared-v1` beside it, so
 /// its `replace example.com/shared => ../shared-v1` resolves).
 fn greeter_copy(with_shared: bool) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("plugctl-test-greeter-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("plugctl-test-greeter-")
+        .tempdir()
+        .unwrap();
     copy_dir(&src("greeter"), &dir.path().join("greeter"));
     if with_shared {
         copy_dir(&src("shared-v1"), &dir.path().join("shared-v1"));
@@ -81,7 +89,10 @@ fn host(id: &str) -> PathBuf {
 /// `plugctl build ARGS --format json`: (exit code, JSON, stderr).
 fn build(args: &[&str]) -> (i32, Value, String) {
     let mut command = plugctl();
-    go_env(&mut command).arg("build").args(args).args(["--format", "json"]);
+    go_env(&mut command)
+        .arg("build")
+        .args(args)
+        .args(["--format", "json"]);
     let done = run_with_timeout(command, Duration::from_secs(600));
     assert!(!done.timed_out, "plugctl build timed out: {args:?}");
     let json = serde_json::from_str(&done.stdout).unwrap_or(Value::Null);
@@ -99,7 +110,16 @@ fn load(host: &Path, plugin: &Path) -> String {
         Duration::from_secs(60),
     );
     let line = done.stdout.lines().next().unwrap_or("").to_string();
-    if line.is_empty() { format!("no output (exit {:?}, signal {:?}): {}", done.code(), done.signal(), done.stderr) } else { line }
+    if line.is_empty() {
+        format!(
+            "no output (exit {:?}, signal {:?}): {}",
+            done.code(),
+            done.signal(),
+            done.stderr
+        )
+    } else {
+        line
+    }
 }
 
 fn naive_build(dir: &Path, out: &Path) {
@@ -111,7 +131,11 @@ fn naive_build(dir: &Path, out: &Path) {
         .arg(".")
         .current_dir(dir);
     let output = command.output().expect("go build runs");
-    assert!(output.status.success(), "naive build failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "naive build failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -131,33 +155,73 @@ fn built_plugins_load_into_hosts_built_with_other_flags_and_toolchains() {
         let host = host(id);
         let naive_load = load(&host, &naive);
         assert!(
-            naive_load.starts_with("ERR") && naive_load.contains("plugin was built with a different version of package"),
+            naive_load.starts_with("ERR")
+                && naive_load.contains("plugin was built with a different version of package"),
             "{id}: the naive plugin was expected to fail: {naive_load}"
         );
-        let out = work.path().join("out").join(format!("{}.so", id.replace('/', "-")));
+        let out = work
+            .path()
+            .join("out")
+            .join(format!("{}.so", id.replace('/', "-")));
         let started = Instant::now();
-        let (code, json, stderr) =
-            build(&["--host", host.to_str().unwrap(), "-o", out.to_str().unwrap(), greeter.to_str().unwrap()]);
+        let (code, json, stderr) = build(&[
+            "--host",
+            host.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            greeter.to_str().unwrap(),
+        ]);
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(code, 0, "{id}: plugctl build failed: {stderr}\n{json:#}");
         assert_eq!(json["status"], "ok", "{id}: {json:#}");
-        assert_eq!(json["verification"]["static"]["load"]["outcome"], "ok", "{id}");
+        assert_eq!(
+            json["verification"]["static"]["load"]["outcome"], "ok",
+            "{id}"
+        );
         let real = load(&host, &out);
-        assert_eq!(real, format!("OK {}", out.display()), "{id}: the built plugin must load into its host");
+        assert_eq!(
+            real,
+            format!("OK {}", out.display()),
+            "{id}: the built plugin must load into its host"
+        );
         // The manifest: next to the output, matched to the host, with the output's hash.
-        let manifest: Value =
-            serde_json::from_str(&std::fs::read_to_string(format!("{}.plugctl.json", out.display())).unwrap()).unwrap();
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{}.plugctl.json", out.display())).unwrap(),
+        )
+        .unwrap();
         assert_eq!(manifest["output"]["sha256"], json["output"]["sha256"]);
-        assert_eq!(manifest["host"]["path"], Value::String(std::path::absolute(&host).unwrap().display().to_string()));
-        assert!(manifest["host"]["sha256"].as_str().is_some_and(|s| s.len() == 64));
-        assert!(manifest["source"]["sha256"].as_str().is_some_and(|s| s.len() == 64));
+        assert_eq!(
+            manifest["host"]["path"],
+            Value::String(std::path::absolute(&host).unwrap().display().to_string())
+        );
+        assert!(
+            manifest["host"]["sha256"]
+                .as_str()
+                .is_some_and(|s| s.len() == 64)
+        );
+        assert!(
+            manifest["source"]["sha256"]
+                .as_str()
+                .is_some_and(|s| s.len() == 64)
+        );
         assert!(manifest["toolchain"]["version"].is_string() && manifest["command"].is_array());
-        assert!(manifest["modules"].as_array().is_some_and(|m| m.iter().any(|m| m["path"] == "example.com/shared")));
+        assert!(
+            manifest["modules"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["path"] == "example.com/shared"))
+        );
         let text = serde_json::to_string(&json).unwrap();
-        assert!(text.contains(what), "{id}: the result should mention {what}");
+        assert!(
+            text.contains(what),
+            "{id}: the result should mention {what}"
+        );
         summary.push(format!(
             "{id}: naive `{}` -> plugctl build ({:.1} s, toolchain go{}, flags {}) -> `{real}`",
-            naive_load.split(": ").skip(1).collect::<Vec<_>>().join(": "),
+            naive_load
+                .split(": ")
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(": "),
             seconds,
             json["toolchain"]["version"].as_str().unwrap_or("?"),
             json["target"]["flags"]
@@ -174,11 +238,23 @@ fn trimpath_host_needs_to_be_told_where_its_local_module_is() {
     let greeter = work.path().join("greeter");
     let host = host("go/host/1.26.6/trimpath");
     let out = work.path().join("g.so");
-    let args = ["--host", host.to_str().unwrap(), "-o", out.to_str().unwrap(), greeter.to_str().unwrap()];
+    let args = [
+        "--host",
+        host.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        greeter.to_str().unwrap(),
+    ];
     let (code, _, stderr) = build(&args);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("example.com/shared") && stderr.contains("-trimpath"), "{stderr}");
-    assert!(stderr.contains("--replace example.com/shared=DIR") && stderr.contains("--host-src"), "{stderr}");
+    assert!(
+        stderr.contains("example.com/shared") && stderr.contains("-trimpath"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--replace example.com/shared=DIR") && stderr.contains("--host-src"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 
     // The host's module directory: its relative replacement resolves against it.
@@ -204,28 +280,52 @@ fn trimpath_host_needs_to_be_told_where_its_local_module_is() {
 fn a_host_built_from_a_directory_that_is_gone_is_reported() {
     // A host built without -trimpath hashes its local module's directory: when that
     // directory no longer exists, no plugin built here can match, and plugctl says so.
-    let work = tempfile::Builder::new().prefix("plugctl-test-gone-").tempdir().unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("plugctl-test-gone-")
+        .tempdir()
+        .unwrap();
     copy_dir(&src("loadhost"), &work.path().join("loadhost"));
     copy_dir(&src("shared-v1"), &work.path().join("shared-v1"));
     let gomod = work.path().join("loadhost/go.mod");
     // Only the shared module matters here (the fixture's bighost extra is not built).
     let text = std::fs::read_to_string(&gomod).unwrap();
-    let text: String = text.lines().filter(|l| !l.contains("llmkit")).map(|l| format!("{l}\n")).collect();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.contains("llmkit"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(&gomod, text).unwrap();
     let host = work.path().join("host");
     let mut command = Command::new(go_bin("1.26.6"));
-    go_env(&mut command).env("CGO_ENABLED", "1").args(["build", "-o"]).arg(&host).arg(".").current_dir(work.path().join("loadhost"));
+    go_env(&mut command)
+        .env("CGO_ENABLED", "1")
+        .args(["build", "-o"])
+        .arg(&host)
+        .arg(".")
+        .current_dir(work.path().join("loadhost"));
     let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     std::fs::remove_dir_all(work.path().join("shared-v1")).unwrap();
 
     let plugin = greeter_copy(true);
     let out = plugin.path().join("g.so");
-    let (code, _, stderr) =
-        build(&["--host", host.to_str().unwrap(), "-o", out.to_str().unwrap(), plugin.path().join("greeter").to_str().unwrap()]);
+    let (code, _, stderr) = build(&[
+        "--host",
+        host.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        plugin.path().join("greeter").to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{stderr}");
     let gone = work.path().join("shared-v1");
-    assert!(stderr.contains(&gone.display().to_string()) && stderr.contains("does not exist here"), "{stderr}");
+    assert!(
+        stderr.contains(&gone.display().to_string()) && stderr.contains("does not exist here"),
+        "{stderr}"
+    );
     assert!(stderr.contains("without -trimpath"), "{stderr}");
 }
 
@@ -280,7 +380,10 @@ fn rebuild_without_trimpath_at_another_path_differs_and_says_why() {
     let repro = &json["verification"]["repro"];
     assert_eq!(repro["identical"], false);
     let why = repro["verdict"].as_str().unwrap();
-    assert!(why.contains("source directories differ") && why.contains("-trimpath"), "{why}");
+    assert!(
+        why.contains("source directories differ") && why.contains("-trimpath"),
+        "{why}"
+    );
     assert!(why.contains(&work.path().display().to_string()), "{why}");
     assert_eq!(load(&host, &out), format!("OK {}", out.display()));
 }
@@ -292,16 +395,39 @@ fn the_users_go_mod_changes_only_with_write() {
     let before = std::fs::read(greeter.join("go.mod")).unwrap();
     let host = host("go/host/1.26.6/shared-v2");
     let out = work.path().join("g.so");
-    let args = ["--host", host.to_str().unwrap(), "-o", out.to_str().unwrap(), greeter.to_str().unwrap()];
+    let args = [
+        "--host",
+        host.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        greeter.to_str().unwrap(),
+    ];
     let (code, json, stderr) = build(&args);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(std::fs::read(greeter.join("go.mod")).unwrap(), before, "go.mod must not change without --write");
+    assert_eq!(
+        std::fs::read(greeter.join("go.mod")).unwrap(),
+        before,
+        "go.mod must not change without --write"
+    );
     let entry = &json["alignment"]["entries"][0];
     assert_eq!(entry["module"], "example.com/shared");
     assert_eq!(entry["status"], "aligned");
-    assert!(entry["note"].as_str().unwrap().contains("recorded source file names"), "{entry:#}");
-    let shared_v2 = fixtures().dir.join("work/src/shared-v2").display().to_string();
-    assert!(entry["plugin_after"].as_str().unwrap().contains(&shared_v2), "{entry:#}");
+    assert!(
+        entry["note"]
+            .as_str()
+            .unwrap()
+            .contains("recorded source file names"),
+        "{entry:#}"
+    );
+    let shared_v2 = fixtures()
+        .dir
+        .join("work/src/shared-v2")
+        .display()
+        .to_string();
+    assert!(
+        entry["plugin_after"].as_str().unwrap().contains(&shared_v2),
+        "{entry:#}"
+    );
 
     let mut write = args.to_vec();
     write.push("--write");
@@ -309,7 +435,10 @@ fn the_users_go_mod_changes_only_with_write() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(json["wrote_go_mod"], true);
     let after = std::fs::read_to_string(greeter.join("go.mod")).unwrap();
-    assert!(after.contains(&format!("example.com/shared => {shared_v2}")), "{after}");
+    assert!(
+        after.contains(&format!("example.com/shared => {shared_v2}")),
+        "{after}"
+    );
     // The rewritten go.mod builds a loadable plugin with a plain go build.
     let plain = work.path().join("plain.so");
     naive_build(&greeter, &plain);
@@ -320,11 +449,23 @@ fn the_users_go_mod_changes_only_with_write() {
 fn explicit_toolchain_and_flags_without_a_host() {
     let work = greeter_copy(true);
     let out = work.path().join("t.so");
-    let (code, json, stderr) =
-        build(&["--go", "1.26.6", "--trimpath", "-o", out.to_str().unwrap(), work.path().join("greeter").to_str().unwrap()]);
+    let (code, json, stderr) = build(&[
+        "--go",
+        "1.26.6",
+        "--trimpath",
+        "-o",
+        out.to_str().unwrap(),
+        work.path().join("greeter").to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}\n{json:#}");
     assert_eq!(json["host"], Value::Null);
-    assert!(json["target"]["flags"].as_array().unwrap().iter().any(|f| f == "-trimpath"));
+    assert!(
+        json["target"]["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "-trimpath")
+    );
     let host = host("go/host/1.26.6/trimpath");
     assert_eq!(load(&host, &out), format!("OK {}", out.display()));
 }
@@ -335,19 +476,45 @@ fn cross_builds_need_a_cross_compiler() {
     let greeter = work.path().join("greeter");
     let out = work.path().join("arm64.so");
     if which::which("aarch64-linux-gnu-gcc").is_ok() {
-        let (code, json, stderr) =
-            build(&["--go", "1.26.6", "--goarch", "arm64", "-o", out.to_str().unwrap(), greeter.to_str().unwrap()]);
+        let (code, json, stderr) = build(&[
+            "--go",
+            "1.26.6",
+            "--goarch",
+            "arm64",
+            "-o",
+            out.to_str().unwrap(),
+            greeter.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "{stderr}\n{json:#}");
         assert_eq!(json["env"]["CC"], "aarch64-linux-gnu-gcc");
         let bytes = std::fs::read(&out).unwrap();
-        assert_eq!(u16::from_le_bytes([bytes[18], bytes[19]]), 183, "EM_AARCH64");
-        assert!(json["verification"]["static"]["skipped"].as_str().unwrap().contains("cross build"));
+        assert_eq!(
+            u16::from_le_bytes([bytes[18], bytes[19]]),
+            183,
+            "EM_AARCH64"
+        );
+        assert!(
+            json["verification"]["static"]["skipped"]
+                .as_str()
+                .unwrap()
+                .contains("cross build")
+        );
     }
     if which::which("riscv64-linux-gnu-gcc").is_err() {
-        let (code, _, stderr) =
-            build(&["--go", "1.26.6", "--goarch", "riscv64", "-o", out.to_str().unwrap(), greeter.to_str().unwrap()]);
+        let (code, _, stderr) = build(&[
+            "--go",
+            "1.26.6",
+            "--goarch",
+            "riscv64",
+            "-o",
+            out.to_str().unwrap(),
+            greeter.to_str().unwrap(),
+        ]);
         assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains("no C cross compiler for linux/riscv64: riscv64-linux-gnu-gcc"), "{stderr}");
+        assert!(
+            stderr.contains("no C cross compiler for linux/riscv64: riscv64-linux-gnu-gcc"),
+            "{stderr}"
+        );
     }
 }
 
@@ -356,10 +523,18 @@ fn a_host_without_cgo_can_load_no_plugin() {
     let work = greeter_copy(true);
     let host = host("go/host/1.26.6/nocgo");
     let out = work.path().join("g.so");
-    let (code, _, stderr) =
-        build(&["--host", host.to_str().unwrap(), "-o", out.to_str().unwrap(), work.path().join("greeter").to_str().unwrap()]);
+    let (code, _, stderr) = build(&[
+        "--host",
+        host.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        work.path().join("greeter").to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("CGO_ENABLED=0") && stderr.contains("plugin: not implemented"), "{stderr}");
+    assert!(
+        stderr.contains("CGO_ENABLED=0") && stderr.contains("plugin: not implemented"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -368,5 +543,60 @@ fn usage_errors_exit_2() {
     command.args(["build", "-o", "/tmp/x.so", "."]);
     let done = run_with_timeout(command, Duration::from_secs(30));
     assert_eq!(done.code(), Some(2));
-    assert!(done.stderr.contains("--host HOST") && done.stderr.contains("--go VERSION"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("--host HOST") && done.stderr.contains("--go VERSION"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn the_load_harness_reports_what_plugin_open_says() {
+    // The harness alone, on a plugin that does not match it: built like the -trimpath
+    // host, it must refuse the fixture's default (naive) plugin exactly as the host does.
+    use plugctl::build::{gocmd::GoEnv, harness};
+    let f = fixtures();
+    let toolchain = plugctl::toolchain::find("1.26.6")
+        .unwrap()
+        .expect("go1.26.6 is installed by the fixtures");
+    let env = std::collections::BTreeMap::from([("CGO_ENABLED".to_string(), "1".to_string())]);
+    let go = GoEnv::new(toolchain, &env);
+    let dir = tempfile::tempdir().unwrap();
+    let gomod = dir.path().join("go.mod");
+    std::fs::write(
+        &gomod,
+        format!(
+            "module example.com/greeter\n\ngo 1.21\n\nrequire example.com/shared v0.0.0\n\nreplace example.com/shared => {}\n",
+            f.dir.join("work/src/shared-v1").display()
+        ),
+    )
+    .unwrap();
+    let facts = |id: &str| {
+        let artifact = plugctl::elf::Artifact::read(&f.path(&f.rel(id))).unwrap();
+        plugctl::golang::read(&artifact).unwrap()
+    };
+    let host_id = "go/host/1.26.6/trimpath";
+    let (host_facts, plugin_facts) = (facts(host_id), facts("go/plugin/1.26.6/default"));
+    let plugin = f.path(&f.rel("go/plugin/1.26.6/default"));
+    let check = harness::check(
+        &go,
+        &["-trimpath".to_string()],
+        &gomod,
+        &host_facts,
+        &plugin_facts,
+        "example.com/greeter",
+        &plugin,
+        Duration::from_secs(120),
+    )
+    .unwrap();
+    assert_eq!(check.outcome, "error", "{check:?}");
+    let detail = check.detail.unwrap();
+    assert!(
+        detail.contains("plugin was built with a different version of package internal/goarch"),
+        "{detail}"
+    );
+    assert_eq!(
+        load(&host(host_id), &plugin).split(": ").last(),
+        detail.split(": ").last()
+    );
 }

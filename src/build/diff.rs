@@ -20,8 +20,21 @@ use crate::elf::{Artifact, ObjectKind};
 use crate::golang::{self, GoFacts, GoRole, Module};
 
 /// Settings that change the compiled form of every package they apply to.
-pub const HASH_SETTINGS: &[&str] =
-    &["-trimpath", "-race", "-msan", "-asan", "-gcflags", "-asmflags", "GOEXPERIMENT", "-cover", "-covermode", "-pgo", "GOOS", "GOARCH", "-compiler"];
+pub const HASH_SETTINGS: &[&str] = &[
+    "-trimpath",
+    "-race",
+    "-msan",
+    "-asan",
+    "-gcflags",
+    "-asmflags",
+    "GOEXPERIMENT",
+    "-cover",
+    "-covermode",
+    "-pgo",
+    "GOOS",
+    "GOARCH",
+    "-compiler",
+];
 
 /// One input of the comparison.
 pub struct Side {
@@ -34,11 +47,19 @@ pub struct Side {
 
 impl Side {
     pub fn read(path: &Path) -> Result<Side> {
-        let artifact = Artifact::read(path).map_err(anyhow::Error::from).with_context(|| path.display().to_string())?;
+        let artifact = Artifact::read(path)
+            .map_err(anyhow::Error::from)
+            .with_context(|| path.display().to_string())?;
         let go = golang::read(&artifact);
         let files = FileTable::read(&artifact);
         let sha256 = sha256_file(path)?;
-        Ok(Side { path: path.to_path_buf(), artifact, go, files, sha256 })
+        Ok(Side {
+            path: path.to_path_buf(),
+            artifact,
+            go,
+            files,
+            sha256,
+        })
     }
 
     fn role(&self) -> &'static str {
@@ -178,7 +199,11 @@ pub fn compare_paths(a: &Path, b: &Path) -> Result<Diff> {
 pub fn compare(a: &Side, b: &Side) -> Diff {
     let (role_a, role_b) = (a.role(), b.role());
     let cross = role_a != role_b;
-    let (label_a, label_b) = if cross { (role_a.to_string(), role_b.to_string()) } else { ("A".to_string(), "B".to_string()) };
+    let (label_a, label_b) = if cross {
+        (role_a.to_string(), role_b.to_string())
+    } else {
+        ("A".to_string(), "B".to_string())
+    };
     let info = |s: &Side, label: String| SideInfo {
         label,
         path: s.path.clone(),
@@ -196,7 +221,14 @@ pub fn compare(a: &Side, b: &Side) -> Diff {
         go_version: None,
         settings: Vec::new(),
         modules: Vec::new(),
-        packages: PackageDiff { order: String::new(), shared: 0, equal: 0, differing: Vec::new(), only_a: 0, only_b: 0 },
+        packages: PackageDiff {
+            order: String::new(),
+            shared: 0,
+            equal: 0,
+            differing: Vec::new(),
+            only_a: 0,
+            only_b: 0,
+        },
         plugin_path: None,
         goroot: None,
         source_dirs: Vec::new(),
@@ -215,6 +247,13 @@ pub fn compare(a: &Side, b: &Side) -> Diff {
             a: a.go.as_ref().map(|g| g.version.clone()),
             b: b.go.as_ref().map(|g| g.version.clone()),
         });
+    }
+    if cross {
+        // Between a host and a plugin what counts is what decides loading: the package
+        // hashes, the toolchain, the machine. Other differences are shown, not counted.
+        for s in diff.settings.iter_mut() {
+            s.significant = s.significant && !diff.packages.differing.is_empty();
+        }
     }
     let significant = diff.go_version.is_some()
         || diff.settings.iter().any(|s| s.significant)
@@ -261,10 +300,21 @@ fn owner<'m>(modules: &'m [Module], package: &str) -> Option<&'m Module> {
         .max_by_key(|m| m.path.len())
 }
 
-fn go_diff(diff: &mut Diff, ga: &GoFacts, gb: &GoFacts, a: &Side, b: &Side, cross: bool, labels: (&str, &str)) {
+fn go_diff(
+    diff: &mut Diff,
+    ga: &GoFacts,
+    gb: &GoFacts,
+    a: &Side,
+    b: &Side,
+    cross: bool,
+    labels: (&str, &str),
+) {
     let (la, lb) = labels;
     if ga.version != gb.version {
-        diff.go_version = Some(Change { a: Some(ga.version.clone()), b: Some(gb.version.clone()) });
+        diff.go_version = Some(Change {
+            a: Some(ga.version.clone()),
+            b: Some(gb.version.clone()),
+        });
     }
     // Settings, in A's order then B's.
     let mut keys: Vec<&str> = ga.settings.iter().map(|s| s.key.as_str()).collect();
@@ -274,7 +324,10 @@ fn go_diff(diff: &mut Diff, ga: &GoFacts, gb: &GoFacts, a: &Side, b: &Side, cros
         }
     }
     for key in keys {
-        let (va, vb) = (normalized(key, ga.setting(key)), normalized(key, gb.setting(key)));
+        let (va, vb) = (
+            normalized(key, ga.setting(key)),
+            normalized(key, gb.setting(key)),
+        );
         if va == vb {
             continue;
         }
@@ -290,11 +343,24 @@ fn go_diff(diff: &mut Diff, ga: &GoFacts, gb: &GoFacts, a: &Side, b: &Side, cros
         });
     }
     // Modules: the main modules and the deps, by path.
-    let all = |g: &GoFacts| -> Vec<Module> { g.deps.iter().cloned().chain(g.main_module.clone()).collect() };
+    let all = |g: &GoFacts| -> Vec<Module> {
+        g.deps
+            .iter()
+            .cloned()
+            .chain(g.main_module.clone())
+            .collect()
+    };
     let (ma, mb) = (all(ga), all(gb));
-    let paths: BTreeSet<&str> = ma.iter().chain(mb.iter()).map(|m| m.path.as_str()).collect();
+    let paths: BTreeSet<&str> = ma
+        .iter()
+        .chain(mb.iter())
+        .map(|m| m.path.as_str())
+        .collect();
     for path in paths {
-        let (x, y) = (ma.iter().find(|m| m.path == path), mb.iter().find(|m| m.path == path));
+        let (x, y) = (
+            ma.iter().find(|m| m.path == path),
+            mb.iter().find(|m| m.path == path),
+        );
         let (dx, dy) = (x.map(describe_module), y.map(describe_module));
         if dx == dy {
             continue;
@@ -306,17 +372,27 @@ fn go_diff(diff: &mut Diff, ga: &GoFacts, gb: &GoFacts, a: &Side, b: &Side, cros
             a: dx,
             b: dy,
             in_both,
-            significant: if cross { in_both && !is_main(ga) && !is_main(gb) } else { true },
+            significant: if cross {
+                in_both && !is_main(ga) && !is_main(gb)
+            } else {
+                true
+            },
         });
     }
     if ga.plugin_path != gb.plugin_path {
-        diff.plugin_path = Some(Change { a: ga.plugin_path.clone(), b: gb.plugin_path.clone() });
+        diff.plugin_path = Some(Change {
+            a: ga.plugin_path.clone(),
+            b: gb.plugin_path.clone(),
+        });
     }
     // Recorded source file names.
     if a.files.has_absolute_paths() && b.files.has_absolute_paths() {
         let (ra, rb) = (a.files.goroot(), b.files.goroot());
         if ra != rb {
-            diff.goroot = Some(Change { a: ra.map(|p| p.display().to_string()), b: rb.map(|p| p.display().to_string()) });
+            diff.goroot = Some(Change {
+                a: ra.map(|p| p.display().to_string()),
+                b: rb.map(|p| p.display().to_string()),
+            });
         }
         diff.source_dirs = dir_changes(&a.files, &b.files);
     }
@@ -347,15 +423,28 @@ fn dir_changes(a: &FileTable, b: &FileTable) -> Vec<DirChange> {
             .max_by_key(|(n, _)| *n);
         if let Some((n, y)) = best {
             let (px, py) = (&x[..x.len() - n], &y[..y.len() - n]);
-            *changes.entry((px.trim_end_matches('/').to_string(), py.trim_end_matches('/').to_string())).or_default() += 1;
+            *changes
+                .entry((
+                    px.trim_end_matches('/').to_string(),
+                    py.trim_end_matches('/').to_string(),
+                ))
+                .or_default() += 1;
         }
     }
-    changes.into_iter().map(|((a, b), files)| DirChange { a, b, files }).collect()
+    changes
+        .into_iter()
+        .map(|((a, b), files)| DirChange { a, b, files })
+        .collect()
 }
 
 /// Length of the common suffix of two paths, in bytes, at a `/` boundary.
 fn common_suffix_len(a: &str, b: &str) -> usize {
-    let n = a.bytes().rev().zip(b.bytes().rev()).take_while(|(x, y)| x == y).count();
+    let n = a
+        .bytes()
+        .rev()
+        .zip(b.bytes().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
     if n == a.len() && n == b.len() {
         return n;
     }
@@ -367,7 +456,9 @@ fn common_suffix_len(a: &str, b: &str) -> usize {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Whether a cause applies to a package (by import path).
+type Applies = Box<dyn Fn(&str) -> bool>;
+
 fn package_diff(
     diff: &mut Diff,
     ga: &GoFacts,
@@ -379,22 +470,43 @@ fn package_diff(
 ) {
     // The plugin's table order is the order plugin.Open checks.
     let (ordered, other, a_is_ordered, order) = if ga.role == GoRole::Plugin {
-        (ga, gb, true, format!("the check order of {la}'s plugin table"))
+        (
+            ga,
+            gb,
+            true,
+            format!("the check order of {la}'s plugin table"),
+        )
     } else if gb.role == GoRole::Plugin {
-        (gb, ga, false, format!("the check order of {lb}'s plugin table"))
+        (
+            gb,
+            ga,
+            false,
+            format!("the check order of {lb}'s plugin table"),
+        )
     } else {
         (ga, gb, true, "sorted by import path".to_string())
     };
     diff.packages.order = order;
     let mut differing = Vec::new();
     for p in &ordered.package_hashes {
-        let Some(q) = other.package_hash(&p.path) else { continue };
+        let Some(q) = other.package_hash(&p.path) else {
+            continue;
+        };
         diff.packages.shared += 1;
         if p.hash == q.hash {
             diff.packages.equal += 1;
         } else {
-            let (x, y) = if a_is_ordered { (p.hex(), q.hex()) } else { (q.hex(), p.hex()) };
-            differing.push(PackageHashDiff { path: p.path.clone(), a: x, b: y, cause: String::new() });
+            let (x, y) = if a_is_ordered {
+                (p.hex(), q.hex())
+            } else {
+                (q.hex(), p.hex())
+            };
+            differing.push(PackageHashDiff {
+                path: p.path.clone(),
+                a: x,
+                b: y,
+                cause: String::new(),
+            });
         }
     }
     let shared = diff.packages.shared;
@@ -402,12 +514,15 @@ fn package_diff(
     diff.packages.only_b = gb.package_hashes.len().saturating_sub(shared);
     if cross && (ga.role == GoRole::Plugin) != (gb.role == GoRole::Plugin) {
         diff.first_mismatch = differing.first().map(|d| {
-            format!("plugin was built with a different version of package {}", d.path)
+            format!(
+                "plugin was built with a different version of package {}",
+                d.path
+            )
         });
     }
     // Attribute each differing hash to the first cause that accounts for it.
     let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unset".into());
-    let mut causes: Vec<(String, Box<dyn Fn(&str) -> bool>)> = Vec::new();
+    let mut causes: Vec<(String, Applies)> = Vec::new();
     // A different minor release changes every package; a patch release only those that
     // changed (and what depends on them), so more specific causes come first.
     let minor = ga.minor() != gb.minor();
@@ -416,17 +531,29 @@ fn package_diff(
             "toolchain differs: {la} {}, {lb} {}{}",
             shown(&v.a),
             shown(&v.b),
-            if minor { " (different minor releases: the runtime's layouts differ too, a host crashes)" } else { "" }
+            if minor {
+                " (different minor releases: the runtime's layouts differ too, a host crashes)"
+            } else {
+                ""
+            }
         )
     });
     if let Some(text) = toolchain.clone().filter(|_| minor) {
         causes.push((text, Box::new(|_| true)));
     }
-    let hash_settings: Vec<&SettingDiff> = diff.settings.iter().filter(|s| s.affects_hashes).collect();
+    let hash_settings: Vec<&SettingDiff> =
+        diff.settings.iter().filter(|s| s.affects_hashes).collect();
     if !hash_settings.is_empty() {
         let text = hash_settings
             .iter()
-            .map(|s| format!("{} differs: {la} {}, {lb} {}", s.key, shown(&s.a), shown(&s.b)))
+            .map(|s| {
+                format!(
+                    "{} differs: {la} {}, {lb} {}",
+                    s.key,
+                    shown(&s.a),
+                    shown(&s.b)
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ");
         causes.push((text, Box::new(|_| true)));
@@ -435,15 +562,25 @@ fn package_diff(
         let path = m.path.clone();
         let (ma, mb) = (ma.to_vec(), mb.to_vec());
         causes.push((
-            format!("module {} differs: {la} {}, {lb} {}", m.path, shown(&m.a), shown(&m.b)),
+            format!(
+                "module {} differs: {la} {}, {lb} {}",
+                m.path,
+                shown(&m.a),
+                shown(&m.b)
+            ),
             Box::new(move |pkg: &str| {
-                owner(&ma, pkg).is_some_and(|o| o.path == path) || owner(&mb, pkg).is_some_and(|o| o.path == path)
+                owner(&ma, pkg).is_some_and(|o| o.path == path)
+                    || owner(&mb, pkg).is_some_and(|o| o.path == path)
             }),
         ));
     }
     if !diff.source_dirs.is_empty() {
-        let pairs =
-            diff.source_dirs.iter().map(|d| format!("{} vs {}", d.a, d.b)).collect::<Vec<_>>().join(", ");
+        let pairs = diff
+            .source_dirs
+            .iter()
+            .map(|d| format!("{} vs {}", d.a, d.b))
+            .collect::<Vec<_>>()
+            .join(", ");
         causes.push((
             format!(
                 "source directories differ ({pairs}); without -trimpath the directory is recorded and hashed into each package compiled from it"
@@ -457,7 +594,11 @@ fn package_diff(
     }
     if let Some(tags) = diff.settings.iter().find(|s| s.key == "-tags") {
         causes.push((
-            format!("-tags differs: {la} {}, {lb} {} (packages with tag-constrained files)", shown(&tags.a), shown(&tags.b)),
+            format!(
+                "-tags differs: {la} {}, {lb} {} (packages with tag-constrained files)",
+                shown(&tags.a),
+                shown(&tags.b)
+            ),
             Box::new(|_| true),
         ));
     }
@@ -476,8 +617,15 @@ fn package_diff(
         }
     }
     for ((text, _), n) in causes.iter().zip(&counts).filter(|(_, n)| **n > 0) {
-        let packages = if *n == 1 { "1 differing package hash".to_string() } else { format!("{n} differing package hashes") };
-        diff.explanations.push(Explanation { text: format!("{text} — explains {packages}"), packages: *n });
+        let packages = if *n == 1 {
+            "1 differing package hash".to_string()
+        } else {
+            format!("{n} differing package hashes")
+        };
+        diff.explanations.push(Explanation {
+            text: format!("{text} — explains {packages}"),
+            packages: *n,
+        });
     }
     if unexplained > 0 {
         diff.explanations.push(Explanation {
@@ -494,7 +642,8 @@ fn package_diff(
         for m in diff.modules.iter_mut() {
             m.significant = m.in_both
                 && diff.packages.differing.iter().any(|d| {
-                    owner(ma, &d.path).is_some_and(|o| o.path == m.path) || owner(mb, &d.path).is_some_and(|o| o.path == m.path)
+                    owner(ma, &d.path).is_some_and(|o| o.path == m.path)
+                        || owner(mb, &d.path).is_some_and(|o| o.path == m.path)
                 });
         }
     }
@@ -502,19 +651,53 @@ fn package_diff(
 
 fn dynamic_diff(a: &Artifact, b: &Artifact) -> Vec<FieldDiff> {
     let mut out = Vec::new();
-    let list = |v: &[String]| if v.is_empty() { "(none)".to_string() } else { v.join(" ") };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
     let mut field = |name: &str, x: String, y: String| {
         if x != y {
-            out.push(FieldDiff { field: name.into(), a: x, b: y });
+            out.push(FieldDiff {
+                field: name.into(),
+                a: x,
+                b: y,
+            });
         }
     };
     field("NEEDED", list(&a.dynamic.needed), list(&b.dynamic.needed));
-    field("SONAME", a.dynamic.soname.clone().unwrap_or_default(), b.dynamic.soname.clone().unwrap_or_default());
-    field("RPATH", a.dynamic.rpath.join(":"), b.dynamic.rpath.join(":"));
-    field("RUNPATH", a.dynamic.runpath.join(":"), b.dynamic.runpath.join(":"));
-    field("FLAGS", list(&a.dynamic.flag_names), list(&b.dynamic.flag_names));
-    field("interpreter", a.identity.interpreter.clone().unwrap_or_default(), b.identity.interpreter.clone().unwrap_or_default());
-    field("machine", a.identity.machine.clone(), b.identity.machine.clone());
+    field(
+        "SONAME",
+        a.dynamic.soname.clone().unwrap_or_default(),
+        b.dynamic.soname.clone().unwrap_or_default(),
+    );
+    field(
+        "RPATH",
+        a.dynamic.rpath.join(":"),
+        b.dynamic.rpath.join(":"),
+    );
+    field(
+        "RUNPATH",
+        a.dynamic.runpath.join(":"),
+        b.dynamic.runpath.join(":"),
+    );
+    field(
+        "FLAGS",
+        list(&a.dynamic.flag_names),
+        list(&b.dynamic.flag_names),
+    );
+    field(
+        "interpreter",
+        a.identity.interpreter.clone().unwrap_or_default(),
+        b.identity.interpreter.clone().unwrap_or_default(),
+    );
+    field(
+        "machine",
+        a.identity.machine.clone(),
+        b.identity.machine.clone(),
+    );
     out
 }
 
@@ -523,7 +706,11 @@ fn version_diff(a: &Artifact, b: &Artifact) -> Vec<FieldDiff> {
         x.versions
             .needed
             .iter()
-            .flat_map(|n| n.versions.iter().map(move |v| format!("{}:{}", n.library, v.name)))
+            .flat_map(|n| {
+                n.versions
+                    .iter()
+                    .map(move |v| format!("{}:{}", n.library, v.name))
+            })
             .collect()
     };
     let (na, nb) = (needs(a), needs(b));
@@ -531,9 +718,17 @@ fn version_diff(a: &Artifact, b: &Artifact) -> Vec<FieldDiff> {
     if na != nb {
         let only = |x: &BTreeSet<String>, y: &BTreeSet<String>| {
             let v: Vec<&String> = x.difference(y).collect();
-            if v.is_empty() { "-".to_string() } else { v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ") }
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+            }
         };
-        out.push(FieldDiff { field: "needed versions only here".into(), a: only(&na, &nb), b: only(&nb, &na) });
+        out.push(FieldDiff {
+            field: "needed versions only here".into(),
+            a: only(&na, &nb),
+            b: only(&nb, &na),
+        });
     }
     if a.versions.max_glibc != b.versions.max_glibc {
         out.push(FieldDiff {
@@ -547,7 +742,11 @@ fn version_diff(a: &Artifact, b: &Artifact) -> Vec<FieldDiff> {
 
 fn section_diff(a: &Artifact, b: &Artifact) -> Vec<SectionDiff> {
     let sizes = |x: &Artifact| -> BTreeMap<String, u64> {
-        x.sections.iter().filter(|s| !s.name.is_empty()).map(|s| (s.name.clone(), s.size)).collect()
+        x.sections
+            .iter()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| (s.name.clone(), s.size))
+            .collect()
     };
     let (sa, sb) = (sizes(a), sizes(b));
     let names: BTreeSet<&String> = sa.keys().chain(sb.keys()).collect();
@@ -556,7 +755,12 @@ fn section_diff(a: &Artifact, b: &Artifact) -> Vec<SectionDiff> {
         .filter_map(|n| {
             let (x, y) = (sa.get(n).copied(), sb.get(n).copied());
             let delta = y.unwrap_or(0) as i64 - x.unwrap_or(0) as i64;
-            (x != y).then(|| SectionDiff { name: n.clone(), a: x, b: y, delta })
+            (x != y).then(|| SectionDiff {
+                name: n.clone(),
+                a: x,
+                b: y,
+                delta,
+            })
         })
         .collect();
     out.sort_by_key(|s| std::cmp::Reverse(s.delta.unsigned_abs()));
@@ -565,14 +769,23 @@ fn section_diff(a: &Artifact, b: &Artifact) -> Vec<SectionDiff> {
 }
 
 fn verdict(diff: &Diff, a: &Side, b: &Side) -> String {
+    let cross = diff.a.role != diff.b.role;
     if diff.identical_bytes {
         return "identical files".into();
     }
     let mut parts: Vec<String> = Vec::new();
     if a.artifact.identity.machine_id != b.artifact.identity.machine_id {
-        parts.push(format!("different machines: {} vs {}", a.artifact.identity.machine, b.artifact.identity.machine));
+        parts.push(format!(
+            "different machines: {} vs {}",
+            a.artifact.identity.machine, b.artifact.identity.machine
+        ));
     }
-    parts.extend(diff.explanations.iter().filter(|e| e.packages > 0).map(|e| e.text.clone()));
+    parts.extend(
+        diff.explanations
+            .iter()
+            .filter(|e| e.packages > 0)
+            .map(|e| e.text.clone()),
+    );
     if diff.packages.differing.is_empty() {
         if let Some(v) = &diff.go_version {
             parts.push(format!(
@@ -594,15 +807,20 @@ fn verdict(diff: &Diff, a: &Side, b: &Side) -> String {
         for m in diff.modules.iter().filter(|m| m.significant) {
             parts.push(format!("module {} differs", m.path));
         }
-        if !diff.source_dirs.is_empty() {
-            let pairs = diff.source_dirs.iter().map(|d| format!("{} vs {}", d.a, d.b)).collect::<Vec<_>>().join(", ");
+        if !diff.source_dirs.is_empty() && !cross {
+            let pairs = diff
+                .source_dirs
+                .iter()
+                .map(|d| format!("{} vs {}", d.a, d.b))
+                .collect::<Vec<_>>()
+                .join(", ");
             let trim = a.go.as_ref().and_then(|g| g.setting("-trimpath")) == Some("true");
             parts.push(format!(
                 "recorded source directories differ ({pairs}){}",
                 if trim { "" } else { ": -trimpath is unset, so the build directory is written into the binary (file names, DWARF)" }
             ));
         }
-        if let Some(p) = &diff.plugin_path {
+        if let Some(p) = diff.plugin_path.as_ref().filter(|_| !cross) {
             parts.push(format!(
                 "plugin path differs: {} vs {}",
                 p.a.as_deref().unwrap_or("none"),
@@ -613,17 +831,30 @@ fn verdict(diff: &Diff, a: &Side, b: &Side) -> String {
     if let Some(first) = &diff.first_mismatch {
         parts.push(format!("plugin.Open would fail: {first}"));
     }
-    let cross = diff.a.role != diff.b.role;
     if cross && diff.same_build_facts {
         return format!(
-            "no difference that matters for loading: the {} packages {} and {} share have equal hashes, same toolchain and hash-relevant settings",
-            diff.packages.shared, diff.a.label, diff.b.label
+            "no difference that matters for loading: same toolchain, and the {} packages {} and {} share have equal hashes{}",
+            diff.packages.shared,
+            diff.a.label,
+            diff.b.label,
+            if diff
+                .settings
+                .iter()
+                .any(|s| s.key == "-tags" || s.affects_hashes)
+            {
+                " (the settings that differ change none of them)"
+            } else {
+                ""
+            }
         );
     }
     if parts.is_empty() || diff.same_build_facts {
         let mut text = "same build facts".to_string();
         if !diff.sections.is_empty() {
-            text.push_str(&format!("; the bytes differ ({} section(s) differ in size)", diff.sections.len()));
+            text.push_str(&format!(
+                "; the bytes differ ({} section(s) differ in size)",
+                diff.sections.len()
+            ));
         } else {
             text.push_str("; the bytes differ");
         }
@@ -641,16 +872,32 @@ mod tests {
 
     #[test]
     fn suffixes_at_separators() {
-        assert_eq!(common_suffix_len("/tmp/a/greeter/main.go", "/tmp/b/greeter/main.go"), "/greeter/main.go".len());
+        assert_eq!(
+            common_suffix_len("/tmp/a/greeter/main.go", "/tmp/b/greeter/main.go"),
+            "/greeter/main.go".len()
+        );
         assert_eq!(common_suffix_len("/x/amain.go", "/y/bmain.go"), 0);
     }
 
     #[test]
     fn dir_changes_pair_files() {
-        let a = FileTable { files: vec!["/go/src/runtime/proc.go".into(), "/tmp/a/greeter/main.go".into()] };
-        let b = FileTable { files: vec!["/go2/src/runtime/proc.go".into(), "/tmp/b/greeter/main.go".into()] };
+        let a = FileTable {
+            files: vec![
+                "/go/src/runtime/proc.go".into(),
+                "/tmp/a/greeter/main.go".into(),
+            ],
+        };
+        let b = FileTable {
+            files: vec![
+                "/go2/src/runtime/proc.go".into(),
+                "/tmp/b/greeter/main.go".into(),
+            ],
+        };
         let changes = dir_changes(&a, &b);
         assert_eq!(changes.len(), 1);
-        assert_eq!((changes[0].a.as_str(), changes[0].b.as_str()), ("/tmp/a", "/tmp/b"));
+        assert_eq!(
+            (changes[0].a.as_str(), changes[0].b.as_str()),
+            ("/tmp/a", "/tmp/b")
+        );
     }
 }

@@ -49,7 +49,10 @@ impl GoEnv {
         env.insert("GOWORK".to_string(), "off".to_string());
         env.insert("GO111MODULE".to_string(), "on".to_string());
         if std::env::var_os("GOCACHE").is_none_or(|v| v.is_empty()) {
-            env.insert("GOCACHE".to_string(), toolchain::cache_dir().join("gocache").display().to_string());
+            env.insert(
+                "GOCACHE".to_string(),
+                toolchain::cache_dir().join("gocache").display().to_string(),
+            );
         }
         env.extend(target_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         GoEnv { toolchain, env }
@@ -57,7 +60,10 @@ impl GoEnv {
 
     /// The environment as the build will see it: what plugctl sets, for the manifest.
     pub fn effective(&self, key: &str) -> Option<String> {
-        self.env.get(key).cloned().or_else(|| std::env::var(key).ok())
+        self.env
+            .get(key)
+            .cloned()
+            .or_else(|| std::env::var(key).ok())
     }
 
     /// `go ARGS` in `dir`, with the build's environment.
@@ -91,7 +97,10 @@ impl GoEnv {
 
     /// `go env KEY` with the build's environment.
     pub fn go_env(&self, dir: &Path, key: &str) -> Result<String> {
-        Ok(self.output(dir, &["env".into(), key.into()])?.trim().to_string())
+        Ok(self
+            .output(dir, &["env".into(), key.into()])?
+            .trim()
+            .to_string())
     }
 
     /// The command line as a shell would show it.
@@ -111,7 +120,11 @@ impl GoEnv {
 pub fn failure_text(command: &str, output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let text = if stderr.trim().is_empty() { stdout } else { stderr };
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = &lines[lines.len().saturating_sub(20)..];
     let status = match output.status.code() {
@@ -123,7 +136,11 @@ pub fn failure_text(command: &str, output: &Output) -> String {
 
 /// Quotes a word for a POSIX shell only when needed.
 pub fn shell_quote(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c)) {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c))
+    {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))

@@ -35,7 +35,12 @@ impl LoadCheck {
     }
 
     pub fn skipped(reason: &str) -> LoadCheck {
-        LoadCheck { outcome: "skipped".into(), detail: Some(reason.into()), shared_packages: 0, seconds: 0.0 }
+        LoadCheck {
+            outcome: "skipped".into(),
+            detail: Some(reason.into()),
+            shared_packages: 0,
+            seconds: 0.0,
+        }
     }
 }
 
@@ -80,6 +85,7 @@ pub fn source(imports: &[&str]) -> String {
 }
 
 /// Builds the harness next to the plugin's aligned `go.mod` and runs it on `plugin`.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     go: &GoEnv,
     flags: &[String],
@@ -98,15 +104,24 @@ pub fn check(
         .filter(|p| host.package_hash(p).is_some())
         .filter(|p| importable(p, plugin_module))
         .collect();
-    let dir = tempfile::Builder::new().prefix("plugctl-harness-").tempdir().context("creating the harness directory")?;
-    std::fs::copy(aligned_gomod, dir.path().join("go.mod")).context("copying go.mod for the harness")?;
+    let dir = tempfile::Builder::new()
+        .prefix("plugctl-harness-")
+        .tempdir()
+        .context("creating the harness directory")?;
+    std::fs::copy(aligned_gomod, dir.path().join("go.mod"))
+        .context("copying go.mod for the harness")?;
     let sum = aligned_gomod.with_extension("sum");
     if sum.is_file() {
         std::fs::copy(&sum, dir.path().join("go.sum")).context("copying go.sum for the harness")?;
     }
     go.output(
         dir.path(),
-        &["mod".into(), "edit".into(), "-module=plugctl.invalid/loadharness".into(), "go.mod".into()],
+        &[
+            "mod".into(),
+            "edit".into(),
+            "-module=plugctl.invalid/loadharness".into(),
+            "go.mod".into(),
+        ],
     )?;
     std::fs::write(dir.path().join("main.go"), source(&shared)).context("writing the harness")?;
     let exe = dir.path().join("harness");
@@ -123,28 +138,54 @@ pub fn check(
         });
     }
     let abs = std::path::absolute(plugin_path).unwrap_or_else(|_| plugin_path.to_path_buf());
-    let (status, stdout, stderr, timed_out) = run_with_timeout(Command::new(&exe).arg(&abs), timeout)?;
+    let (status, stdout, stderr, timed_out) =
+        run_with_timeout(Command::new(&exe).arg(&abs), timeout)?;
     let seconds = start.elapsed().as_secs_f64();
-    let line = stdout.lines().find(|l| l.starts_with("OK") || l.starts_with("ERR")).unwrap_or("").to_string();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("OK") || l.starts_with("ERR"))
+        .unwrap_or("")
+        .to_string();
     let (outcome, detail) = if timed_out {
-        ("timeout".to_string(), Some(format!("plugin.Open did not return within {} s", timeout.as_secs())))
+        (
+            "timeout".to_string(),
+            Some(format!(
+                "plugin.Open did not return within {} s",
+                timeout.as_secs()
+            )),
+        )
     } else if line.starts_with("OK") {
         ("ok".to_string(), None)
     } else if let Some(err) = line.strip_prefix("ERR ") {
         ("error".to_string(), Some(err.to_string()))
     } else {
-        let first: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(3).collect();
+        let first: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(3)
+            .collect();
         let how = match status {
             Some(code) => format!("exit {code}"),
             None => "killed by a signal".to_string(),
         };
-        ("crash".to_string(), Some(format!("{how}: {}", first.join(" | "))))
+        (
+            "crash".to_string(),
+            Some(format!("{how}: {}", first.join(" | "))),
+        )
     };
-    Ok(LoadCheck { outcome, detail, shared_packages: shared.len(), seconds })
+    Ok(LoadCheck {
+        outcome,
+        detail,
+        shared_packages: shared.len(),
+        seconds,
+    })
 }
 
 /// Runs a command, killing it after `timeout`. Returns (exit code, stdout, stderr, timed out).
-pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<(Option<i32>, String, String, bool)> {
+pub fn run_with_timeout(
+    command: &mut Command,
+    timeout: Duration,
+) -> Result<(Option<i32>, String, String, bool)> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -190,8 +231,14 @@ mod tests {
         assert!(importable("encoding/json", "example.com/greeter"));
         assert!(importable("example.com/shared", "example.com/greeter"));
         assert!(!importable("internal/abi", "example.com/greeter"));
-        assert!(!importable("crypto/internal/fips140", "example.com/greeter"));
-        assert!(!importable("vendor/golang.org/x/net/dns/dnsmessage", "example.com/greeter"));
+        assert!(!importable(
+            "crypto/internal/fips140",
+            "example.com/greeter"
+        ));
+        assert!(!importable(
+            "vendor/golang.org/x/net/dns/dnsmessage",
+            "example.com/greeter"
+        ));
         assert!(!importable("example.com/greeter", "example.com/greeter"));
         assert!(!importable("fmt", "example.com/greeter"));
     }

@@ -64,8 +64,18 @@ pub enum TargetError {
 }
 
 /// Environment keys that select the architecture level or feature set.
-const ARCH_LEVELS: &[&str] =
-    &["GOAMD64", "GOARM64", "GOARM", "GO386", "GOMIPS", "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM", "GOFIPS140"];
+const ARCH_LEVELS: &[&str] = &[
+    "GOAMD64",
+    "GOARM64",
+    "GOARM",
+    "GO386",
+    "GOMIPS",
+    "GOMIPS64",
+    "GOPPC64",
+    "GORISCV64",
+    "GOWASM",
+    "GOFIPS140",
+];
 
 /// The target for a plugin of `host` (or, without one, from the explicit flags alone).
 pub fn target(host: Option<&GoFacts>, explicit: &Explicit) -> Result<Target, TargetError> {
@@ -84,12 +94,36 @@ pub fn target(host: Option<&GoFacts>, explicit: &Explicit) -> Result<Target, Tar
     let mut asan = explicit.asan;
     let mut valued: Vec<(&str, String)> = Vec::new();
     if let Some(host) = host {
-        mirror_host(host, &mut t, &mut trimpath, &mut race, &mut msan, &mut asan, &mut valued)?;
+        mirror_host(
+            host,
+            &mut t,
+            &mut trimpath,
+            &mut race,
+            &mut msan,
+            &mut asan,
+            &mut valued,
+        )?;
         for (flag, given, hosts) in [
-            ("-trimpath", explicit.trimpath, host.setting("-trimpath") == Some("true")),
-            ("-race", explicit.race, host.setting("-race") == Some("true")),
-            ("-msan", explicit.msan, host.setting("-msan") == Some("true")),
-            ("-asan", explicit.asan, host.setting("-asan") == Some("true")),
+            (
+                "-trimpath",
+                explicit.trimpath,
+                host.setting("-trimpath") == Some("true"),
+            ),
+            (
+                "-race",
+                explicit.race,
+                host.setting("-race") == Some("true"),
+            ),
+            (
+                "-msan",
+                explicit.msan,
+                host.setting("-msan") == Some("true"),
+            ),
+            (
+                "-asan",
+                explicit.asan,
+                host.setting("-asan") == Some("true"),
+            ),
         ] {
             if given && !hosts {
                 t.warnings.push(format!(
@@ -120,16 +154,21 @@ pub fn target(host: Option<&GoFacts>, explicit: &Explicit) -> Result<Target, Tar
     if let Some(goarch) = &explicit.goarch {
         override_value(&mut t, "GOARCH", goarch, host.is_some());
         if goarch != &t.goarch {
-            t.env.retain(|k, _| !ARCH_LEVELS.contains(&k.as_str()) || *k == "GOFIPS140");
+            t.env
+                .retain(|k, _| !ARCH_LEVELS.contains(&k.as_str()) || *k == "GOFIPS140");
         }
         t.goarch = goarch.clone();
     }
-    for (key, value, flag) in
-        [("-gcflags", &explicit.gcflags, "gcflags"), ("-tags", &explicit.tags, "tags"), ("-ldflags", &explicit.ldflags, "ldflags")]
-    {
+    for (key, value, flag) in [
+        ("-gcflags", &explicit.gcflags, "gcflags"),
+        ("-tags", &explicit.tags, "tags"),
+        ("-ldflags", &explicit.ldflags, "ldflags"),
+    ] {
         if let Some(value) = value {
             if host.is_some_and(|h| h.setting(key) != Some(value.as_str())) && key != "-ldflags" {
-                t.warnings.push(format!("--{flag}={value} differs from the host's {key}; package hashes may change"));
+                t.warnings.push(format!(
+                    "--{flag}={value} differs from the host's {key}; package hashes may change"
+                ));
             }
             valued.retain(|(k, _)| *k != key);
             valued.push((key, value.clone()));
@@ -137,19 +176,34 @@ pub fn target(host: Option<&GoFacts>, explicit: &Explicit) -> Result<Target, Tar
     }
     for (key, value) in &explicit.env {
         if host.is_some_and(|h| h.setting(key) != Some(value.as_str())) {
-            t.warnings.push(format!("--env {key}={value} differs from the host's setting"));
+            t.warnings.push(format!(
+                "--env {key}={value} differs from the host's setting"
+            ));
         }
         t.env.insert(key.clone(), value.clone());
     }
     t.env.insert("CGO_ENABLED".into(), "1".into());
     t.env.insert("GOOS".into(), t.goos.clone());
     t.env.insert("GOARCH".into(), t.goarch.clone());
-    for (on, flag) in [(trimpath, "-trimpath"), (race, "-race"), (msan, "-msan"), (asan, "-asan")] {
+    for (on, flag) in [
+        (trimpath, "-trimpath"),
+        (race, "-race"),
+        (msan, "-msan"),
+        (asan, "-asan"),
+    ] {
         if on {
             t.flags.push(flag.into());
         }
     }
-    let order = ["-gcflags", "-asmflags", "-tags", "-pgo", "-cover", "-covermode", "-ldflags"];
+    let order = [
+        "-gcflags",
+        "-asmflags",
+        "-tags",
+        "-pgo",
+        "-cover",
+        "-covermode",
+        "-ldflags",
+    ];
     valued.sort_by_key(|(k, _)| order.iter().position(|o| o == k).unwrap_or(order.len()));
     for (key, value) in valued {
         if key == "-cover" {
@@ -187,10 +241,12 @@ fn mirror_host(
     asan: &mut bool,
     valued: &mut Vec<(&'static str, String)>,
 ) -> Result<(), TargetError> {
-    let version = host
-        .parsed_version
-        .as_ref()
-        .ok_or_else(|| TargetError::Unsupported(format!("host Go version {:?} not understood; give --go", host.version)))?;
+    let version = host.parsed_version.as_ref().ok_or_else(|| {
+        TargetError::Unsupported(format!(
+            "host Go version {:?} not understood; give --go",
+            host.version
+        ))
+    })?;
     if version.devel || version.pre.is_some() {
         return Err(TargetError::Unsupported(format!(
             "host was built by {}, which is not a release plugctl can install; give --go VERSION with a toolchain of the same source",
@@ -203,7 +259,11 @@ fn mirror_host(
         t.go_version = format!("{}.{}", version.major, version.minor);
     }
     let mut note = |setting: &str, value: &str, action: String| {
-        t.mirrored.push(MirrorNote { setting: setting.into(), host: value.into(), action });
+        t.mirrored.push(MirrorNote {
+            setting: setting.into(),
+            host: value.into(),
+            action,
+        });
     };
     let mut warnings = Vec::new();
     let mut env = BTreeMap::new();
@@ -298,13 +358,18 @@ fn mirror_host(
         }
     }
     if modified {
-        let revision = host.setting("vcs.revision").unwrap_or("an unknown revision");
+        let revision = host
+            .setting("vcs.revision")
+            .unwrap_or("an unknown revision");
         warnings.push(format!(
             "host was built from a modified work tree (vcs.modified=true at {revision}): uncommitted changes in its local modules cannot be recovered; they are used as they are now"
         ));
     }
     if !unknown.is_empty() {
-        warnings.push(format!("host build settings plugctl does not know were not mirrored: {}", unknown.join(", ")));
+        warnings.push(format!(
+            "host build settings plugctl does not know were not mirrored: {}",
+            unknown.join(", ")
+        ));
     }
     if host.setting("-pgo").is_none() && version.major == 1 && version.minor >= 21 {
         // Without the setting the host used no profile; `-pgo=auto` would pick up a
@@ -364,7 +429,13 @@ mod tests {
 
     fn host(settings: &[(&str, &str)]) -> GoFacts {
         let mut facts = crate::build::test_support::go_facts("go1.26.6");
-        facts.settings = settings.iter().map(|(k, v)| BuildSetting { key: k.to_string(), value: v.to_string() }).collect();
+        facts.settings = settings
+            .iter()
+            .map(|(k, v)| BuildSetting {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect();
         facts
     }
 
@@ -385,7 +456,16 @@ mod tests {
         ]);
         let t = target(Some(&h), &Explicit::default()).unwrap();
         assert_eq!(t.go_version, "1.26.6");
-        assert_eq!(t.flags, vec!["-trimpath", "-race", "-gcflags=all=-N -l", "-tags=netgo", "-pgo=off"]);
+        assert_eq!(
+            t.flags,
+            vec![
+                "-trimpath",
+                "-race",
+                "-gcflags=all=-N -l",
+                "-tags=netgo",
+                "-pgo=off"
+            ]
+        );
         assert_eq!(t.env.get("GOAMD64").map(String::as_str), Some("v3"));
         assert_eq!(t.env.get("CGO_ENABLED").map(String::as_str), Some("1"));
         assert!(t.warnings.is_empty(), "{:?}", t.warnings);
@@ -394,12 +474,19 @@ mod tests {
     #[test]
     fn host_without_cgo_cannot_load_plugins() {
         let h = host(&[("CGO_ENABLED", "0")]);
-        assert!(matches!(target(Some(&h), &Explicit::default()), Err(TargetError::HostCannotLoad(_))));
+        assert!(matches!(
+            target(Some(&h), &Explicit::default()),
+            Err(TargetError::HostCannotLoad(_))
+        ));
     }
 
     #[test]
     fn warns_about_unreproducible_settings() {
-        let h = host(&[("CGO_CFLAGS", "-O3 -I/opt/x"), ("vcs.modified", "true"), ("-weird", "1")]);
+        let h = host(&[
+            ("CGO_CFLAGS", "-O3 -I/opt/x"),
+            ("vcs.modified", "true"),
+            ("-weird", "1"),
+        ]);
         let t = target(Some(&h), &Explicit::default()).unwrap();
         let text = t.warnings.join("\n");
         assert!(text.contains("CGO_CFLAGS=-O3 -I/opt/x"), "{text}");
@@ -409,7 +496,12 @@ mod tests {
 
     #[test]
     fn explicit_flags_without_host() {
-        let e = Explicit { go: Some("go1.26.5".into()), trimpath: true, goarch: Some("arm64".into()), ..Default::default() };
+        let e = Explicit {
+            go: Some("go1.26.5".into()),
+            trimpath: true,
+            goarch: Some("arm64".into()),
+            ..Default::default()
+        };
         let t = target(None, &e).unwrap();
         assert_eq!(t.go_version, "1.26.5");
         assert_eq!(t.flags, vec!["-trimpath"]);

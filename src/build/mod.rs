@@ -163,6 +163,8 @@ pub struct BuildResult {
     pub command_line: String,
     pub source: SourceFacts,
     pub alignment: AlignReport,
+    /// The `go.mod` the build used (the `-modfile` copy, after alignment).
+    pub go_mod: String,
     /// The modules of the result, from its build info (with sums).
     pub modules: Vec<Module>,
     pub warnings: Vec<String>,
@@ -179,7 +181,10 @@ impl BuildResult {
 }
 
 pub fn manifest_path(output: &Path) -> PathBuf {
-    let mut name = output.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = output
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".plugctl.json");
     output.with_file_name(name)
 }
@@ -197,7 +202,10 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("host {}", path.display()))?;
             let Some(go) = golang::read(&artifact) else {
-                bail!("host {} has no Go build info: not a Go program (give --go VERSION and flags instead)", path.display());
+                bail!(
+                    "host {} has no Go build info: not a Go program (give --go VERSION and flags instead)",
+                    path.display()
+                );
             };
             if go.role == golang::GoRole::Plugin {
                 bail!("host {} is a Go plugin, not a program", path.display());
@@ -209,7 +217,9 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     };
     let host_go: Option<&GoFacts> = host.as_ref().map(|h| &h.2);
     let target = mirror::target(host_go, &request.explicit).map_err(|e| match e {
-        TargetError::HostCannotLoad(text) => anyhow::Error::new(BuildError::HostCannotLoad(format!("host {text}"))),
+        TargetError::HostCannotLoad(text) => {
+            anyhow::Error::new(BuildError::HostCannotLoad(format!("host {text}")))
+        }
         other => anyhow::Error::new(other),
     })?;
     warnings.extend(target.warnings.iter().cloned());
@@ -222,7 +232,11 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let mut target_env = target.env.clone();
     if cross && std::env::var_os("CC").is_none() {
         let (cc, package) = mirror::cross_compiler(&target.goarch).ok_or_else(|| {
-            anyhow::anyhow!("no known C cross compiler for {}/{}: set CC to one (cgo is required for plugins)", target.goos, target.goarch)
+            anyhow::anyhow!(
+                "no known C cross compiler for {}/{}: set CC to one (cgo is required for plugins)",
+                target.goos,
+                target.goarch
+            )
         })?;
         if which::which(cc).is_err() {
             bail!(
@@ -250,14 +264,27 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
         Some((_, _, facts, files)) => {
             progress.step("aligning shared modules with the host");
             let host_modules = modules::HostModules { facts, files };
-            modules::align(&go, &module_root, &modfile, &temp, &host_modules, &request.align)?
+            modules::align(
+                &go,
+                &module_root,
+                &modfile,
+                &temp,
+                &host_modules,
+                &request.align,
+            )?
         }
         None => {
-            let mut report =
-                AlignReport { entries: Vec::new(), edits: Vec::new(), warnings: Vec::new(), env: BTreeMap::new() };
+            let mut report = AlignReport {
+                entries: Vec::new(),
+                edits: Vec::new(),
+                warnings: Vec::new(),
+                env: BTreeMap::new(),
+            };
             for (module, to) in &request.align.replaces {
                 let arg = if modules::is_local_path(to) {
-                    let abs = std::path::absolute(to).map(|p| sources::clean(&p)).unwrap_or_else(|_| PathBuf::from(to));
+                    let abs = std::path::absolute(to)
+                        .map(|p| sources::clean(&p))
+                        .unwrap_or_else(|_| PathBuf::from(to));
                     format!("-replace={module}={}", abs.display())
                 } else {
                     format!("-replace={module}={to}")
@@ -280,14 +307,26 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let t = Instant::now();
     let output = std::path::absolute(&request.output).context("output path")?;
     if let Some(parent) = output.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     let mut args = vec!["build".to_string(), "-buildmode=plugin".to_string()];
     args.push(format!("-modfile={}", temp.gomod.display()));
     args.extend(target.flags.iter().cloned());
-    args.extend(["-o".to_string(), output.display().to_string(), ".".to_string()]);
-    let shown_flags = if target.flags.is_empty() { String::new() } else { format!(" {}", target.flags.join(" ")) };
-    progress.step(&format!("building the plugin with go{}{shown_flags}", toolchain.version));
+    args.extend([
+        "-o".to_string(),
+        output.display().to_string(),
+        ".".to_string(),
+    ]);
+    let shown_flags = if target.flags.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", target.flags.join(" "))
+    };
+    progress.step(&format!(
+        "building the plugin with go{}{shown_flags}",
+        toolchain.version
+    ));
     let out = go.run(&package_dir, &args)?;
     if !out.status.success() {
         let mut text = gocmd::failure_text(&go.display(&args), &out);
@@ -304,15 +343,26 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
 
     // Static verification.
     let t = Instant::now();
-    progress.step("checking the plugin against the host (inspect --host)");
-    let (static_check, plugin_go) = static_check(&output, request.host.as_deref(), host.as_ref().map(|h| (&h.1, &h.2)), cross)?;
+    progress.step(match (&request.host, cross) {
+        (Some(_), false) => "checking the plugin against the host (inspect --host)",
+        (Some(_), true) => "checking the plugin against the host (Go's checks; cross build)",
+        (None, _) => "checking the plugin (loader emulation)",
+    });
+    let (static_check, plugin_go) = static_check(
+        &output,
+        request.host.as_deref(),
+        host.as_ref().map(|h| (&h.1, &h.2)),
+        cross,
+    )?;
     timings.verify = t.elapsed().as_secs_f64();
 
     // Real load.
     let load = if request.load {
         let t = Instant::now();
         let check = match (&host, &plugin_go) {
-            _ if cross => harness::LoadCheck::skipped("cross build: the plugin cannot run on this machine"),
+            _ if cross => {
+                harness::LoadCheck::skipped("cross build: the plugin cannot run on this machine")
+            }
             (Some((_, _, facts, _)), Some(pgo)) => {
                 progress.step("building and running the load harness");
                 harness::check(
@@ -328,7 +378,16 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
             }
             (None, Some(pgo)) => {
                 progress.step("building and running the load harness");
-                harness::check(&go, &target.flags, &temp.gomod, pgo, pgo, &modfile.module, &output, request.load_timeout)?
+                harness::check(
+                    &go,
+                    &target.flags,
+                    &temp.gomod,
+                    pgo,
+                    pgo,
+                    &modfile.module,
+                    &output,
+                    request.load_timeout,
+                )?
             }
             (_, None) => harness::LoadCheck::skipped("the output has no Go build info"),
         };
@@ -343,7 +402,10 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let repro = if request.verify_repro {
         let t = Instant::now();
         progress.step("rebuilding in another directory with an empty build cache (--verify-repro)");
-        let package_rel = package_dir.strip_prefix(&module_root).unwrap_or(Path::new("")).to_path_buf();
+        let package_rel = package_dir
+            .strip_prefix(&module_root)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
         let check = repro::verify(
             &go,
             &repro::Rebuild {
@@ -377,7 +439,12 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
         let dir = PathBuf::from(entry.plugin_after.split(" => ").nth(1).unwrap_or_default());
         if dir.is_absolute() && dir.is_dir() {
             let (sha256, files) = hash_tree(&dir, &[])?;
-            local_modules.push(LocalModule { module: entry.module.clone(), dir, sha256, files });
+            local_modules.push(LocalModule {
+                module: entry.module.clone(),
+                dir,
+                sha256,
+                files,
+            });
         }
     }
     let output_facts = FileFacts {
@@ -396,7 +463,9 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
         None => None,
     };
     let ok = static_check.ok
-        && load.as_ref().is_none_or(|l| l.ok() || l.outcome == "skipped")
+        && load
+            .as_ref()
+            .is_none_or(|l| l.ok() || l.outcome == "skipped")
         && repro.as_ref().is_none_or(|r| r.identical);
     let mut command = vec![toolchain.go.display().to_string()];
     command.extend(args.iter().cloned());
@@ -429,14 +498,23 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
             local_modules,
         },
         alignment,
-        modules: plugin_go.as_ref().map(|g| g.deps.clone()).unwrap_or_default(),
+        go_mod: std::fs::read_to_string(&temp.gomod).unwrap_or_default(),
+        modules: plugin_go
+            .as_ref()
+            .map(|g| g.deps.clone())
+            .unwrap_or_default(),
         warnings,
-        verification: Verification { static_check, load, repro },
+        verification: Verification {
+            static_check,
+            load,
+            repro,
+        },
         wrote_go_mod: wrote,
         seconds: timings,
     };
     let json = serde_json::to_string_pretty(&result).context("serialising the manifest")?;
-    std::fs::write(&manifest, json + "\n").with_context(|| format!("writing {}", manifest.display()))?;
+    std::fs::write(&manifest, json + "\n")
+        .with_context(|| format!("writing {}", manifest.display()))?;
     Ok(result)
 }
 
@@ -450,40 +528,82 @@ fn static_check(
     cross: bool,
 ) -> Result<(StaticCheck, Option<GoFacts>)> {
     if !cross {
-        let options = predict::Options { host: host_path.map(Path::to_path_buf), ..Default::default() };
+        let options = predict::Options {
+            host: host_path.map(Path::to_path_buf),
+            ..Default::default()
+        };
         let report = predict::inspect(&[output.to_path_buf()], &options)?;
-        let item = report.artifacts.into_iter().next().context("inspect returned no artifact")?;
+        let item = report
+            .artifacts
+            .into_iter()
+            .next()
+            .context("inspect returned no artifact")?;
         let against = match host_path {
             Some(h) => format!("inspect --host {}", h.display()),
             None => "dlopen(RTLD_NOW) by a minimal C program (no host given)".into(),
         };
         let ok = item.load.outcome.loads();
-        return Ok((StaticCheck { against, load: Some(item.load), skipped: None, ok }, item.go));
+        return Ok((
+            StaticCheck {
+                against,
+                load: Some(item.load),
+                skipped: None,
+                ok,
+            },
+            item.go,
+        ));
     }
-    let artifact = Artifact::read(output).map_err(anyhow::Error::from).with_context(|| output.display().to_string())?;
+    let artifact = Artifact::read(output)
+        .map_err(anyhow::Error::from)
+        .with_context(|| output.display().to_string())?;
     let plugin = golang::read(&artifact);
     let Some((host_artifact, host_go)) = host else {
-        let skipped = "cross build without a host: the loader emulation models this machine only".to_string();
-        return Ok((StaticCheck { against: "nothing".into(), load: None, skipped: Some(skipped), ok: true }, plugin));
+        let skipped =
+            "cross build without a host: the loader emulation models this machine only".to_string();
+        return Ok((
+            StaticCheck {
+                against: "nothing".into(),
+                load: None,
+                skipped: Some(skipped),
+                ok: true,
+            },
+            plugin,
+        ));
     };
     let against = format!(
         "Go's plugin.Open checks against {} (cross build: the loader emulation models this machine only)",
-        host_path.map(|p| p.display().to_string()).unwrap_or_default()
+        host_path
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     );
     let name = output.display().to_string();
     let verdict = if host_artifact.identity.machine_id != artifact.identity.machine_id {
         LoadVerdict::fail(
             crate::verdict::Outcome::WrongMachine,
-            format!("plugin.Open(\"{name}\"): {name}: cannot open shared object file: No such file or directory"),
-            format!("{} object, host is {}", artifact.identity.machine, host_artifact.identity.machine),
+            format!(
+                "plugin.Open(\"{name}\"): {name}: cannot open shared object file: No such file or directory"
+            ),
+            format!(
+                "{} object, host is {}",
+                artifact.identity.machine, host_artifact.identity.machine
+            ),
             "build with the host's GOARCH",
         )
     } else {
         match &plugin {
-            None => LoadVerdict::fail(crate::verdict::Outcome::NotAPlugin, "no Go build info", "not a Go plugin", ""),
+            None => LoadVerdict::fail(
+                crate::verdict::Outcome::NotAPlugin,
+                "no Go build info",
+                "not a Go plugin",
+                "",
+            ),
             Some(pgo) => {
                 let prediction = golang::predict_open(host_go, pgo, &[]);
-                let shared = pgo.package_hashes.iter().filter(|p| host_go.package_hash(&p.path).is_some()).count();
+                let shared = pgo
+                    .package_hashes
+                    .iter()
+                    .filter(|p| host_go.package_hash(&p.path).is_some())
+                    .count();
                 match prediction.outcome {
                     golang::OpenOutcome::Passes => LoadVerdict::ok(format!(
                         "{} plugin for a {} host; the {shared} packages shared with the host have equal hashes",
@@ -491,7 +611,10 @@ fn static_check(
                     )),
                     golang::OpenOutcome::PackageMismatch { package } => LoadVerdict {
                         outcome: crate::verdict::Outcome::PackageMismatch,
-                        error: prediction.message.as_deref().map(|m| golang::open_error(&name, m)),
+                        error: prediction
+                            .message
+                            .as_deref()
+                            .map(|m| golang::open_error(&name, m)),
                         package: Some(package),
                         cause: "a package shared with the host has a different hash".into(),
                         fix: "plugctl diff HOST PLUGIN says which setting or module differs".into(),
@@ -507,12 +630,21 @@ fn static_check(
         }
     };
     let ok = verdict.outcome.loads();
-    Ok((StaticCheck { against, load: Some(verdict), skipped: None, ok }, plugin))
+    Ok((
+        StaticCheck {
+            against,
+            load: Some(verdict),
+            skipped: None,
+            ok,
+        },
+        plugin,
+    ))
 }
 
 /// SHA-256 of a file, as lower-case hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -556,7 +688,8 @@ pub fn hash_tree(root: &Path, skip: &[PathBuf]) -> Result<(String, usize)> {
     files.sort();
     let mut hasher = Sha256::new();
     for rel in &files {
-        let data = std::fs::read(root.join(rel)).with_context(|| format!("reading {}", rel.display()))?;
+        let data =
+            std::fs::read(root.join(rel)).with_context(|| format!("reading {}", rel.display()))?;
         hasher.update(rel.to_string_lossy().as_bytes());
         hasher.update([0]);
         hasher.update(data.len().to_string().as_bytes());
@@ -568,7 +701,9 @@ pub fn hash_tree(root: &Path, skip: &[PathBuf]) -> Result<(String, usize)> {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::golang::{BuildInfoFormat, BuildInfoSource, GoFacts, GoRole, HashOrder, InitEnvScan, parse_go_version};
+    use crate::golang::{
+        BuildInfoFormat, BuildInfoSource, GoFacts, GoRole, HashOrder, InitEnvScan, parse_go_version,
+    };
 
     /// Go facts with only a version, for unit tests of rules over build info.
     pub fn go_facts(version: &str) -> GoFacts {
@@ -576,7 +711,11 @@ pub(crate) mod test_support {
             version: version.into(),
             parsed_version: parse_go_version(version),
             role: GoRole::Executable,
-            build_info: BuildInfoSource { address: 0, format: BuildInfoFormat::Inline, located_by: "test".into() },
+            build_info: BuildInfoSource {
+                address: 0,
+                format: BuildInfoFormat::Inline,
+                located_by: "test".into(),
+            },
             main_path: Some("example.com/host".into()),
             main_module: None,
             deps: Vec::new(),
@@ -590,7 +729,9 @@ pub(crate) mod test_support {
             exports: Vec::new(),
             exports_source: String::new(),
             init_env_reads: Vec::new(),
-            init_env: InitEnvScan::NotScanned { reason: "test".into() },
+            init_env: InitEnvScan::NotScanned {
+                reason: "test".into(),
+            },
             problems: Vec::new(),
         }
     }
@@ -602,7 +743,10 @@ mod tests {
 
     #[test]
     fn manifest_sits_next_to_the_output() {
-        assert_eq!(manifest_path(Path::new("/o/greeter.so")), PathBuf::from("/o/greeter.so.plugctl.json"));
+        assert_eq!(
+            manifest_path(Path::new("/o/greeter.so")),
+            PathBuf::from("/o/greeter.so.plugctl.json")
+        );
     }
 
     #[test]

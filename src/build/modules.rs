@@ -40,11 +40,18 @@ impl ModFile {
     pub fn parse_json(text: &str) -> Result<ModFile> {
         let v: Value = serde_json::from_str(text).context("parsing `go mod edit -json`")?;
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let module = v.get("Module").and_then(|m| s(m, "Path")).unwrap_or_default();
+        let module = v
+            .get("Module")
+            .and_then(|m| s(m, "Path"))
+            .unwrap_or_default();
         let require = v
             .get("Require")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|r| Some((s(r, "Path")?, s(r, "Version")?))).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| Some((s(r, "Path")?, s(r, "Version")?)))
+                    .collect()
+            })
             .unwrap_or_default();
         let replace = v
             .get("Replace")
@@ -64,17 +71,33 @@ impl ModFile {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(ModFile { module, go: s(&v, "Go"), require, replace })
+        Ok(ModFile {
+            module,
+            go: s(&v, "Go"),
+            require,
+            replace,
+        })
     }
 
     pub fn read(go: &GoEnv, gomod: &Path) -> Result<ModFile> {
         let dir = gomod.parent().unwrap_or(Path::new("."));
-        let text = go.output(dir, &["mod".into(), "edit".into(), "-json".into(), gomod.display().to_string()])?;
+        let text = go.output(
+            dir,
+            &[
+                "mod".into(),
+                "edit".into(),
+                "-json".into(),
+                gomod.display().to_string(),
+            ],
+        )?;
         Self::parse_json(&text)
     }
 
     fn required(&self, module: &str) -> Option<&str> {
-        self.require.iter().find(|(p, _)| p == module).map(|(_, v)| v.as_str())
+        self.require
+            .iter()
+            .find(|(p, _)| p == module)
+            .map(|(_, v)| v.as_str())
     }
 
     fn replacement(&self, module: &str) -> Option<&Replace> {
@@ -84,7 +107,11 @@ impl ModFile {
 
 /// A replacement target that is a directory (`./x`, `../x`, `/x`), not a module.
 pub fn is_local_path(path: &str) -> bool {
-    path == "." || path == ".." || path.starts_with("./") || path.starts_with("../") || path.starts_with('/')
+    path == "."
+        || path == ".."
+        || path.starts_with("./")
+        || path.starts_with("../")
+        || path.starts_with('/')
 }
 
 /// What alignment did for one module both builds use.
@@ -138,7 +165,10 @@ pub struct AlignReport {
 
 impl AlignReport {
     pub fn unsatisfied(&self) -> Vec<&Alignment> {
-        self.entries.iter().filter(|a| a.status == AlignStatus::Unsatisfied).collect()
+        self.entries
+            .iter()
+            .filter(|a| a.status == AlignStatus::Unsatisfied)
+            .collect()
     }
 }
 
@@ -152,7 +182,10 @@ impl TempModFile {
     /// Copies `go.mod` and `go.sum` of `module_root` into a new temporary directory,
     /// with relative replacements made absolute.
     pub fn create(go: &GoEnv, module_root: &Path, modfile: &ModFile) -> Result<TempModFile> {
-        let dir = tempfile::Builder::new().prefix("plugctl-modfile-").tempdir().context("creating a temporary directory")?;
+        let dir = tempfile::Builder::new()
+            .prefix("plugctl-modfile-")
+            .tempdir()
+            .context("creating a temporary directory")?;
         let gomod = dir.path().join("go.mod");
         std::fs::copy(module_root.join("go.mod"), &gomod).context("copying go.mod")?;
         let sum = module_root.join("go.sum");
@@ -168,7 +201,10 @@ impl TempModFile {
                     Some(v) => format!("{}@{v}", r.old_path),
                     None => r.old_path.clone(),
                 };
-                format!("-replace={old}={}", clean(&module_root.join(&r.new_path)).display())
+                format!(
+                    "-replace={old}={}",
+                    clean(&module_root.join(&r.new_path)).display()
+                )
             })
             .collect();
         let temp = TempModFile { dir, gomod };
@@ -204,7 +240,10 @@ impl HostModules<'_> {
     }
 
     fn is_main(&self, module: &str) -> bool {
-        self.facts.main_module.as_ref().is_some_and(|m| m.path == module)
+        self.facts
+            .main_module
+            .as_ref()
+            .is_some_and(|m| m.path == module)
     }
 
     /// Import paths of the host's packages that belong to `module` (longest module prefix).
@@ -275,12 +314,18 @@ pub fn align(
     host: &HostModules,
     options: &AlignOptions,
 ) -> Result<AlignReport> {
-    let mut report =
-        AlignReport { entries: Vec::new(), edits: Vec::new(), warnings: Vec::new(), env: BTreeMap::new() };
+    let mut report = AlignReport {
+        entries: Vec::new(),
+        edits: Vec::new(),
+        warnings: Vec::new(),
+        env: BTreeMap::new(),
+    };
     let mut done: BTreeSet<String> = BTreeSet::new();
     for (module, _) in &options.replaces {
         if host.dep(module).is_none() && !host.is_main(module) {
-            report.warnings.push(format!("--replace {module}=…: the host does not use {module}; applied anyway"));
+            report.warnings.push(format!(
+                "--replace {module}=…: the host does not use {module}; applied anyway"
+            ));
         }
     }
     // Round 1: modules the plugin's go.mod names.
@@ -291,7 +336,10 @@ pub fn align(
         .chain(modfile.replace.iter().map(|r| r.old_path.clone()))
         .chain(options.replaces.iter().map(|(m, _)| m.clone()))
         .collect();
-    let round: Vec<String> = named.into_iter().filter(|m| host.dep(m).is_some() || host.is_main(m)).collect();
+    let round: Vec<String> = named
+        .into_iter()
+        .filter(|m| host.dep(m).is_some() || host.is_main(m))
+        .collect();
     let edits = align_modules(&round, module_root, modfile, host, options, &mut report);
     done.extend(round);
     temp.edit(go, &edits)?;
@@ -319,20 +367,34 @@ pub fn align(
                 .filter(|m| !done.contains(*m) && *m != &modfile.module && host.dep(m).is_some())
                 .cloned()
                 .collect();
-            edits.extend(align_modules(&more, module_root, modfile, host, options, &mut report));
+            edits.extend(align_modules(
+                &more,
+                module_root,
+                modfile,
+                host,
+                options,
+                &mut report,
+            ));
             done.extend(more);
         }
         for entry in report.entries.iter_mut() {
-            let Some(dep) = host.dep(&entry.module) else { continue };
+            let Some(dep) = host.dep(&entry.module) else {
+                continue;
+            };
             if dep.replace.is_some() || entry.status == AlignStatus::Unsatisfied {
                 continue;
             }
             if options.replaces.iter().any(|(m, _)| m == &entry.module) {
                 continue;
             }
-            let Some(selected) = graph.get(&entry.module) else { continue };
+            let Some(selected) = graph.get(&entry.module) else {
+                continue;
+            };
             if selected.version != dep.version && selected.replace.is_none() {
-                edits.push(format!("-replace={}={}@{}", dep.path, dep.path, dep.version));
+                edits.push(format!(
+                    "-replace={}={}@{}",
+                    dep.path, dep.path, dep.version
+                ));
                 entry.plugin_after = format!("{} => {} {}", dep.version, dep.path, dep.version);
                 entry.status = AlignStatus::Added;
                 entry.note = format!(
@@ -355,7 +417,12 @@ pub fn align(
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// A module of `go list -m -json all`.
@@ -368,14 +435,30 @@ struct Listed {
 fn list_modules(go: &GoEnv, module_root: &Path, gomod: &Path) -> Result<BTreeMap<String, Listed>> {
     let text = go.output(
         module_root,
-        &["list".into(), format!("-modfile={}", gomod.display()), "-m".into(), "-json".into(), "all".into()],
+        &[
+            "list".into(),
+            format!("-modfile={}", gomod.display()),
+            "-m".into(),
+            "-json".into(),
+            "all".into(),
+        ],
     )?;
     let mut out = BTreeMap::new();
     for value in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
         let value = value.context("parsing `go list -m -json all`")?;
-        let Some(path) = value.get("Path").and_then(Value::as_str) else { continue };
-        let version = value.get("Version").and_then(Value::as_str).unwrap_or_default().to_string();
-        let replace = value.get("Replace").and_then(|r| r.get("Path")).and_then(Value::as_str).map(str::to_string);
+        let Some(path) = value.get("Path").and_then(Value::as_str) else {
+            continue;
+        };
+        let version = value
+            .get("Version")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let replace = value
+            .get("Replace")
+            .and_then(|r| r.get("Path"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         out.insert(path.to_string(), Listed { version, replace });
     }
     Ok(out)
@@ -393,7 +476,11 @@ fn align_modules(
     let mut edits = Vec::new();
     for module in modules {
         let before = describe_plugin(modfile, module, root);
-        let explicit = options.replaces.iter().find(|(m, _)| m == module).map(|(_, t)| t.as_str());
+        let explicit = options
+            .replaces
+            .iter()
+            .find(|(m, _)| m == module)
+            .map(|(_, t)| t.as_str());
         let main = host.is_main(module) && host.dep(module).is_none();
         let dep = match host.dep(module) {
             Some(d) => d.clone(),
@@ -430,15 +517,15 @@ fn align_modules(
             if !main {
                 edits.push(format!("-require={}@{}", dep.path, dep.version));
             }
-            if local && host.files.has_absolute_paths() {
-                if let Some(recorded) = host_local_dir(host, &dep, main) {
-                    if Path::new(&after) != recorded {
-                        report.warnings.push(format!(
-                            "--replace {module}={target}: the host compiled {module} from {} and, built without -trimpath, hashed that directory into its packages; another directory will not match",
-                            recorded.display()
-                        ));
-                    }
-                }
+            let recorded = (local && host.files.has_absolute_paths())
+                .then(|| host_local_dir(host, &dep, main))
+                .flatten()
+                .filter(|recorded| Path::new(&after) != recorded);
+            if let Some(recorded) = recorded {
+                report.warnings.push(format!(
+                    "--replace {module}={target}: the host compiled {module} from {} and, built without -trimpath, hashed that directory into its packages; another directory will not match",
+                    recorded.display()
+                ));
             }
             entry.plugin_after = after;
             entry.status = AlignStatus::Aligned;
@@ -451,7 +538,9 @@ fn align_modules(
                 Ok((dir, how)) => {
                     entry.host = describe_host(&dep, Some(&dir));
                     let plugin_dir = plugin_local_dir(modfile, module, root);
-                    if plugin_dir.as_deref() == Some(dir.as_path()) && modfile.required(module) == Some(&dep.version) {
+                    if plugin_dir.as_deref() == Some(dir.as_path())
+                        && modfile.required(module) == Some(&dep.version)
+                    {
                         entry.note = format!("same directory ({how})");
                     } else {
                         edits.push(format!("-replace={module}={}", dir.display()));
@@ -474,7 +563,11 @@ fn align_modules(
         }
         match &dep.replace {
             Some(r) => {
-                let target = if r.version.is_empty() { r.path.clone() } else { format!("{}@{}", r.path, r.version) };
+                let target = if r.version.is_empty() {
+                    r.path.clone()
+                } else {
+                    format!("{}@{}", r.path, r.version)
+                };
                 let same = modfile.replacement(module).is_some_and(|p| {
                     p.new_path == r.path && p.new_version.as_deref().unwrap_or("") == r.version
                 }) && modfile.required(module) == Some(&dep.version);
@@ -514,10 +607,18 @@ fn align_modules(
 /// `--replace M=TARGET` as a `go mod edit` argument and the resulting description.
 fn explicit_edit(module: &str, target: &str) -> (String, String) {
     if is_local_path(target) {
-        let abs = std::path::absolute(target).map(|p| clean(&p)).unwrap_or_else(|_| PathBuf::from(target));
-        (format!("-replace={module}={}", abs.display()), abs.display().to_string())
+        let abs = std::path::absolute(target)
+            .map(|p| clean(&p))
+            .unwrap_or_else(|_| PathBuf::from(target));
+        (
+            format!("-replace={module}={}", abs.display()),
+            abs.display().to_string(),
+        )
     } else {
-        (format!("-replace={module}={target}"), target.replace('@', " "))
+        (
+            format!("-replace={module}={target}"),
+            target.replace('@', " "),
+        )
     }
 }
 
@@ -536,7 +637,8 @@ fn host_local_dir(host: &HostModules, dep: &Module, main: bool) -> Option<PathBu
             .iter()
             .filter_map(|d| {
                 let r = d.replace.as_ref().filter(|r| is_local_path(&r.path))?;
-                host.files.module_dir(&d.path, &host.packages_of(&d.path), Some(&r.path))
+                host.files
+                    .module_dir(&d.path, &host.packages_of(&d.path), Some(&r.path))
             })
             .collect();
         return host.files.main_module_dir(&dep.path, &packages, &others);
@@ -556,14 +658,24 @@ fn resolve_local(
     options: &AlignOptions,
 ) -> Result<(PathBuf, String), String> {
     let module = &dep.path;
-    let rel = dep.replace.as_ref().map(|r| r.path.clone()).unwrap_or_else(|| ".".into());
-    let shown = if main { format!("{module} (the host's main module)") } else { format!("{module} => {rel}") };
+    let rel = dep
+        .replace
+        .as_ref()
+        .map(|r| r.path.clone())
+        .unwrap_or_else(|| ".".into());
+    let shown = if main {
+        format!("{module} (the host's main module)")
+    } else {
+        format!("{module} => {rel}")
+    };
     let hint = format!(
         "pass --replace {module}=DIR (the directory the host was built from) or --host-src DIR (the host's module directory)"
     );
     if host.files.has_absolute_paths() {
         return match host_local_dir(host, dep, main) {
-            Some(dir) if has_module(&dir, module) => Ok((dir, "the host's recorded source file names".into())),
+            Some(dir) if has_module(&dir, module) => {
+                Ok((dir, "the host's recorded source file names".into()))
+            }
             Some(dir) => Err(format!(
                 "the host was built without -trimpath from {} ({shown}), which does not exist here (or is not module {module}); without -trimpath the directory is part of the package hash, so the plugin must be built where that exact path exists",
                 dir.display()
@@ -575,11 +687,22 @@ fn resolve_local(
     }
     // A -trimpath host: only the content matters, the directory is ours to find.
     if let Some(src) = &options.host_src {
-        let dir = clean(&std::path::absolute(src).unwrap_or_else(|_| src.clone()).join(&rel));
+        let dir = clean(
+            &std::path::absolute(src)
+                .unwrap_or_else(|_| src.clone())
+                .join(&rel),
+        );
         return if has_module(&dir, module) {
-            Ok((dir, format!("{rel} relative to --host-src {}", src.display())))
+            Ok((
+                dir,
+                format!("{rel} relative to --host-src {}", src.display()),
+            ))
         } else {
-            Err(format!("{} (--host-src {} joined with {rel}) is not module {module}", dir.display(), src.display()))
+            Err(format!(
+                "{} (--host-src {} joined with {rel}) is not module {module}",
+                dir.display(),
+                src.display()
+            ))
         };
     }
     if rel.starts_with('/') {
@@ -587,9 +710,14 @@ fn resolve_local(
         if has_module(&dir, module) {
             return Ok((dir, "the host's absolute replacement path".into()));
         }
-        return Err(format!("the host used {shown}, which does not exist here; {hint}"));
+        return Err(format!(
+            "the host used {shown}, which does not exist here; {hint}"
+        ));
     }
-    if let Some(r) = modfile.replacement(module).filter(|r| !main && r.new_path == rel) {
+    if let Some(r) = modfile
+        .replacement(module)
+        .filter(|r| !main && r.new_path == rel)
+    {
         let dir = clean(&root.join(&r.new_path));
         if has_module(&dir, module) {
             return Ok((
@@ -606,33 +734,48 @@ fn resolve_local(
 }
 
 fn has_module(dir: &Path, module: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("go.mod")) else { return false };
+    let Ok(text) = std::fs::read_to_string(dir.join("go.mod")) else {
+        return false;
+    };
     text.lines().any(|l| {
         let l = l.trim();
-        l.strip_prefix("module").is_some_and(|rest| rest.trim().trim_matches('"') == module)
+        l.strip_prefix("module")
+            .is_some_and(|rest| rest.trim().trim_matches('"') == module)
     })
 }
 
 /// Without -trimpath the host's module-cache directory is in its file names and hashes:
 /// the plugin must read the cache at the same path.
-fn module_cache_location(go: &GoEnv, root: &Path, host: &HostModules, entries: &[Alignment], report: &mut AlignReport) {
+fn module_cache_location(
+    go: &GoEnv,
+    root: &Path,
+    host: &HostModules,
+    entries: &[Alignment],
+    report: &mut AlignReport,
+) {
     if !host.files.has_absolute_paths() {
         return;
     }
     let mut host_caches: BTreeSet<PathBuf> = BTreeSet::new();
     for entry in entries {
-        let Some(dep) = host.dep(&entry.module).filter(|d| d.replace.is_none()) else { continue };
+        let Some(dep) = host.dep(&entry.module).filter(|d| d.replace.is_none()) else {
+            continue;
+        };
         if let Some(cache) = host.files.module_cache(&dep.path, &dep.version) {
             host_caches.insert(cache);
         }
     }
-    let Some(host_cache) = host_caches.iter().next().cloned() else { return };
+    let Some(host_cache) = host_caches.iter().next().cloned() else {
+        return;
+    };
     let ours = go.go_env(root, "GOMODCACHE").map(PathBuf::from).ok();
     if ours.as_deref() == Some(host_cache.as_path()) {
         return;
     }
     if host_cache.is_dir() {
-        report.env.insert("GOMODCACHE".into(), host_cache.display().to_string());
+        report
+            .env
+            .insert("GOMODCACHE".into(), host_cache.display().to_string());
         report.warnings.push(format!(
             "the host (built without -trimpath) read modules from {}: using that module cache, as its path is part of the package hashes",
             host_cache.display()
@@ -646,7 +789,12 @@ fn module_cache_location(go: &GoEnv, root: &Path, host: &HostModules, entries: &
 }
 
 /// Applies the alignment to the user's `go.mod` and `go.sum` (`--write`).
-pub fn write_back(go: &GoEnv, module_root: &Path, temp: &TempModFile, edits: &[String]) -> Result<()> {
+pub fn write_back(
+    go: &GoEnv,
+    module_root: &Path,
+    temp: &TempModFile,
+    edits: &[String],
+) -> Result<()> {
     if edits.is_empty() {
         return Ok(());
     }
@@ -654,7 +802,8 @@ pub fn write_back(go: &GoEnv, module_root: &Path, temp: &TempModFile, edits: &[S
     let mut args = vec!["mod".to_string(), "edit".to_string()];
     args.extend(edits.iter().cloned());
     args.push(gomod.display().to_string());
-    go.output(module_root, &args).context("writing the alignment into go.mod")?;
+    go.output(module_root, &args)
+        .context("writing the alignment into go.mod")?;
     if temp.gosum().is_file() {
         std::fs::copy(temp.gosum(), module_root.join("go.sum")).context("writing go.sum")?;
     }
@@ -665,9 +814,15 @@ pub fn write_back(go: &GoEnv, module_root: &Path, temp: &TempModFile, edits: &[S
 pub fn module_root(go: &GoEnv, dir: &Path) -> Result<PathBuf> {
     let gomod = go.go_env(dir, "GOMOD")?;
     if gomod.is_empty() || gomod == "/dev/null" || gomod == "NUL" {
-        bail!("{} is not inside a Go module (no go.mod found); plugctl builds module-mode packages", dir.display());
+        bail!(
+            "{} is not inside a Go module (no go.mod found); plugctl builds module-mode packages",
+            dir.display()
+        );
     }
-    Ok(PathBuf::from(gomod).parent().map(Path::to_path_buf).unwrap_or_default())
+    Ok(PathBuf::from(gomod)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -683,8 +838,14 @@ mod tests {
         .unwrap();
         assert_eq!(m.module, "example.com/greeter");
         assert_eq!(m.required("example.com/shared"), Some("v0.0.0"));
-        assert_eq!(m.replacement("example.com/shared").unwrap().new_path, "../shared-v1");
-        assert_eq!(describe_plugin(&m, "example.com/shared", Path::new("/w/greeter")), "v0.0.0 => ../shared-v1 (/w/shared-v1)");
+        assert_eq!(
+            m.replacement("example.com/shared").unwrap().new_path,
+            "../shared-v1"
+        );
+        assert_eq!(
+            describe_plugin(&m, "example.com/shared", Path::new("/w/greeter")),
+            "v0.0.0 => ../shared-v1 (/w/shared-v1)"
+        );
     }
 
     #[test]

@@ -10,7 +10,10 @@ const WIDTH: u16 = 100;
 
 fn table(style: Style) -> Table {
     let mut table = Table::new();
-    table.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH - 2);
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH - 2);
     if !style.color {
         table.force_no_tty();
     }
@@ -18,7 +21,10 @@ fn table(style: Style) -> Table {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {}", l.trim_end())).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("  {}", l.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn mark(style: Style, ok: bool, text: &str) -> String {
@@ -31,7 +37,15 @@ fn short(sha: &str) -> &str {
 
 pub fn build(result: &BuildResult, style: Style) -> String {
     let mut out = String::new();
-    let title = format!("{} {}", mark(style, result.ok(), if result.ok() { "built" } else { "FAILED" }), result.output.path.display());
+    let title = format!(
+        "{} {}",
+        mark(
+            style,
+            result.ok(),
+            if result.ok() { "built" } else { "FAILED" }
+        ),
+        result.output.path.display()
+    );
     out.push_str(&title);
     out.push('\n');
     let mut t = table(style);
@@ -43,16 +57,32 @@ pub fn build(result: &BuildResult, style: Style) -> String {
                 h.path.display(),
                 h.go_version,
                 h.main_path.as_deref().unwrap_or("?"),
-                if h.records_source_dirs { ", source dirs recorded" } else { ", -trimpath" }
+                if h.records_source_dirs {
+                    ", source dirs recorded"
+                } else {
+                    ", -trimpath"
+                }
             ),
         ]);
     }
     t.add_row(vec![
         "toolchain".to_string(),
-        format!("go{} ({}: {})", result.toolchain.version, result.toolchain.source, result.toolchain.go.display()),
+        format!(
+            "go{} ({}: {})",
+            result.toolchain.version,
+            result.toolchain.source,
+            result.toolchain.go.display()
+        ),
     ]);
-    t.add_row(vec!["target".to_string(), format!("{}/{}", result.target.goos, result.target.goarch)]);
-    let flags = if result.target.flags.is_empty() { "(none)".to_string() } else { result.target.flags.join(" ") };
+    t.add_row(vec![
+        "target".to_string(),
+        format!("{}/{}", result.target.goos, result.target.goarch),
+    ]);
+    let flags = if result.target.flags.is_empty() {
+        "(none)".to_string()
+    } else {
+        result.target.flags.join(" ")
+    };
     t.add_row(vec!["flags".to_string(), flags]);
     let env: Vec<String> = result
         .target
@@ -84,18 +114,37 @@ pub fn build(result: &BuildResult, style: Style) -> String {
                     AlignStatus::Added => "added",
                     AlignStatus::Unsatisfied => "UNSATISFIED",
                 };
-                format!("{} [{status}] host {}; plugin {} -> {}\n  {}", a.module, a.host, a.plugin_before, a.plugin_after, a.note)
+                format!(
+                    "{} [{status}] host {}; plugin {} -> {}\n  {}",
+                    a.module, a.host, a.plugin_before, a.plugin_after, a.note
+                )
             })
             .collect();
         t.add_row(vec!["modules".to_string(), lines.join("\n")]);
     }
     t.add_row(vec!["command".to_string(), result.command_line.clone()]);
-    t.add_row(vec!["output".to_string(), format!("{} bytes, sha256 {}", result.output.size, result.output.sha256)]);
+    t.add_row(vec![
+        "output".to_string(),
+        format!(
+            "{} bytes, sha256 {}",
+            result.output.size, result.output.sha256
+        ),
+    ]);
     let s = &result.verification.static_check;
     let static_text = match (&s.load, &s.skipped) {
         (Some(load), _) => match &load.error {
-            None => format!("{} ({}): {}", mark(style, s.ok, load.outcome.as_str()), s.against, load.cause),
-            Some(err) => format!("{} ({}): {err}\n{}", mark(style, s.ok, load.outcome.as_str()), s.against, load.cause),
+            None => format!(
+                "{} ({}): {}",
+                mark(style, s.ok, load.outcome.as_str()),
+                s.against,
+                load.cause
+            ),
+            Some(err) => format!(
+                "{} ({}): {err}\n{}",
+                mark(style, s.ok, load.outcome.as_str()),
+                s.against,
+                load.cause
+            ),
         },
         (None, Some(why)) => format!("skipped: {why}"),
         (None, None) => "skipped".to_string(),
@@ -115,7 +164,11 @@ pub fn build(result: &BuildResult, style: Style) -> String {
     }
     if let Some(r) = &result.verification.repro {
         let mut text = if r.identical {
-            format!("{} bit-identical rebuild (other directory, empty GOCACHE), sha256 {}", mark(style, true, "ok"), short(&r.sha256_second))
+            format!(
+                "{} bit-identical rebuild (other directory, empty GOCACHE), sha256 {}",
+                mark(style, true, "ok"),
+                short(&r.sha256_second)
+            )
         } else {
             format!(
                 "{} the rebuild differs: sha256 {} vs {}",
@@ -129,7 +182,10 @@ pub fn build(result: &BuildResult, style: Style) -> String {
         }
         t.add_row(vec!["repro".to_string(), text]);
     }
-    t.add_row(vec!["manifest".to_string(), result.manifest.display().to_string()]);
+    t.add_row(vec![
+        "manifest".to_string(),
+        result.manifest.display().to_string(),
+    ]);
     let sec = &result.seconds;
     t.add_row(vec![
         "time".to_string(),
@@ -140,14 +196,25 @@ pub fn build(result: &BuildResult, style: Style) -> String {
             sec.align,
             sec.build,
             sec.verify,
-            if result.verification.load.is_some() { format!(", load {:.1}", sec.load) } else { String::new() },
-            if result.verification.repro.is_some() { format!(", repro {:.1}", sec.repro) } else { String::new() },
+            if result.verification.load.is_some() {
+                format!(", load {:.1}", sec.load)
+            } else {
+                String::new()
+            },
+            if result.verification.repro.is_some() {
+                format!(", repro {:.1}", sec.repro)
+            } else {
+                String::new()
+            },
         ),
     ]);
     out.push_str(&indent(&t.to_string()));
     out.push('\n');
     for w in &result.warnings {
-        out.push_str(&format!("{} {w}\n", style.paint("warning:", Some(Color::Yellow), true)));
+        out.push_str(&format!(
+            "{} {w}\n",
+            style.paint("warning:", Some(Color::Yellow), true)
+        ));
     }
     out
 }
@@ -161,21 +228,35 @@ pub fn diff(d: &Diff, style: Style) -> String {
             side.path.display(),
             side.role,
             side.machine,
-            side.go_version.as_deref().map(|v| format!(", {v}")).unwrap_or_default(),
+            side.go_version
+                .as_deref()
+                .map(|v| format!(", {v}"))
+                .unwrap_or_default(),
             side.size,
             short(&side.sha256)
         ));
     }
     out.push_str(&format!(
         "{} {}\n",
-        mark(style, d.same_build_facts, if d.same_build_facts { "same:" } else { "differs:" }),
+        mark(
+            style,
+            d.same_build_facts,
+            if d.same_build_facts {
+                "same:"
+            } else {
+                "differs:"
+            }
+        ),
         d.verdict
     ));
     let (la, lb) = (&d.a.label, &d.b.label);
     let mut t = table(style);
     let unset = |v: &Option<String>| v.clone().unwrap_or_else(|| "unset".into());
     if let Some(v) = &d.go_version {
-        t.add_row(vec!["go version".to_string(), format!("{la} {} | {lb} {}", unset(&v.a), unset(&v.b))]);
+        t.add_row(vec![
+            "go version".to_string(),
+            format!("{la} {} | {lb} {}", unset(&v.a), unset(&v.b)),
+        ]);
     }
     if !d.settings.is_empty() {
         let lines: Vec<String> = d
@@ -184,14 +265,24 @@ pub fn diff(d: &Diff, style: Style) -> String {
             .map(|s| {
                 let value = |v: &Option<String>| {
                     let text = unset(v);
-                    if text.len() > 40 { format!("{}…", &text[..text.floor_char_boundary(40)]) } else { text }
+                    if text.len() > 40 {
+                        format!("{}…", &text[..text.floor_char_boundary(40)])
+                    } else {
+                        text
+                    }
                 };
                 format!(
                     "{}: {la} {} | {lb} {}{}",
                     s.key,
                     value(&s.a),
                     value(&s.b),
-                    if s.affects_hashes { "  (changes package hashes)" } else if !s.significant { "  (role-specific)" } else { "" }
+                    if s.affects_hashes {
+                        "  (changes package hashes)"
+                    } else if !s.significant {
+                        "  (role-specific)"
+                    } else {
+                        ""
+                    }
                 )
             })
             .collect();
@@ -228,23 +319,39 @@ pub fn diff(d: &Diff, style: Style) -> String {
         t.add_row(vec!["plugin.Open".to_string(), first.clone()]);
     }
     if let Some(pp) = &d.plugin_path {
-        t.add_row(vec!["plugin path".to_string(), format!("{la} {} | {lb} {}", unset(&pp.a), unset(&pp.b))]);
+        t.add_row(vec![
+            "plugin path".to_string(),
+            format!("{la} {} | {lb} {}", unset(&pp.a), unset(&pp.b)),
+        ]);
     }
     if !d.source_dirs.is_empty() {
-        let lines: Vec<String> =
-            d.source_dirs.iter().map(|c| format!("{la} {} | {lb} {} ({} files)", c.a, c.b, c.files)).collect();
+        let lines: Vec<String> = d
+            .source_dirs
+            .iter()
+            .map(|c| format!("{la} {} | {lb} {} ({} files)", c.a, c.b, c.files))
+            .collect();
         t.add_row(vec!["source dirs".to_string(), lines.join("\n")]);
     }
     if let Some(g) = &d.goroot {
-        t.add_row(vec!["GOROOT".to_string(), format!("{la} {} | {lb} {} (not hashed)", unset(&g.a), unset(&g.b))]);
+        t.add_row(vec![
+            "GOROOT".to_string(),
+            format!("{la} {} | {lb} {} (not hashed)", unset(&g.a), unset(&g.b)),
+        ]);
     }
     if !d.dynamic.is_empty() {
-        let lines: Vec<String> = d.dynamic.iter().map(|f| format!("{}: {la} {} | {lb} {}", f.field, f.a, f.b)).collect();
+        let lines: Vec<String> = d
+            .dynamic
+            .iter()
+            .map(|f| format!("{}: {la} {} | {lb} {}", f.field, f.a, f.b))
+            .collect();
         t.add_row(vec!["dynamic".to_string(), lines.join("\n")]);
     }
     if !d.symbol_versions.is_empty() {
-        let lines: Vec<String> =
-            d.symbol_versions.iter().map(|f| format!("{}: {la} {} | {lb} {}", f.field, f.a, f.b)).collect();
+        let lines: Vec<String> = d
+            .symbol_versions
+            .iter()
+            .map(|f| format!("{}: {la} {} | {lb} {}", f.field, f.a, f.b))
+            .collect();
         t.add_row(vec!["symbol versions".to_string(), lines.join("\n")]);
     }
     if !d.sections.is_empty() {

@@ -44,27 +44,45 @@ pub struct Rebuild<'a> {
 
 pub fn verify(go: &GoEnv, r: &Rebuild) -> Result<ReproCheck> {
     let start = Instant::now();
-    let work = tempfile::Builder::new().prefix("plugctl-repro-").tempdir().context("creating the rebuild directory")?;
-    let name = r.module_root.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "module".into());
+    let work = tempfile::Builder::new()
+        .prefix("plugctl-repro-")
+        .tempdir()
+        .context("creating the rebuild directory")?;
+    let name = r
+        .module_root
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "module".into());
     let src = work.path().join("src").join(name);
     copy_tree(r.module_root, &src, r.skip)?;
     let modfile_dir = work.path().join("modfile");
     std::fs::create_dir_all(&modfile_dir)?;
-    std::fs::copy(r.aligned_gomod, modfile_dir.join("go.mod")).context("copying the aligned go.mod")?;
+    std::fs::copy(r.aligned_gomod, modfile_dir.join("go.mod"))
+        .context("copying the aligned go.mod")?;
     let sum = r.aligned_gomod.with_extension("sum");
     if sum.is_file() {
         std::fs::copy(&sum, modfile_dir.join("go.sum"))?;
     }
     let mut clean = go.clone();
-    clean.env.insert("GOCACHE".into(), work.path().join("gocache").display().to_string());
+    clean.env.insert(
+        "GOCACHE".into(),
+        work.path().join("gocache").display().to_string(),
+    );
     let second = work.path().join("rebuild.so");
     let mut args = vec!["build".to_string(), "-buildmode=plugin".to_string()];
     args.push(format!("-modfile={}", modfile_dir.join("go.mod").display()));
     args.extend(r.flags.iter().cloned());
-    args.extend(["-o".to_string(), second.display().to_string(), ".".to_string()]);
+    args.extend([
+        "-o".to_string(),
+        second.display().to_string(),
+        ".".to_string(),
+    ]);
     let output = clean.run(&src.join(r.package_rel), &args)?;
     if !output.status.success() {
-        bail!("the rebuild failed: {}", failure_text(&clean.display(&args), &output));
+        bail!(
+            "the rebuild failed: {}",
+            failure_text(&clean.display(&args), &output)
+        );
     }
     let (a, b) = (sha256_file(r.first)?, sha256_file(&second)?);
     let mut check = ReproCheck {
@@ -80,9 +98,17 @@ pub fn verify(go: &GoEnv, r: &Rebuild) -> Result<ReproCheck> {
     };
     if !check.identical {
         let d = diff::compare_paths(r.first, &second)?;
-        check.differences = d.explanations.iter().filter(|e| e.packages > 0).map(|e| e.text.clone()).collect();
+        check.differences = d
+            .explanations
+            .iter()
+            .filter(|e| e.packages > 0)
+            .map(|e| e.text.clone())
+            .collect();
         for dir in &d.source_dirs {
-            check.differences.push(format!("recorded source directory {} vs {} ({} files)", dir.a, dir.b, dir.files));
+            check.differences.push(format!(
+                "recorded source directory {} vs {} ({} files)",
+                dir.a, dir.b, dir.files
+            ));
         }
         for s in d.sections.iter().take(5) {
             check.differences.push(format!(

@@ -25,7 +25,9 @@ impl FileTable {
         let Some(data) = artifact.section_data(".gopclntab") else {
             return FileTable::default();
         };
-        FileTable { files: parse_filetab(data).unwrap_or_default() }
+        FileTable {
+            files: parse_filetab(data).unwrap_or_default(),
+        }
     }
 
     /// Whether the names are absolute paths (a build without `-trimpath`).
@@ -38,7 +40,10 @@ impl FileTable {
         self.files
             .iter()
             .filter(|f| f.starts_with('/'))
-            .filter_map(|f| f.rsplit_once('/').map(|(dir, _)| if dir.is_empty() { "/" } else { dir }))
+            .filter_map(|f| {
+                f.rsplit_once('/')
+                    .map(|(dir, _)| if dir.is_empty() { "/" } else { dir })
+            })
             .collect()
     }
 
@@ -49,7 +54,12 @@ impl FileTable {
     /// absolute replacement); without one it must be a module cache directory
     /// (`.../module@version`). `None` when the table has no absolute names for the module
     /// or the candidates disagree.
-    pub fn module_dir(&self, module: &str, packages: &[&str], replacement: Option<&str>) -> Option<PathBuf> {
+    pub fn module_dir(
+        &self,
+        module: &str,
+        packages: &[&str],
+        replacement: Option<&str>,
+    ) -> Option<PathBuf> {
         let tail: Vec<String> = replacement.map(named_tail).unwrap_or_default();
         self.unique_root(module, packages, |root| match replacement {
             Some(r) if r.starts_with('/') => clean(Path::new(r)) == Path::new(root),
@@ -61,25 +71,43 @@ impl FileTable {
     /// The directory of the binary's main module (built from a work tree, `(devel)`):
     /// directories of its packages outside GOROOT, the module cache and `exclude` (the
     /// directories of the other local modules).
-    pub fn main_module_dir(&self, module: &str, packages: &[&str], exclude: &[PathBuf]) -> Option<PathBuf> {
+    pub fn main_module_dir(
+        &self,
+        module: &str,
+        packages: &[&str],
+        exclude: &[PathBuf],
+    ) -> Option<PathBuf> {
         let goroot_src = self.goroot().map(|g| format!("{}/src/", g.display()));
         self.unique_root(module, packages, |root| {
             !root.contains('@')
-                && goroot_src.as_deref().is_none_or(|g| !format!("{root}/").starts_with(g))
+                && goroot_src
+                    .as_deref()
+                    .is_none_or(|g| !format!("{root}/").starts_with(g))
                 && !exclude.iter().any(|e| Path::new(root).starts_with(e))
         })
     }
 
     /// The GOROOT the binary's standard library was compiled from.
     pub fn goroot(&self) -> Option<PathBuf> {
-        self.files.iter().find_map(|f| f.strip_suffix("/src/runtime/proc.go").filter(|g| g.starts_with('/')).map(PathBuf::from))
+        self.files.iter().find_map(|f| {
+            f.strip_suffix("/src/runtime/proc.go")
+                .filter(|g| g.starts_with('/'))
+                .map(PathBuf::from)
+        })
     }
 
-    fn unique_root(&self, module: &str, packages: &[&str], accept: impl Fn(&str) -> bool) -> Option<PathBuf> {
+    fn unique_root(
+        &self,
+        module: &str,
+        packages: &[&str],
+        accept: impl Fn(&str) -> bool,
+    ) -> Option<PathBuf> {
         let dirs = self.dirs();
         let mut found: BTreeSet<String> = BTreeSet::new();
         for package in packages {
-            let Some(sub) = package_subdir(module, package) else { continue };
+            let Some(sub) = package_subdir(module, package) else {
+                continue;
+            };
             for dir in &dirs {
                 if let Some(root) = strip_dir_suffix(dir, &sub).filter(|root| accept(root)) {
                     found.insert(root.to_string());
@@ -88,8 +116,14 @@ impl FileTable {
         }
         // A package dir that is itself a sub-directory of another candidate (`x/sub`
         // when `x` is the root) is the same module seen through a nested package.
-        let roots: Vec<&String> =
-            found.iter().filter(|c| !found.iter().any(|o| o != *c && c.starts_with(&format!("{o}/")))).collect();
+        let roots: Vec<&String> = found
+            .iter()
+            .filter(|c| {
+                !found
+                    .iter()
+                    .any(|o| o != *c && c.starts_with(&format!("{o}/")))
+            })
+            .collect();
         match roots.as_slice() {
             [one] => Some(PathBuf::from(one.as_str())),
             _ => None,
@@ -126,7 +160,10 @@ fn package_subdir(module: &str, package: &str) -> Option<String> {
     if package == module {
         return Some(String::new());
     }
-    package.strip_prefix(module).filter(|rest| rest.starts_with('/')).map(str::to_string)
+    package
+        .strip_prefix(module)
+        .filter(|rest| rest.starts_with('/'))
+        .map(str::to_string)
 }
 
 fn strip_dir_suffix<'a>(dir: &'a str, suffix: &str) -> Option<&'a str> {
@@ -153,12 +190,17 @@ fn named_tail(path: &str) -> Vec<String> {
 
 fn ends_with_elements(dir: &str, tail: &[String]) -> bool {
     let elements: Vec<&str> = dir.split('/').filter(|e| !e.is_empty()).collect();
-    elements.len() >= tail.len() && elements[elements.len() - tail.len()..].iter().zip(tail).all(|(a, b)| a == b)
+    elements.len() >= tail.len()
+        && elements[elements.len() - tail.len()..]
+            .iter()
+            .zip(tail)
+            .all(|(a, b)| a == b)
 }
 
 fn ends_with_module_version(dir: &str, module: &str) -> bool {
     let escaped = escape_module_path(module);
-    dir.rsplit_once('@').is_some_and(|(head, _)| head.ends_with(&escaped))
+    dir.rsplit_once('@')
+        .is_some_and(|(head, _)| head.ends_with(&escaped))
 }
 
 /// Lexically cleans a path (`a/b/../c` → `a/c`) without touching the file system.
@@ -221,7 +263,9 @@ mod tests {
     use super::*;
 
     fn table(files: &[&str]) -> FileTable {
-        FileTable { files: files.iter().map(|f| f.to_string()).collect() }
+        FileTable {
+            files: files.iter().map(|f| f.to_string()).collect(),
+        }
     }
 
     #[test]
@@ -237,7 +281,10 @@ mod tests {
             t.module_dir("example.com/shared", &packages, Some("../shared-v1")),
             Some(PathBuf::from("/work/src/shared-v1"))
         );
-        assert_eq!(t.module_dir("example.com/shared", &packages, Some("../shared-v2")), None);
+        assert_eq!(
+            t.module_dir("example.com/shared", &packages, Some("../shared-v2")),
+            None
+        );
         assert_eq!(
             t.module_dir("example.com/shared", &packages, Some("/work/src/shared-v1")),
             Some(PathBuf::from("/work/src/shared-v1"))
@@ -256,16 +303,30 @@ mod tests {
         let packages = ["example.com/app", "example.com/app/api"];
         assert_eq!(t.goroot(), Some(PathBuf::from("/go")));
         assert_eq!(
-            t.main_module_dir("example.com/app", &packages, &[PathBuf::from("/work/src/shared-v1")]),
+            t.main_module_dir(
+                "example.com/app",
+                &packages,
+                &[PathBuf::from("/work/src/shared-v1")]
+            ),
             Some(PathBuf::from("/work/src/app"))
         );
     }
 
     #[test]
     fn trimmed_names_give_no_directory() {
-        let t = table(&["example.com/loadhost/main.go", "example.com/shared@v0.0.0/shared.go"]);
+        let t = table(&[
+            "example.com/loadhost/main.go",
+            "example.com/shared@v0.0.0/shared.go",
+        ]);
         assert!(!t.has_absolute_paths());
-        assert_eq!(t.module_dir("example.com/shared", &["example.com/shared"], Some("../shared-v1")), None);
+        assert_eq!(
+            t.module_dir(
+                "example.com/shared",
+                &["example.com/shared"],
+                Some("../shared-v1")
+            ),
+            None
+        );
     }
 
     #[test]
@@ -276,14 +337,23 @@ mod tests {
             Some(PathBuf::from("/home/ci/go/pkg/mod"))
         );
         assert_eq!(
-            t.module_dir("github.com/BurntSushi/toml", &["github.com/BurntSushi/toml"], None),
-            Some(PathBuf::from("/home/ci/go/pkg/mod/github.com/!burnt!sushi/toml@v1.3.2"))
+            t.module_dir(
+                "github.com/BurntSushi/toml",
+                &["github.com/BurntSushi/toml"],
+                None
+            ),
+            Some(PathBuf::from(
+                "/home/ci/go/pkg/mod/github.com/!burnt!sushi/toml@v1.3.2"
+            ))
         );
     }
 
     #[test]
     fn paths_clean_lexically() {
         assert_eq!(clean(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
-        assert_eq!(named_tail("../../x/y"), vec!["x".to_string(), "y".to_string()]);
+        assert_eq!(
+            named_tail("../../x/y"),
+            vec!["x".to_string(), "y".to_string()]
+        );
     }
 }

@@ -116,8 +116,16 @@ impl BuildArgs {
         if self.host.is_none() && self.go.is_none() {
             bail!("give --host HOST (a Go program to match) or --go VERSION");
         }
-        let env = self.env.iter().map(|e| key_value(e, "--env")).collect::<Result<Vec<_>>>()?;
-        let replaces = self.replace.iter().map(|r| key_value(r, "--replace")).collect::<Result<Vec<_>>>()?;
+        let env = self
+            .env
+            .iter()
+            .map(|e| key_value(e, "--env"))
+            .collect::<Result<Vec<_>>>()?;
+        let replaces = self
+            .replace
+            .iter()
+            .map(|r| key_value(r, "--replace"))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Request {
             package_dir: self.package.clone(),
             output: self.output.clone(),
@@ -135,7 +143,10 @@ impl BuildArgs {
                 ldflags: self.ldflags.clone(),
                 env,
             },
-            align: AlignOptions { replaces, host_src: self.host_src.clone() },
+            align: AlignOptions {
+                replaces,
+                host_src: self.host_src.clone(),
+            },
             write: self.write,
             load: self.load,
             load_timeout: Duration::from_secs(self.load_timeout.max(1)),
@@ -162,13 +173,20 @@ impl StderrProgress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        StderrProgress { bar, quiet, current: Mutex::new(None) }
+        StderrProgress {
+            bar,
+            quiet,
+            current: Mutex::new(None),
+        }
     }
 
     fn close_step(&self) {
         let previous = self.current.lock().ok().and_then(|mut c| c.take());
         if let (Some(bar), Some((message, started))) = (&self.bar, previous) {
-            bar.println(format!("  done {message} ({:.1} s)", started.elapsed().as_secs_f64()));
+            bar.println(format!(
+                "  done {message} ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            ));
         }
     }
 
@@ -218,5 +236,9 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;
     }
-    Ok(if result.ok() { ExitStatus::Success } else { ExitStatus::Findings })
+    Ok(if result.ok() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Findings
+    })
 }

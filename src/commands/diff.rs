@@ -38,5 +38,9 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;
     }
-    Ok(if d.same_build_facts { ExitStatus::Success } else { ExitStatus::Findings })
+    Ok(if d.same_build_facts {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Findings
+    })
 }

@@ -17,7 +17,7 @@ Examples:
   plugctl doctor                     every check, then build a plugin and a host and load it
   plugctl doctor --quick             skip the smoke test (no build; seconds instead of a minute)
   plugctl doctor --format json       the checks as JSON (status ok/warn/fail/skip, observed, fix)
-  plugctl doctor -v                  also log every command run (go env, go build, unshare) on stderr
+  plugctl doctor -v                  also log every command run (go env, go build) on stderr
   PATH=/opt/go/bin:$PATH plugctl doctor   check with another go first on PATH
 
 Exit status: 0 when no check fails (warnings allowed), 1 when one does.";
@@ -39,7 +39,10 @@ fn spinner(quiet: bool) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     Some(bar)
 }
@@ -64,7 +67,12 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> Result<ExitStatus> {
             log(text);
         }
     };
-    let options = doctor::Options { smoke: !args.quick, keep_failed: verbose, on_step: &on_step, on_detail: &on_detail };
+    let options = doctor::Options {
+        smoke: !args.quick,
+        keep_failed: verbose,
+        on_step: &on_step,
+        on_detail: &on_detail,
+    };
     let report = doctor::run(&options);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -80,15 +88,27 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 
 /// With -q: only the failed checks, and nothing at all when none failed.
 fn quiet_table(report: &DoctorReport, global: &GlobalArgs) -> String {
-    let failed: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Fail).cloned().collect();
+    let failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .cloned()
+        .collect();
     if failed.is_empty() {
         return String::new();
     }
-    let only = DoctorReport { cache_dir: report.cache_dir.clone(), checks: failed };
+    let only = DoctorReport {
+        cache_dir: report.cache_dir.clone(),
+        checks: failed,
+    };
     report::doctor::render_table(&only, stdout_style(global.color))
 }
 
 /// 1 when any check failed, else 0 (warnings and skipped checks do not fail).
 pub fn exit_status(report: &DoctorReport) -> ExitStatus {
-    if report.failed() { ExitStatus::Findings } else { ExitStatus::Success }
+    if report.failed() {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    }
 }

@@ -17,7 +17,8 @@ Examples:
   plugctl explain --list --format json   every code in full, for tools";
 
 fn code_parser() -> impl TypedValueParser<Value = Code> {
-    PossibleValuesParser::new(Code::ALL.iter().map(|c| c.id())).map(|id| id.parse::<Code>().expect("possible values are codes"))
+    PossibleValuesParser::new(Code::ALL.iter().map(|c| c.id()))
+        .map(|id| id.parse::<Code>().expect("possible values are codes"))
 }
 
 #[derive(Debug, Args)]

@@ -40,7 +40,24 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         write_stdout(&report::json::summary_line(&summary))?;
         return Ok(tally.status(args.fail_on));
     }
+    super::verbose(
+        global,
+        1,
+        format_args!("inspecting {} artifact(s)", paths.len()),
+    );
     let report = predict::inspect(&paths, &options)?;
+    let env = &report.environment;
+    super::verbose(
+        global,
+        1,
+        format_args!(
+            "loader environment: glibc {} ({}), ld.so.cache {}, static TLS surplus {} bytes",
+            env.glibc_version.as_deref().unwrap_or("unknown"),
+            env.libc_path.as_deref().unwrap_or("no libc.so.6"),
+            env.cache_status,
+            env.static_tls.surplus
+        ),
+    );
     for item in &report.artifacts {
         tally.add(item);
         warn_unreadable(item);

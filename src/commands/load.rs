@@ -162,30 +162,55 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
         expect.push(e);
     }
     let mut lifecycle = Lifecycle::default();
-    let pick = |cli: &Option<String>, file: &Option<Option<String>>, default: Option<String>| match cli {
-        Some(v) if v.trim().is_empty() => None,
-        Some(v) => Some(v.trim().to_string()),
-        None => file.clone().unwrap_or(default),
-    };
+    let pick =
+        |cli: &Option<String>, file: &Option<Option<String>>, default: Option<String>| match cli {
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => Some(v.trim().to_string()),
+            None => file.clone().unwrap_or(default),
+        };
     lifecycle.init = pick(&args.init_fn, &file.init, lifecycle.init.clone());
     lifecycle.run = pick(&args.run_fn, &file.run, lifecycle.run.clone());
     lifecycle.close = pick(&args.close_fn, &file.close, lifecycle.close.clone());
-    if let Some(d) = args.phase_timeout.as_deref().map(contract::parse_duration).transpose()?.or(file.phase_timeout) {
+    if let Some(d) = args
+        .phase_timeout
+        .as_deref()
+        .map(contract::parse_duration)
+        .transpose()?
+        .or(file.phase_timeout)
+    {
         lifecycle.phase_timeout = d;
     }
-    if let Some(d) = args.run_for.as_deref().map(contract::parse_duration).transpose()?.or(file.run_for) {
+    if let Some(d) = args
+        .run_for
+        .as_deref()
+        .map(contract::parse_duration)
+        .transpose()?
+        .or(file.run_for)
+    {
         lifecycle.run_for = d;
     }
     let seccomp = match args.seccomp.as_deref() {
         None => None,
-        Some([mode]) if mode == "learn" => Some(seccomp::Mode::Learn { out: PathBuf::from("seccomp-profile.json") }),
-        Some([mode, out]) if mode == "learn" => Some(seccomp::Mode::Learn { out: PathBuf::from(out) }),
-        Some([mode, profile]) if mode == "enforce" => Some(seccomp::Mode::Enforce { profile: PathBuf::from(profile) }),
+        Some([mode]) if mode == "learn" => Some(seccomp::Mode::Learn {
+            out: PathBuf::from("seccomp-profile.json"),
+        }),
+        Some([mode, out]) if mode == "learn" => Some(seccomp::Mode::Learn {
+            out: PathBuf::from(out),
+        }),
+        Some([mode, profile]) if mode == "enforce" => Some(seccomp::Mode::Enforce {
+            profile: PathBuf::from(profile),
+        }),
         Some([mode]) if mode == "enforce" => bail!("--seccomp enforce needs a PROFILE"),
-        Some(other) => bail!("--seccomp {}: expected `learn [OUT]` or `enforce PROFILE`", other.join(" ")),
+        Some(other) => bail!(
+            "--seccomp {}: expected `learn [OUT]` or `enforce PROFILE`",
+            other.join(" ")
+        ),
     };
     if args.reload > 0 && args.source.is_none() {
-        bail!("--reload {} needs --source DIR: copies with distinct plugin paths are rebuilt from source", args.reload);
+        bail!(
+            "--reload {} needs --source DIR: copies with distinct plugin paths are rebuilt from source",
+            args.reload
+        );
     }
     if args.cpus.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
         bail!("--cpus must be a positive number");
@@ -203,8 +228,16 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
         source: args.source.clone(),
         timeout: contract::parse_duration(&args.timeout)?,
         limits: Limits {
-            memory: args.memory.as_deref().map(contract::parse_size).transpose()?,
-            cpu_time: args.cpu_time.as_deref().map(contract::parse_duration).transpose()?,
+            memory: args
+                .memory
+                .as_deref()
+                .map(contract::parse_size)
+                .transpose()?,
+            cpu_time: args
+                .cpu_time
+                .as_deref()
+                .map(contract::parse_duration)
+                .transpose()?,
             max_pids: args.max_pids,
             open_files: args.open_files,
             cpus: args.cpus,

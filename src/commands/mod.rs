@@ -8,6 +8,7 @@ pub mod generate;
 pub mod inputs;
 pub mod inspect;
 pub mod load;
+pub mod matrix;
 
 use std::io::{IsTerminal, Write};
 
@@ -47,6 +48,14 @@ pub fn stdout_style(choice: ColorChoice) -> Style {
         }
     };
     Style { color }
+}
+
+/// A `--verbose` log line on stderr (`plugctl: ...`), when `-v` was given `level` times
+/// or more; never with `-q`. Data goes to stdout, logs never do.
+pub fn verbose(global: &crate::cli::GlobalArgs, level: u8, message: impl std::fmt::Display) {
+    if !global.quiet && global.verbose >= level {
+        eprintln!("plugctl: {message}");
+    }
 }
 
 /// Writes the command's data to stdout. A closed pipe (`plugctl … | head`) is not an error.

@@ -58,8 +58,19 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(id: impl Into<String>, title: impl Into<String>, status: Status, observed: impl Into<String>) -> Check {
-        Check { id: id.into(), title: title.into(), status, observed: observed.into(), fix: String::new() }
+    fn new(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        status: Status,
+        observed: impl Into<String>,
+    ) -> Check {
+        Check {
+            id: id.into(),
+            title: title.into(),
+            status,
+            observed: observed.into(),
+            fix: String::new(),
+        }
     }
 
     fn fix(mut self, fix: impl Into<String>) -> Check {
@@ -109,9 +120,16 @@ pub fn run(options: &Options) -> DoctorReport {
     (options.on_step)("looking for Go toolchains");
     let toolchains = toolchain::installed();
     let default = newest(&toolchains).cloned();
-    checks.push(toolchains_check(&toolchains, default.as_ref(), &cache_dir, options));
+    checks.push(toolchains_check(
+        &toolchains,
+        default.as_ref(),
+        &cache_dir,
+        options,
+    ));
 
-    let go_env = default.as_ref().map(|tc| probe::go_env(tc, options.on_detail));
+    let go_env = default
+        .as_ref()
+        .map(|tc| probe::go_env(tc, options.on_detail));
     match &go_env {
         Some(Ok(env)) => checks.extend(go_env_checks(env)),
         Some(Err(err)) => checks.push(
@@ -120,7 +138,10 @@ pub fn run(options: &Options) -> DoctorReport {
         ),
         None => checks.push(Check::new("go.env", "go env", Status::Skip, "no Go toolchain to ask")),
     }
-    let go_cc = go_env.as_ref().and_then(|e| e.as_ref().ok()).map(|e| e.get("CC").to_string());
+    let go_cc = go_env
+        .as_ref()
+        .and_then(|e| e.as_ref().ok())
+        .map(|e| e.get("CC").to_string());
     checks.push(c_compiler_check(go_cc.as_deref(), options.on_detail));
 
     (options.on_step)("reading the C library and loader settings");
@@ -140,7 +161,12 @@ pub fn run(options: &Options) -> DoctorReport {
     }
 
     if !options.smoke {
-        checks.push(Check::new("smoke", "smoke test", Status::Skip, "skipped (--quick)"));
+        checks.push(Check::new(
+            "smoke",
+            "smoke test",
+            Status::Skip,
+            "skipped (--quick)",
+        ));
     } else {
         checks.push(smoke::run(default.as_ref(), &cache_dir, options));
     }
@@ -155,11 +181,22 @@ pub fn newest(toolchains: &[Toolchain]) -> Option<&Toolchain> {
 fn version_key(version: &str) -> Vec<u32> {
     version
         .split('.')
-        .map(|part| part.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0))
+        .map(|part| {
+            part.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(0)
+        })
         .collect()
 }
 
-fn toolchains_check(toolchains: &[Toolchain], default: Option<&Toolchain>, cache_dir: &Path, options: &Options) -> Check {
+fn toolchains_check(
+    toolchains: &[Toolchain],
+    default: Option<&Toolchain>,
+    cache_dir: &Path,
+    options: &Options,
+) -> Check {
     let cache = cache_dir.join("toolchains");
     let on_path = which::which("go").ok();
     if toolchains.is_empty() {
@@ -176,16 +213,26 @@ fn toolchains_check(toolchains: &[Toolchain], default: Option<&Toolchain>, cache
     for tc in toolchains {
         let mark = if Some(tc) == default { ", default" } else { "" };
         let place = match probe::goroot(tc, options.on_detail) {
-            Some(goroot) if tc.go == Path::new(&goroot).join("bin/go") => format!("GOROOT={goroot}"),
+            Some(goroot) if tc.go == Path::new(&goroot).join("bin/go") => {
+                format!("GOROOT={goroot}")
+            }
             Some(goroot) => format!("{} GOROOT={goroot}", tc.go.display()),
             None => format!("{} (GOROOT unknown)", tc.go.display()),
         };
         lines.push(format!("go{} ({}{mark}) {place}", tc.version, tc.source));
     }
     if on_path.is_none() {
-        lines.push(format!("no `go` on PATH: plugctl uses its cache ({})", cache.display()));
+        lines.push(format!(
+            "no `go` on PATH: plugctl uses its cache ({})",
+            cache.display()
+        ));
     }
-    Check::new("go.toolchains", "Go toolchains", Status::Ok, lines.join("\n"))
+    Check::new(
+        "go.toolchains",
+        "Go toolchains",
+        Status::Ok,
+        lines.join("\n"),
+    )
 }
 
 /// `go env` values, by name (`""` when unset).
@@ -206,14 +253,28 @@ impl GoEnvValues {
 
 /// Build flags in GOFLAGS that change package hashes: a host or plugin built without them
 /// fails plugin.Open with a package mismatch.
-const HASH_CHANGING_FLAGS: &[&str] = &["-trimpath", "-race", "-asan", "-msan", "-gcflags", "-asmflags", "-cover", "-covermode", "-coverpkg"];
+const HASH_CHANGING_FLAGS: &[&str] = &[
+    "-trimpath",
+    "-race",
+    "-asan",
+    "-msan",
+    "-gcflags",
+    "-asmflags",
+    "-cover",
+    "-covermode",
+    "-coverpkg",
+];
 
 fn hash_changing_goflags(goflags: &str) -> Vec<String> {
     goflags
         .split_whitespace()
         .filter(|flag| {
             let name = flag.split('=').next().unwrap_or(flag);
-            let name = if name.starts_with("--") { &name[1..] } else { name };
+            let name = if name.starts_with("--") {
+                &name[1..]
+            } else {
+                name
+            };
             HASH_CHANGING_FLAGS.contains(&name)
         })
         .map(str::to_string)
@@ -307,7 +368,10 @@ fn go_env_checks(env: &GoEnvValues) -> Vec<Check> {
         "go.env.CC",
         "CC",
         Status::Ok,
-        format!("CC={} {via}: the C compiler cgo uses (checked below)", if cc.is_empty() { "unset" } else { cc }),
+        format!(
+            "CC={} {via}: the C compiler cgo uses (checked below)",
+            if cc.is_empty() { "unset" } else { cc }
+        ),
     ));
     checks
 }
@@ -315,7 +379,10 @@ fn go_env_checks(env: &GoEnvValues) -> Vec<Check> {
 fn c_compiler_check(go_cc: Option<&str>, on_detail: &dyn Fn(&str)) -> Check {
     let go_cc = go_cc.filter(|cc| !cc.trim().is_empty());
     let mut candidates: Vec<String> = Vec::new();
-    for cc in [go_cc.map(str::to_string), std::env::var("CC").ok()].into_iter().flatten() {
+    for cc in [go_cc.map(str::to_string), std::env::var("CC").ok()]
+        .into_iter()
+        .flatten()
+    {
         if let Some(first) = cc.split_whitespace().next()
             && !candidates.iter().any(|c| c == first)
         {
@@ -331,26 +398,45 @@ fn c_compiler_check(go_cc: Option<&str>, on_detail: &dyn Fn(&str)) -> Check {
         let Ok(path) = which::which(name) else {
             continue;
         };
-        let version = probe::first_line_of(&path, &["--version"], on_detail).unwrap_or_else(|| "version unknown".into());
-        let status = if go_cc.is_some_and(|cc| cc.split_whitespace().next() != Some(name.as_str())) {
+        let version = probe::first_line_of(&path, &["--version"], on_detail)
+            .unwrap_or_else(|| "version unknown".into());
+        let status = if go_cc.is_some_and(|cc| cc.split_whitespace().next() != Some(name.as_str()))
+        {
             Status::Warn
         } else {
             Status::Ok
         };
-        let mut check = Check::new("cc", "C compiler for cgo", status, format!("{} ({version})", path.display()));
+        let mut check = Check::new(
+            "cc",
+            "C compiler for cgo",
+            status,
+            format!("{} ({version})", path.display()),
+        );
         if status == Status::Warn {
-            check.observed.push_str(&format!("\ngo env CC names `{}`, which is not on PATH", go_cc.unwrap_or("")));
+            check.observed.push_str(&format!(
+                "\ngo env CC names `{}`, which is not on PATH",
+                go_cc.unwrap_or("")
+            ));
             check = check.fix(format!("export CC={name} (go env -w CC={name})"));
         }
         return check;
     }
-    Check::new("cc", "C compiler for cgo", Status::Fail, format!("none of {} on PATH", candidates.join(", ")))
-        .fix("install one: apt-get install gcc (cgo needs it to build hosts and plugins)")
+    Check::new(
+        "cc",
+        "C compiler for cgo",
+        Status::Fail,
+        format!("none of {} on PATH", candidates.join(", ")),
+    )
+    .fix("install one: apt-get install gcc (cgo needs it to build hosts and plugins)")
 }
 
 fn libc_check(env: &Environment) -> Check {
     let musl = probe::musl_loaders();
-    let musl_note = if musl.is_empty() { String::new() } else { format!("; musl is installed too ({})", musl.join(", ")) };
+    let musl_note = if musl.is_empty() {
+        String::new()
+    } else {
+        format!("; musl is installed too ({})", musl.join(", "))
+    };
     match (&env.glibc_version, &env.libc_path) {
         (Some(version), path) => Check::new(
             "libc",
@@ -382,8 +468,13 @@ fn static_tls_check(env: &Environment) -> Check {
         tunables.map_or("unset".to_string(), |t| format!("={t}"))
     );
     if tls.surplus < default.surplus {
-        Check::new("tls.surplus", "static TLS surplus", Status::Warn, format!("{observed}; glibc's default is {}", default.surplus))
-            .fix("unset GLIBC_TUNABLES or raise it: GLIBC_TUNABLES=glibc.rtld.optional_static_tls=2048")
+        Check::new(
+            "tls.surplus",
+            "static TLS surplus",
+            Status::Warn,
+            format!("{observed}; glibc's default is {}", default.surplus),
+        )
+        .fix("unset GLIBC_TUNABLES or raise it: GLIBC_TUNABLES=glibc.rtld.optional_static_tls=2048")
     } else {
         Check::new("tls.surplus", "static TLS surplus", Status::Ok, observed)
     }
@@ -395,7 +486,11 @@ mod tests {
 
     #[test]
     fn newest_toolchain_compares_numerically() {
-        let tc = |v: &str| Toolchain { version: v.into(), go: PathBuf::from(format!("/x/{v}")), source: "cache".into() };
+        let tc = |v: &str| Toolchain {
+            version: v.into(),
+            go: PathBuf::from(format!("/x/{v}")),
+            source: "cache".into(),
+        };
         let all = [tc("1.9.1"), tc("1.26.6"), tc("1.27.3"), tc("1.27")];
         assert_eq!(newest(&all).unwrap().version, "1.27.3");
         assert!(newest(&[]).is_none());
@@ -404,12 +499,18 @@ mod tests {
     #[test]
     fn goflags_that_change_hashes_are_named() {
         assert!(hash_changing_goflags("-mod=mod -modcacherw").is_empty());
-        assert_eq!(hash_changing_goflags("-mod=mod -trimpath --race -gcflags=all=-N"), ["-trimpath", "--race", "-gcflags=all=-N"]);
+        assert_eq!(
+            hash_changing_goflags("-mod=mod -trimpath --race -gcflags=all=-N"),
+            ["-trimpath", "--race", "-gcflags=all=-N"]
+        );
     }
 
     #[test]
     fn go_env_statuses() {
-        let mut env = GoEnvValues { toolchain: "1.26.6".into(), ..GoEnvValues::default() };
+        let mut env = GoEnvValues {
+            toolchain: "1.26.6".into(),
+            ..GoEnvValues::default()
+        };
         env.values.insert("CGO_ENABLED".into(), "0".into());
         env.values.insert("GOFLAGS".into(), "-trimpath".into());
         env.values.insert("GOAMD64".into(), "v1".into());
@@ -421,12 +522,22 @@ mod tests {
         assert_eq!(status("go.env.GOTOOLCHAIN"), Status::Warn);
         assert_eq!(status("go.env.GOAMD64"), Status::Ok);
         assert_eq!(status("go.env.GOEXPERIMENT"), Status::Ok);
-        assert!(checks.iter().all(|c| c.status == Status::Ok || !c.fix.is_empty()));
+        assert!(
+            checks
+                .iter()
+                .all(|c| c.status == Status::Ok || !c.fix.is_empty())
+        );
     }
 
     #[test]
     fn lowered_tls_surplus_warns() {
-        let mut env = Environment::build(None, None, PathBuf::from("/"), Some("glibc.rtld.optional_static_tls=0".into()), false);
+        let mut env = Environment::build(
+            None,
+            None,
+            PathBuf::from("/"),
+            Some("glibc.rtld.optional_static_tls=0".into()),
+            false,
+        );
         assert_eq!(static_tls_check(&env).status, Status::Warn);
         env.static_tls = StaticTlsConfig::default();
         env.glibc_tunables = None;

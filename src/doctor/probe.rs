@@ -23,7 +23,11 @@ pub(super) struct Finished {
 }
 
 /// Runs `command` with stdin closed and a wall-clock limit (the child is killed after it).
-pub(super) fn run_limited(mut command: Command, limit: Duration, on_detail: &dyn Fn(&str)) -> Result<Finished> {
+pub(super) fn run_limited(
+    mut command: Command,
+    limit: Duration,
+    on_detail: &dyn Fn(&str),
+) -> Result<Finished> {
     let shown = format!("{command:?}");
     on_detail(&format!("running {shown}"));
     let mut child = command
@@ -73,7 +77,12 @@ pub(super) fn run_limited(mut command: Command, limit: Duration, on_detail: &dyn
     for line in stderr.lines().take(20) {
         on_detail(&format!("  stderr: {line}"));
     }
-    Ok(Finished { success: status.success() && !timed_out, how, stdout, stderr })
+    Ok(Finished {
+        success: status.success() && !timed_out,
+        how,
+        stdout,
+        stderr,
+    })
 }
 
 /// The last non-empty lines of a command's error output, for an observation.
@@ -83,18 +92,31 @@ pub(super) fn tail(text: &str, lines: usize) -> String {
 }
 
 /// The first line `PROGRAM ARGS` prints (e.g. `gcc --version`).
-pub(super) fn first_line_of(program: &Path, args: &[&str], on_detail: &dyn Fn(&str)) -> Option<String> {
+pub(super) fn first_line_of(
+    program: &Path,
+    args: &[&str],
+    on_detail: &dyn Fn(&str),
+) -> Option<String> {
     let mut command = Command::new(program);
     command.args(args);
     let done = run_limited(command, PROBE_LIMIT, on_detail).ok()?;
-    let text = if done.stdout.trim().is_empty() { done.stderr } else { done.stdout };
-    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+    let text = if done.stdout.trim().is_empty() {
+        done.stderr
+    } else {
+        done.stdout
+    };
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 /// `go env GOROOT` of a toolchain.
 pub(super) fn goroot(tc: &Toolchain, on_detail: &dyn Fn(&str)) -> Option<String> {
     let mut command = tc.command();
-    command.args(["env", "GOROOT"]).current_dir(std::env::temp_dir());
+    command
+        .args(["env", "GOROOT"])
+        .current_dir(std::env::temp_dir());
     let done = run_limited(command, PROBE_LIMIT, on_detail).ok()?;
     let root = done.stdout.trim();
     (done.success && !root.is_empty()).then(|| root.to_string())
@@ -102,22 +124,43 @@ pub(super) fn goroot(tc: &Toolchain, on_detail: &dyn Fn(&str)) -> Option<String>
 
 /// The `go env` values that make host and plugin builds disagree, from `tc`.
 pub(super) fn go_env(tc: &Toolchain, on_detail: &dyn Fn(&str)) -> Result<GoEnvValues> {
-    const KEYS: &[&str] = &["GOFLAGS", "GOAMD64", "GOEXPERIMENT", "CGO_ENABLED", "CC", "GOROOT", "GOVERSION", "GOENV"];
+    const KEYS: &[&str] = &[
+        "GOFLAGS",
+        "GOAMD64",
+        "GOEXPERIMENT",
+        "CGO_ENABLED",
+        "CC",
+        "GOROOT",
+        "GOVERSION",
+        "GOENV",
+    ];
     let mut command = tc.command();
     // Outside any module, so no go.mod line changes the answer.
-    command.arg("env").arg("-json").args(KEYS).current_dir(std::env::temp_dir());
+    command
+        .arg("env")
+        .arg("-json")
+        .args(KEYS)
+        .current_dir(std::env::temp_dir());
     let done = run_limited(command, PROBE_LIMIT, on_detail)?;
     if !done.success {
         bail!("{}: {}", done.how, tail(&done.stderr, 3));
     }
-    let values: BTreeMap<String, String> =
-        serde_json::from_str(&done.stdout).with_context(|| format!("`go env -json` printed {:?}", tail(&done.stdout, 3)))?;
+    let values: BTreeMap<String, String> = serde_json::from_str(&done.stdout)
+        .with_context(|| format!("`go env -json` printed {:?}", tail(&done.stdout, 3)))?;
     let user_gotoolchain = std::env::var("GOTOOLCHAIN")
         .ok()
         .filter(|v| !v.is_empty())
-        .or_else(|| values.get("GOENV").and_then(|file| go_env_file_value(Path::new(file), "GOTOOLCHAIN")))
+        .or_else(|| {
+            values
+                .get("GOENV")
+                .and_then(|file| go_env_file_value(Path::new(file), "GOTOOLCHAIN"))
+        })
         .unwrap_or_default();
-    Ok(GoEnvValues { toolchain: tc.version.clone(), values, user_gotoolchain })
+    Ok(GoEnvValues {
+        toolchain: tc.version.clone(),
+        values,
+        user_gotoolchain,
+    })
 }
 
 /// A `KEY=value` line of the go env file (`go env -w` writes it).
@@ -147,7 +190,9 @@ pub(super) fn musl_loaders() -> Vec<String> {
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// Tries `unshare ARGS true`; `Ok(())` when the namespaces could be created.
@@ -156,7 +201,12 @@ fn try_unshare(unshare: &Path, args: &[&str], on_detail: &dyn Fn(&str)) -> Resul
     command.args(args).arg("true");
     match run_limited(command, PROBE_LIMIT, on_detail) {
         Ok(done) if done.success => Ok(()),
-        Ok(done) => Err(format!("`unshare {} true`: {}: {}", args.join(" "), done.how, tail(&done.stderr, 1))),
+        Ok(done) => Err(format!(
+            "`unshare {} true`: {}: {}",
+            args.join(" "),
+            done.how,
+            tail(&done.stderr, 1)
+        )),
         Err(err) => Err(format!("{err:#}")),
     }
 }
@@ -169,15 +219,22 @@ pub(super) fn userns_check(on_detail: &dyn Fn(&str)) -> Check {
     let max = read_trimmed("/proc/sys/user/max_user_namespaces");
     let max_text = match &max {
         Some(n) => format!("user.max_user_namespaces={n}"),
-        None => "no /proc/sys/user/max_user_namespaces (kernel without user namespaces)".to_string(),
+        None => {
+            "no /proc/sys/user/max_user_namespaces (kernel without user namespaces)".to_string()
+        }
     };
     if max.as_deref() == Some("0") || max.is_none() {
         return Check::new("kernel.userns", "user namespaces", Status::Warn, max_text)
             .fix("enable them: sysctl -w user.max_user_namespaces=15000 (and kernel.unprivileged_userns_clone=1 on older Debian kernels)");
     }
     let Ok(unshare) = which::which("unshare") else {
-        return Check::new("kernel.userns", "user namespaces", Status::Warn, format!("{max_text}; no `unshare` on PATH"))
-            .fix("install util-linux (apt-get install util-linux), which provides unshare");
+        return Check::new(
+            "kernel.userns",
+            "user namespaces",
+            Status::Warn,
+            format!("{max_text}; no `unshare` on PATH"),
+        )
+        .fix("install util-linux (apt-get install util-linux), which provides unshare");
     };
     match try_unshare(&unshare, &["--user", "--map-root-user"], on_detail) {
         Ok(()) => Check::new("kernel.userns", "user namespaces", Status::Ok, format!("{max_text}; `unshare --user --map-root-user` works")),
@@ -188,12 +245,23 @@ pub(super) fn userns_check(on_detail: &dyn Fn(&str)) -> Check {
 
 pub(super) fn netns_check(on_detail: &dyn Fn(&str)) -> Check {
     let Ok(unshare) = which::which("unshare") else {
-        return Check::new("kernel.netns", "network namespaces", Status::Warn, "no `unshare` on PATH")
-            .fix("install util-linux (apt-get install util-linux), which provides unshare");
+        return Check::new(
+            "kernel.netns",
+            "network namespaces",
+            Status::Warn,
+            "no `unshare` on PATH",
+        )
+        .fix("install util-linux (apt-get install util-linux), which provides unshare");
     };
-    let attempt = try_unshare(&unshare, &["--user", "--map-root-user", "--net"], on_detail).or_else(|first| {
-        if is_root() { try_unshare(&unshare, &["--net"], on_detail).map_err(|second| format!("{first}; {second}")) } else { Err(first) }
-    });
+    let attempt = try_unshare(&unshare, &["--user", "--map-root-user", "--net"], on_detail)
+        .or_else(|first| {
+            if is_root() {
+                try_unshare(&unshare, &["--net"], on_detail)
+                    .map_err(|second| format!("{first}; {second}"))
+            } else {
+                Err(first)
+            }
+        });
     match attempt {
         Ok(()) => Check::new("kernel.netns", "network namespaces", Status::Ok, "`unshare --net` works (a process can be cut off the network)"),
         Err(why) => Check::new("kernel.netns", "network namespaces", Status::Warn, why)
@@ -224,13 +292,28 @@ pub(super) fn seccomp_check() -> Check {
     };
     let this = match mode.as_str() {
         "0" => "plugctl itself runs without a filter".to_string(),
-        "2" => format!("plugctl itself already runs under {} seccomp filter(s) (a container?)", field("Seccomp_filters").unwrap_or_else(|| "some".into())),
+        "2" => format!(
+            "plugctl itself already runs under {} seccomp filter(s) (a container?)",
+            field("Seccomp_filters").unwrap_or_else(|| "some".into())
+        ),
         other => format!("plugctl itself runs in seccomp mode {other}"),
     };
     match read_trimmed("/proc/sys/kernel/seccomp/actions_avail") {
-        Some(actions) => Check::new("kernel.seccomp", "seccomp", Status::Ok, format!("filters supported (actions: {actions}); {this}")),
-        None => Check::new("kernel.seccomp", "seccomp", Status::Warn, format!("no /proc/sys/kernel/seccomp/actions_avail: seccomp filters unsupported; {this}"))
-            .fix("use a kernel built with CONFIG_SECCOMP_FILTER (every distribution kernel is)"),
+        Some(actions) => Check::new(
+            "kernel.seccomp",
+            "seccomp",
+            Status::Ok,
+            format!("filters supported (actions: {actions}); {this}"),
+        ),
+        None => Check::new(
+            "kernel.seccomp",
+            "seccomp",
+            Status::Warn,
+            format!(
+                "no /proc/sys/kernel/seccomp/actions_avail: seccomp filters unsupported; {this}"
+            ),
+        )
+        .fix("use a kernel built with CONFIG_SECCOMP_FILTER (every distribution kernel is)"),
     }
 }
 
@@ -255,19 +338,49 @@ pub fn parse_cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
         };
         let left: Vec<&str> = left.split_whitespace().collect();
         let right: Vec<&str> = right.split_whitespace().collect();
-        let (Some(mount_point), Some(options), Some(fstype)) = (left.get(4), left.get(5), right.first()) else {
+        let (Some(mount_point), Some(options), Some(fstype)) =
+            (left.get(4), left.get(5), right.first())
+        else {
             continue;
         };
         let read_only = options.split(',').any(|o| o == "ro");
         let super_options = right.get(2).copied().unwrap_or("");
         match *fstype {
-            "cgroup2" => mounts.push(CgroupMount { version: 2, mount_point: mount_point.to_string(), controllers: Vec::new(), read_only }),
+            "cgroup2" => mounts.push(CgroupMount {
+                version: 2,
+                mount_point: mount_point.to_string(),
+                controllers: Vec::new(),
+                read_only,
+            }),
             "cgroup" => {
                 const KNOWN: &[&str] = &[
-                    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio", "io", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc",
+                    "cpu",
+                    "cpuacct",
+                    "cpuset",
+                    "memory",
+                    "pids",
+                    "devices",
+                    "freezer",
+                    "blkio",
+                    "io",
+                    "net_cls",
+                    "net_prio",
+                    "perf_event",
+                    "hugetlb",
+                    "rdma",
+                    "misc",
                 ];
-                let controllers = super_options.split(',').filter(|o| KNOWN.contains(o)).map(str::to_string).collect();
-                mounts.push(CgroupMount { version: 1, mount_point: mount_point.to_string(), controllers, read_only });
+                let controllers = super_options
+                    .split(',')
+                    .filter(|o| KNOWN.contains(o))
+                    .map(str::to_string)
+                    .collect();
+                mounts.push(CgroupMount {
+                    version: 1,
+                    mount_point: mount_point.to_string(),
+                    controllers,
+                    read_only,
+                });
             }
             _ => {}
         }
@@ -279,14 +392,29 @@ pub(super) fn cgroups_check() -> Check {
     const WANTED: &[&str] = &["memory", "pids", "cpu"];
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mounts = parse_cgroup_mounts(&mountinfo);
-    if let Some(v2) = mounts.iter().find(|m| m.version == 2 && m.mount_point == "/sys/fs/cgroup") {
+    if let Some(v2) = mounts
+        .iter()
+        .find(|m| m.version == 2 && m.mount_point == "/sys/fs/cgroup")
+    {
         let controllers = read_trimmed("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
         let have: Vec<&str> = controllers.split_whitespace().collect();
-        let missing: Vec<&str> = WANTED.iter().copied().filter(|c| !have.contains(c)).collect();
+        let missing: Vec<&str> = WANTED
+            .iter()
+            .copied()
+            .filter(|c| !have.contains(c))
+            .collect();
         let observed = format!(
             "cgroup v2 at /sys/fs/cgroup ({}), controllers: {}",
-            if v2.read_only { "read-only" } else { "writable" },
-            if controllers.is_empty() { "none" } else { &controllers }
+            if v2.read_only {
+                "read-only"
+            } else {
+                "writable"
+            },
+            if controllers.is_empty() {
+                "none"
+            } else {
+                &controllers
+            }
         );
         return if missing.is_empty() && !v2.read_only {
             Check::new("kernel.cgroups", "cgroups", Status::Ok, observed)
@@ -295,7 +423,10 @@ pub(super) fn cgroups_check() -> Check {
                 .fix("enable the controllers (systemd: Delegate=yes; echo +memory +pids +cpu > cgroup.subtree_control), or run with a writable /sys/fs/cgroup; without them `plugctl load` cannot limit memory and processes")
         };
     }
-    let v1: Vec<&CgroupMount> = mounts.iter().filter(|m| m.version == 1 && !m.controllers.is_empty()).collect();
+    let v1: Vec<&CgroupMount> = mounts
+        .iter()
+        .filter(|m| m.version == 1 && !m.controllers.is_empty())
+        .collect();
     if v1.is_empty() {
         return Check::new("kernel.cgroups", "cgroups", Status::Warn, "no cgroup file system mounted")
             .fix("mount cgroup2 on /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup); without it `plugctl load` cannot limit memory and processes");
@@ -303,17 +434,30 @@ pub(super) fn cgroups_check() -> Check {
     let mut listed: Vec<String> = Vec::new();
     let mut missing = Vec::new();
     for wanted in WANTED {
-        match v1.iter().find(|m| m.controllers.iter().any(|c| c == wanted)) {
-            Some(m) => listed.push(format!("{wanted} ({}{})", m.mount_point, if m.read_only { ", read-only" } else { "" })),
+        match v1
+            .iter()
+            .find(|m| m.controllers.iter().any(|c| c == wanted))
+        {
+            Some(m) => listed.push(format!(
+                "{wanted} ({}{})",
+                m.mount_point,
+                if m.read_only { ", read-only" } else { "" }
+            )),
             None => missing.push(*wanted),
         }
     }
-    let read_only = v1.iter().any(|m| m.read_only && m.controllers.iter().any(|c| WANTED.contains(&c.as_str())));
+    let read_only = v1
+        .iter()
+        .any(|m| m.read_only && m.controllers.iter().any(|c| WANTED.contains(&c.as_str())));
     let observed = format!("cgroup v1: {}", listed.join(", "));
     if missing.is_empty() && !read_only {
         Check::new("kernel.cgroups", "cgroups", Status::Ok, observed)
     } else {
-        let what = if missing.is_empty() { "write access".to_string() } else { missing.join(", ") };
+        let what = if missing.is_empty() {
+            "write access".to_string()
+        } else {
+            missing.join(", ")
+        };
         Check::new("kernel.cgroups", "cgroups", Status::Warn, format!("{observed}; missing: {what}"))
             .fix("mount the missing v1 controllers read-write (mount -t cgroup -o memory,pids,cpu ...), or switch to cgroup v2; without them `plugctl load` cannot set those limits")
     }
@@ -322,10 +466,21 @@ pub(super) fn cgroups_check() -> Check {
 pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
     match which::which("runsc") {
         Ok(path) => {
-            let version = first_line_of(&path, &["--version"], on_detail).unwrap_or_else(|| "version unknown".into());
-            Check::new("sandbox.runsc", "gVisor (runsc)", Status::Ok, format!("{} ({version})", path.display()))
+            let version = first_line_of(&path, &["--version"], on_detail)
+                .unwrap_or_else(|| "version unknown".into());
+            Check::new(
+                "sandbox.runsc",
+                "gVisor (runsc)",
+                Status::Ok,
+                format!("{} ({version})", path.display()),
+            )
         }
-        Err(_) => Check::new("sandbox.runsc", "gVisor (runsc)", Status::Ok, "not installed: `plugctl load` uses its native sandbox (namespaces, cgroups, seccomp); `--sandbox gvisor` needs runsc"),
+        Err(_) => Check::new(
+            "sandbox.runsc",
+            "gVisor (runsc)",
+            Status::Ok,
+            "not installed: `plugctl load` uses its native sandbox (namespaces, cgroups, seccomp); `--sandbox gvisor` needs runsc",
+        ),
     }
 }
 
@@ -357,12 +512,25 @@ fn existing_ancestor(dir: &Path) -> PathBuf {
 
 pub(super) fn disk_check(cache_dir: &Path) -> Check {
     let probe = existing_ancestor(cache_dir);
-    let shown = if probe == cache_dir { cache_dir.display().to_string() } else { format!("{} (not created yet; measured at {})", cache_dir.display(), probe.display()) };
+    let shown = if probe == cache_dir {
+        cache_dir.display().to_string()
+    } else {
+        format!(
+            "{} (not created yet; measured at {})",
+            cache_dir.display(),
+            probe.display()
+        )
+    };
     let stat = match rustix::fs::statvfs(&probe) {
         Ok(stat) => stat,
         Err(err) => {
-            return Check::new("cache.disk", "cache disk space", Status::Warn, format!("statvfs({}): {err}", probe.display()))
-                .fix("set PLUGCTL_CACHE_DIR to a writable directory on a local file system");
+            return Check::new(
+                "cache.disk",
+                "cache disk space",
+                Status::Warn,
+                format!("statvfs({}): {err}", probe.display()),
+            )
+            .fix("set PLUGCTL_CACHE_DIR to a writable directory on a local file system");
         }
     };
     let free = stat.f_bavail.saturating_mul(stat.f_frsize);
@@ -370,12 +538,22 @@ pub(super) fn disk_check(cache_dir: &Path) -> Check {
     let observed = format!("{} free of {} for {shown}", human(free), human(total));
     let flags = stat.f_flag;
     if flags.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
-        return Check::new("cache.disk", "cache disk space", Status::Fail, format!("{observed}; the file system is read-only"))
-            .fix("set PLUGCTL_CACHE_DIR to a writable directory");
+        return Check::new(
+            "cache.disk",
+            "cache disk space",
+            Status::Fail,
+            format!("{observed}; the file system is read-only"),
+        )
+        .fix("set PLUGCTL_CACHE_DIR to a writable directory");
     }
     if flags.contains(rustix::fs::StatVfsMountFlags::NOEXEC) {
-        return Check::new("cache.disk", "cache disk space", Status::Fail, format!("{observed}; the file system is mounted noexec: cached toolchains cannot run"))
-            .fix("set PLUGCTL_CACHE_DIR to a directory on a file system without noexec");
+        return Check::new(
+            "cache.disk",
+            "cache disk space",
+            Status::Fail,
+            format!("{observed}; the file system is mounted noexec: cached toolchains cannot run"),
+        )
+        .fix("set PLUGCTL_CACHE_DIR to a directory on a file system without noexec");
     }
     if free < DISK_FAIL {
         Check::new("cache.disk", "cache disk space", Status::Fail, observed)
@@ -428,13 +606,19 @@ mod tests {
         let shown = mask_secret(Some(&key));
         assert_eq!(shown, "set (35 characters, begins `sk-`)");
         assert!(!shown.contains("0123"));
-        assert_eq!(mask_secret(Some(&OsString::from("short"))), "set (5 characters)");
+        assert_eq!(
+            mask_secret(Some(&OsString::from("short"))),
+            "set (5 characters)"
+        );
         assert_eq!(mask_secret(Some(&OsString::new())), "set but empty");
         assert_eq!(mask_secret(None), "not set");
         let check = llm_variable_check("DEEPSEEK_API_KEY", Some(key));
         assert_eq!(check.status, Status::Ok);
         assert!(!check.observed.contains("0123456789"));
-        assert_eq!(llm_variable_check("DEEPSEEK_API_KEY", Some(OsString::new())).status, Status::Warn);
+        assert_eq!(
+            llm_variable_check("DEEPSEEK_API_KEY", Some(OsString::new())).status,
+            Status::Warn
+        );
     }
 
     #[test]
@@ -460,7 +644,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("env");
         std::fs::write(&file, "GOFLAGS=-trimpath\nGOTOOLCHAIN=go1.22.1+auto\n").unwrap();
-        assert_eq!(go_env_file_value(&file, "GOTOOLCHAIN").as_deref(), Some("go1.22.1+auto"));
+        assert_eq!(
+            go_env_file_value(&file, "GOTOOLCHAIN").as_deref(),
+            Some("go1.22.1+auto")
+        );
         assert_eq!(go_env_file_value(&file, "GOAMD64"), None);
     }
 
@@ -468,6 +655,10 @@ mod tests {
     fn missing_cache_dir_is_measured_at_its_parent() {
         let dir = tempfile::tempdir().unwrap();
         let check = disk_check(&dir.path().join("not/yet"));
-        assert!(check.observed.contains("not created yet"), "{}", check.observed);
+        assert!(
+            check.observed.contains("not created yet"),
+            "{}",
+            check.observed
+        );
     }
 }

@@ -64,29 +64,54 @@ fn language_version(version: &str) -> String {
 
 pub(super) fn run(toolchain: Option<&Toolchain>, cache_dir: &Path, options: &Options) -> Check {
     let Some(tc) = toolchain else {
-        return check(Status::Fail, "not run: no Go toolchain (see go.toolchains)").fix("install a Go toolchain, then run plugctl doctor again");
+        return check(Status::Fail, "not run: no Go toolchain (see go.toolchains)")
+            .fix("install a Go toolchain, then run plugctl doctor again");
     };
     let dir = match tempfile::Builder::new().prefix("plugctl-doctor-").tempdir() {
         Ok(dir) => dir,
-        Err(err) => return check(Status::Fail, format!("cannot create a temporary directory: {err}")).fix("set TMPDIR to a writable directory"),
+        Err(err) => {
+            return check(
+                Status::Fail,
+                format!("cannot create a temporary directory: {err}"),
+            )
+            .fix("set TMPDIR to a writable directory");
+        }
     };
     let root = dir.path();
-    let module = format!("module plugctl.invalid/doctor\n\ngo {}\n", language_version(&tc.version));
-    let written = [("go.mod", module.as_str()), ("plugin/main.go", PLUGIN_GO), ("host/main.go", HOST_GO)].iter().try_for_each(|(name, text)| {
+    let module = format!(
+        "module plugctl.invalid/doctor\n\ngo {}\n",
+        language_version(&tc.version)
+    );
+    let written = [
+        ("go.mod", module.as_str()),
+        ("plugin/main.go", PLUGIN_GO),
+        ("host/main.go", HOST_GO),
+    ]
+    .iter()
+    .try_for_each(|(name, text)| {
         let path = root.join(name);
         std::fs::create_dir_all(path.parent().expect("relative paths have parents"))?;
         std::fs::write(path, text)
     });
     if let Err(err) = written {
-        return check(Status::Fail, format!("cannot write the test sources in {}: {err}", root.display())).fix("set TMPDIR to a writable directory");
+        return check(
+            Status::Fail,
+            format!("cannot write the test sources in {}: {err}", root.display()),
+        )
+        .fix("set TMPDIR to a writable directory");
     }
     let result = build_and_load(tc, root, cache_dir, options);
     let mut result = result;
     if result.status == Status::Fail && options.keep_failed {
         let kept = dir.keep();
-        result.observed.push_str(&format!("\nsources and binaries kept in {}", kept.display()));
+        result.observed.push_str(&format!(
+            "\nsources and binaries kept in {}",
+            kept.display()
+        ));
     } else if result.status == Status::Fail {
-        result.observed.push_str("\n(plugctl doctor -v keeps the sources and binaries)");
+        result
+            .observed
+            .push_str("\n(plugctl doctor -v keeps the sources and binaries)");
     }
     result
 }
@@ -111,23 +136,48 @@ fn build_and_load(tc: &Toolchain, root: &Path, cache_dir: &Path, options: &Optio
     let plugin = root.join("plugin.so");
     let host = root.join("host/host");
     let builds = [
-        ("plugin", vec!["build", "-buildmode=plugin", "-o", "plugin.so", "./plugin"]),
+        (
+            "plugin",
+            vec!["build", "-buildmode=plugin", "-o", "plugin.so", "./plugin"],
+        ),
         ("host", vec!["build", "-o", "host/host", "./host"]),
     ];
     for (what, args) in builds {
-        (options.on_step)(&format!("smoke test: building the {what} with go{} (GOCACHE {})", tc.version, gocache.display()));
+        (options.on_step)(&format!(
+            "smoke test: building the {what} with go{} (GOCACHE {})",
+            tc.version,
+            gocache.display()
+        ));
         let done = match run_limited(go(&args), BUILD_LIMIT, options.on_detail) {
             Ok(done) => done,
-            Err(err) => return check(Status::Fail, format!("cannot run go{}: {err:#}", tc.version)).fix("reinstall the toolchain"),
+            Err(err) => {
+                return check(
+                    Status::Fail,
+                    format!("cannot run go{}: {err:#}", tc.version),
+                )
+                .fix("reinstall the toolchain");
+            }
         };
         if !done.success {
             let error = tail(&done.stderr, 6);
-            let fix = if error.contains("cgo") || error.contains("gcc") || error.contains("C compiler") {
+            let fix = if error.contains("cgo")
+                || error.contains("gcc")
+                || error.contains("C compiler")
+            {
                 "install a C compiler (apt-get install gcc) and set CGO_ENABLED=1: plugins and the hosts that open them need cgo"
             } else {
                 "run plugctl doctor -v to see the commands; the go error above names what is missing"
             };
-            return check(Status::Fail, format!("`go {}` with go{} failed ({}):\n{error}", args.join(" "), tc.version, done.how)).fix(fix);
+            return check(
+                Status::Fail,
+                format!(
+                    "`go {}` with go{} failed ({}):\n{error}",
+                    args.join(" "),
+                    tc.version,
+                    done.how
+                ),
+            )
+            .fix(fix);
         }
     }
     let built = start.elapsed();
@@ -135,10 +185,13 @@ fn build_and_load(tc: &Toolchain, root: &Path, cache_dir: &Path, options: &Optio
     (options.on_step)("smoke test: running the host (plugin.Open)");
     let mut command = std::process::Command::new(&host);
     command.arg(&plugin).current_dir(root);
-    let ran = match run_limited(command, RUN_LIMIT, options.on_detail) {
-        Ok(ran) => ran,
-        Err(err) => return check(Status::Fail, format!("cannot run the host: {err:#}")).fix("check that the temporary directory is not mounted noexec (set TMPDIR elsewhere)"),
-    };
+    let ran =
+        match run_limited(command, RUN_LIMIT, options.on_detail) {
+            Ok(ran) => ran,
+            Err(err) => return check(Status::Fail, format!("cannot run the host: {err:#}")).fix(
+                "check that the temporary directory is not mounted noexec (set TMPDIR elsewhere)",
+            ),
+        };
 
     (options.on_step)("smoke test: comparing with plugctl's prediction");
     let predicted = predict(&host, &plugin);
@@ -169,10 +222,21 @@ fn build_and_load(tc: &Toolchain, root: &Path, cache_dir: &Path, options: &Optio
 
 /// What plugctl's own model says about this pair: (loads, error).
 fn predict(host: &Path, plugin: &Path) -> anyhow::Result<(bool, String)> {
-    let options = crate::predict::Options { host: Some(host.to_path_buf()), ld_library_path: None, sysroot: None, lazy: false };
+    let options = crate::predict::Options {
+        host: Some(host.to_path_buf()),
+        ld_library_path: None,
+        sysroot: None,
+        lazy: false,
+    };
     let report = crate::predict::inspect(&[plugin.to_path_buf()], &options)?;
-    let item = report.artifacts.first().ok_or_else(|| anyhow::anyhow!("no verdict for the plugin"))?;
-    Ok((item.load.outcome.loads(), item.load.error.clone().unwrap_or_default()))
+    let item = report
+        .artifacts
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no verdict for the plugin"))?;
+    Ok((
+        item.load.outcome.loads(),
+        item.load.error.clone().unwrap_or_default(),
+    ))
 }
 
 #[cfg(test)]

@@ -219,7 +219,8 @@ fn interpreter<Elf: FileHeader<Endian = Endianness>>(
 pub fn vaddr_to_offset(loads: &[LoadSegment], vaddr: u64) -> Option<u64> {
     loads.iter().find_map(|seg| {
         let delta = vaddr.checked_sub(seg.vaddr)?;
-        (delta < seg.file_size).then(|| seg.offset + delta)
+        // A hostile p_offset near u64::MAX: not backed by the file rather than overflowing.
+        (delta < seg.file_size).then(|| seg.offset.checked_add(delta))?
     })
 }
 

@@ -54,7 +54,9 @@ pub(crate) fn read_raw(image: &Image) -> Result<RawBuildInfo, String> {
         .ok_or("build info header runs past the end of its segment")?;
     let flags = header[15];
     let (version, modinfo, format) = if flags & 2 != 0 {
-        let (version, next) = decode_varint_string(image, address + HEADER_SIZE)
+        let (version, next) = address
+            .checked_add(HEADER_SIZE)
+            .and_then(|at| decode_varint_string(image, at))
             .ok_or("build info version string is unreadable")?;
         let (modinfo, _) =
             decode_varint_string(image, next).ok_or("build info module string is unreadable")?;
@@ -160,7 +162,8 @@ fn find_aligned_magic(data: &[u8], base: u64) -> Option<u64> {
     let mut i = first;
     while i + HEADER_SIZE as usize <= data.len() {
         if data[i] == 0xff && &data[i..i + MAGIC.len()] == MAGIC {
-            return Some(base + i as u64);
+            // A hostile section address near 2^64: no address, not an overflow.
+            return base.checked_add(i as u64);
         }
         i += ALIGN as usize;
     }

@@ -27,6 +27,9 @@ const KIND_FUNC: u8 = 19;
 const KIND_MASK: u8 = 0x1f;
 /// No real moduledata has more fields; bounds a hostile field count.
 const MAX_FIELDS: u64 = 256;
+/// No real moduledata is this large (about 600 bytes); bounds every field offset, so
+/// that offset arithmetic on a hostile layout cannot overflow.
+const MAX_STRUCT_SIZE: u64 = 1 << 16;
 /// No real program links this many packages; bounds a hostile table length.
 const MAX_PACKAGES: u64 = 100_000;
 const MAX_NAME: u64 = 4096;
@@ -105,7 +108,7 @@ impl ModuleDataLayout {
     pub fn field_at(&self, offset: u64) -> Option<&ModuleDataField> {
         self.fields.iter().find(|f| {
             let size = f.size.unwrap_or(0);
-            size > 0 && offset >= f.offset && offset < f.offset + size
+            size > 0 && offset >= f.offset && offset - f.offset < size
         })
     }
 
@@ -148,8 +151,13 @@ pub(crate) fn layout_from_type(image: &Image) -> Result<ModuleDataLayout, String
         .word(addr)
         .ok_or("moduledata type descriptor unreadable")?;
     // abi.Type: Size_, PtrBytes uintptr; Hash uint32; TFlag, Align_, FieldAlign_, Kind_ uint8.
-    let kind = image
-        .bytes(addr + 2 * p + 7, 1)
+    if size == 0 || size > MAX_STRUCT_SIZE {
+        return Err(format!("type:runtime.moduledata has size {size}"));
+    }
+    // Every address below is read from the file: checked arithmetic throughout.
+    let kind = addr
+        .checked_add(2 * p + 7)
+        .and_then(|a| image.bytes(a, 1))
         .ok_or("moduledata type descriptor unreadable")?[0];
     if kind & KIND_MASK != KIND_STRUCT {
         return Err(format!(
@@ -157,18 +165,22 @@ pub(crate) fn layout_from_type(image: &Image) -> Result<ModuleDataLayout, String
         ));
     }
     // abi.Type is 4 words + 16 bytes; then StructType.PkgPath (1 word), Fields (slice).
-    let (fields_ptr, n, _) = image
-        .go_slice(addr + 5 * p + 16)
+    let (fields_ptr, n, _) = addr
+        .checked_add(5 * p + 16)
+        .and_then(|a| image.go_slice(a))
         .ok_or("moduledata field list unreadable")?;
     if n == 0 || n > MAX_FIELDS {
         return Err(format!("moduledata type has {n} fields"));
     }
     let mut fields = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let f = fields_ptr + i * 3 * p;
-        let name_ptr = image.word(f).ok_or("moduledata field unreadable")?;
-        let typ = image.word(f + p).ok_or("moduledata field unreadable")?;
-        let offset = image.word(f + 2 * p).ok_or("moduledata field unreadable")?;
+        let word = |k: u64| {
+            fields_ptr
+                .checked_add((3 * i + k) * p)
+                .and_then(|a| image.word(a))
+                .ok_or("moduledata field unreadable")
+        };
+        let (name_ptr, typ, offset) = (word(0)?, word(1)?, word(2)?);
         let name = read_abi_name(image, name_ptr).ok_or("moduledata field name unreadable")?;
         if offset > size {
             return Err(format!(
@@ -198,7 +210,7 @@ pub(crate) fn read_abi_name(image: &Image, addr: u64) -> Option<String> {
     if len > MAX_NAME {
         return None;
     }
-    let bytes = image.bytes(addr + 1 + n as u64, len)?;
+    let bytes = image.bytes(addr.checked_add(1 + n as u64)?, len)?;
     Some(String::from_utf8_lossy(bytes).into_owned())
 }
 
@@ -382,7 +394,7 @@ fn table_from_relocations(image: &Image, problems: &mut Vec<String>) -> Option<(
     let regular = entries
         .iter()
         .enumerate()
-        .all(|(i, e)| e.0 == first + i as u64 * stride);
+        .all(|(i, e)| first.checked_add(i as u64 * stride) == Some(e.0));
     if !regular {
         problems.push(format!(
             "the {} relocations to go:link.pkghash.* are not one table of {stride}-byte entries",
@@ -409,7 +421,7 @@ fn read_table(image: &Image, start: u64, n: u64) -> Option<Vec<TableEntry>> {
     let mut by_offset: HashMap<u64, &str> = HashMap::new();
     for r in &image.art.relocations {
         if r.offset >= start
-            && r.offset < start + n * 5 * p
+            && r.offset - start < n * 5 * p
             && let Some(s) = image.art.relocation_symbol(r)
         {
             by_offset.insert(r.offset, s.name.as_str());
@@ -417,11 +429,15 @@ fn read_table(image: &Image, start: u64, n: u64) -> Option<Vec<TableEntry>> {
     }
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let e = start + i * 5 * p;
+        // `start` is read from the file: near 2^64 the entry is unreadable, not an overflow.
+        let e = start.checked_add(i * 5 * p)?;
         let name = image.go_string(e, MAX_NAME)?;
-        let hash = image.go_string(e + 2 * p, 64)?;
+        let hash = image.go_string(e.checked_add(2 * p)?, 64)?;
         let hash: [u8; 8] = hash.try_into().ok()?;
-        let runtime_symbol = by_offset.get(&(e + 4 * p)).map(|s| s.to_string());
+        let runtime_symbol = e
+            .checked_add(4 * p)
+            .and_then(|a| by_offset.get(&a))
+            .map(|s| s.to_string());
         out.push((
             String::from_utf8_lossy(name).into_owned(),
             hash,
@@ -449,7 +465,7 @@ pub(crate) fn read_plugin_tables(
     let mut md_addr: Option<(u64, &str)> = None;
     if let Some(off) = pkghashes_off {
         if let Some((addr, data)) = image.section(".go.module")
-            && (data.len() as u64) >= off + 3 * p
+            && (data.len() as u64) >= off.saturating_add(3 * p)
         {
             md_addr = Some((addr, "go.module_section"));
         }
@@ -465,7 +481,7 @@ pub(crate) fn read_plugin_tables(
     // 2. Read pluginpath and the table through the moduledata.
     let mut md_table: Option<(u64, u64)> = None;
     if let (Some((base, how)), Some(pk_off)) = (md_addr, pkghashes_off) {
-        let slice = image.go_slice(base + pk_off);
+        let slice = base.checked_add(pk_off).and_then(|a| image.go_slice(a));
         match slice {
             Some((ptr, len, cap)) if len == cap && len <= MAX_PACKAGES && ptr != 0 => {
                 md_table = Some((ptr, len));
@@ -475,15 +491,20 @@ pub(crate) fn read_plugin_tables(
             )),
         }
         if let Some(pp_off) = pluginpath_off {
-            out.plugin_path = image
-                .go_string(base + pp_off, MAX_NAME)
+            out.plugin_path = base
+                .checked_add(pp_off)
+                .and_then(|a| image.go_string(a, MAX_NAME))
                 .map(|b| String::from_utf8_lossy(b).into_owned());
         }
         let words: Vec<u64> = (0..MODULE_DATA_WORDS)
-            .map_while(|i| image.word(base + i * p))
+            .map_while(|i| image.word(base.checked_add(i * p)?))
             .collect();
         let relocated = (0..words.len() as u64)
-            .map(|i| image.reloc_at(base + i * p).is_some())
+            .map(|i| {
+                base.checked_add(i * p)
+                    .and_then(|a| image.reloc_at(a))
+                    .is_some()
+            })
             .collect();
         out.module_data = Some(ModuleData {
             address: base,
@@ -610,8 +631,11 @@ fn find_slice_header(image: &Image, table: u64, n: u64) -> Option<u64> {
             .iter()
             .any(|l| l.writable && a >= l.vaddr && a < l.vaddr.saturating_add(l.file_size))
     };
-    let is_header =
-        |a: u64| writable(a) && image.word(a + p) == Some(n) && image.word(a + 2 * p) == Some(n);
+    let is_header = |a: u64| {
+        writable(a)
+            && a.checked_add(p).and_then(|x| image.word(x)) == Some(n)
+            && a.checked_add(2 * p).and_then(|x| image.word(x)) == Some(n)
+    };
     if let Some(a) = image.relocated_to(table).find(|&a| is_header(a)) {
         return Some(a);
     }
@@ -620,7 +644,9 @@ fn find_slice_header(image: &Image, table: u64, n: u64) -> Option<u64> {
         let skip = ((p - load.vaddr % p) % p) as usize;
         for (i, chunk) in data.get(skip..)?.chunks_exact(p as usize).enumerate() {
             if image.uint_of(chunk) == table {
-                let a = load.vaddr + skip as u64 + i as u64 * p;
+                let Some(a) = load.vaddr.checked_add(skip as u64 + i as u64 * p) else {
+                    break;
+                };
                 if is_header(a) {
                     return Some(a);
                 }
@@ -638,19 +664,20 @@ fn read_ptab(
 ) -> Option<Vec<(String, Option<bool>)>> {
     let l = layout?;
     let p = image.ptr;
-    let (ptr, n, _) = image.go_slice(base + l.offset_of("ptab")?)?;
-    let types = image.word(base + l.offset_of("types")?)?;
+    let (ptr, n, _) = image.go_slice(base.checked_add(l.offset_of("ptab")?)?)?;
+    let types = image.word(base.checked_add(l.offset_of("types")?)?)?;
     if n > 100_000 || n.checked_mul(8)? > image.data.len() as u64 {
         return None;
     }
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let name_off = image.u32_at(ptr + i * 8)?;
-        let typ_off = image.u32_at(ptr + i * 8 + 4)?;
+        let entry = ptr.checked_add(i * 8)?;
+        let name_off = image.u32_at(entry)?;
+        let typ_off = image.u32_at(entry.checked_add(4)?)?;
         let name = read_abi_name(image, types.checked_add(u64::from(name_off))?)?;
         let kind = types
             .checked_add(u64::from(typ_off))
-            .and_then(|t| image.bytes(t + 2 * p + 7, 1))
+            .and_then(|t| image.bytes(t.checked_add(2 * p + 7)?, 1))
             .map(|k| k[0] & KIND_MASK == KIND_FUNC);
         out.push((name, kind));
     }

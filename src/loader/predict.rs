@@ -1222,7 +1222,7 @@ impl<'a> Loader<'a> {
                     c.realname,
                     header.file_size,
                     load.offset,
-                    load.offset + load.filesz
+                    load.offset.saturating_add(load.filesz)
                 ),
                 fix: "restore the complete file".into(),
             });

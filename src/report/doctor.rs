@@ -76,7 +76,10 @@ pub fn render_table(report: &DoctorReport, style: Style) -> String {
         }
         table.add_row(vec![status, Cell::new(&check.title), Cell::new(text)]);
     }
-    let mut out: String = table.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    let mut out: String = table
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
     let s = summary(report);
     out.push_str(&format!(
         "\n{} checks: {} ok, {} warn, {} fail, {} skipped (cache: {})\n",

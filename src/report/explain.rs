@@ -35,7 +35,12 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
 /// The full explanation of one code, as plain (optionally coloured) text.
 pub fn render_code(code: Code, style: Style) -> String {
     let mut out = String::new();
-    let heading = format!("{} {}: {}", code.id(), code.severity().as_str(), code.title());
+    let heading = format!(
+        "{} {}: {}",
+        code.id(),
+        code.severity().as_str(),
+        code.title()
+    );
     out.push_str(&style.paint(&heading, None, true));
     out.push_str("\n\n");
     out.push_str(&wrap(code.explanation(), "", WIDTH));
@@ -69,7 +74,11 @@ pub fn render_list(style: Style) -> String {
     let mut out = String::new();
     for code in Code::ALL {
         let severity = format!("{:<7}", code.severity().as_str());
-        out.push_str(&format!("{}  {severity}  {}\n", style.paint(code.id(), None, true), code.title()));
+        out.push_str(&format!(
+            "{}  {severity}  {}\n",
+            style.paint(code.id(), None, true),
+            code.title()
+        ));
     }
     out
 }
@@ -116,6 +125,9 @@ mod tests {
         let text = "one two three four five six seven eight nine ten";
         let wrapped = wrap(text, "  ", 16);
         assert!(wrapped.lines().all(|l| l.len() <= 16), "{wrapped}");
-        assert_eq!(wrapped.split_whitespace().collect::<Vec<_>>().join(" "), text);
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>().join(" "),
+            text
+        );
     }
 }

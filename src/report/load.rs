@@ -32,8 +32,17 @@ struct Summary {
 fn summary(report: &Report) -> Summary {
     Summary {
         artifacts: report.artifacts.len(),
-        loaded: report.artifacts.iter().filter(|a| a.load.outcome.loads()).count(),
-        failed_layers: report.artifacts.iter().flat_map(|a| &a.layers).filter(|l| l.status == Status::Fail).count(),
+        loaded: report
+            .artifacts
+            .iter()
+            .filter(|a| a.load.outcome.loads())
+            .count(),
+        failed_layers: report
+            .artifacts
+            .iter()
+            .flat_map(|a| &a.layers)
+            .filter(|l| l.status == Status::Fail)
+            .count(),
         prediction_mismatches: report.disagreements().len(),
     }
 }
@@ -60,7 +69,9 @@ fn status_cell(style: Style, status: Status) -> String {
 
 fn new_table(style: Style) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH - 2);
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH - 2);
     if !style.color {
         t.force_no_tty();
     }
@@ -68,7 +79,10 @@ fn new_table(style: Style) -> Table {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {}", l.trim_end())).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("  {}", l.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn mib(kb: u64) -> String {
@@ -80,7 +94,10 @@ fn run_line(r: &ChildRun) -> String {
         format!("pid {}", r.pid),
         format!("{} after {}", r.ended.describe(), ms(r.elapsed_ms)),
         format!("peak RSS {}", mib(r.resources.peak_rss_kb)),
-        format!("CPU {}", ms(r.resources.cpu_user_ms + r.resources.cpu_system_ms)),
+        format!(
+            "CPU {}",
+            ms(r.resources.cpu_user_ms + r.resources.cpu_system_ms)
+        ),
         format!("{} threads", r.resources.max_threads),
     ];
     if let Some(peak) = r.resources.cgroup.memory_peak_bytes {
@@ -93,12 +110,33 @@ fn run_line(r: &ChildRun) -> String {
 }
 
 fn isolation_line(r: &ChildRun) -> String {
-    let Some(i) = &r.isolation else { return "the sandbox stage did not report".into() };
+    let Some(i) = &r.isolation else {
+        return "the sandbox stage did not report".into();
+    };
     let s = |k: &str| i[k].as_str().unwrap_or("").to_string();
-    let list = |k: &str| i[k].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default();
-    let mut lines = vec![format!("network: {}", s("network")), format!("files: {}", s("filesystem"))];
+    let list = |k: &str| {
+        i[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    let mut lines = vec![
+        format!("network: {}", s("network")),
+        format!("files: {}", s("filesystem")),
+    ];
     let env = list("env");
-    lines.push(format!("env: {}", if env.is_empty() { "(empty)".to_string() } else { env }));
+    lines.push(format!(
+        "env: {}",
+        if env.is_empty() {
+            "(empty)".to_string()
+        } else {
+            env
+        }
+    ));
     let rl = list("rlimits");
     if !rl.is_empty() {
         lines.push(format!("rlimits: {rl}"));
@@ -107,7 +145,9 @@ fn isolation_line(r: &ChildRun) -> String {
     if !cg.is_empty() {
         lines.push(format!(
             "cgroups ({}): {cg}",
-            r.cgroup_version.map(|v| format!("{v:?}").to_lowercase()).unwrap_or_default()
+            r.cgroup_version
+                .map(|v| format!("{v:?}").to_lowercase())
+                .unwrap_or_default()
         ));
     }
     if !r.cgroup_notes.is_empty() {
@@ -124,8 +164,16 @@ fn isolation_line(r: &ChildRun) -> String {
         "cleanup: {} leftover process(es) killed, {} cgroup(s) removed{}, working directory {}",
         r.cleanup.leftover_processes_killed,
         r.cleanup.cgroups_removed.len(),
-        if r.cleanup.cgroups_not_removed.is_empty() { String::new() } else { format!(" ({} NOT removed)", r.cleanup.cgroups_not_removed.len()) },
-        if r.cleanup.workdir_removed { "removed" } else { "NOT removed" }
+        if r.cleanup.cgroups_not_removed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} NOT removed)", r.cleanup.cgroups_not_removed.len())
+        },
+        if r.cleanup.workdir_removed {
+            "removed"
+        } else {
+            "NOT removed"
+        }
     ));
     lines.join("\n")
 }
@@ -147,25 +195,48 @@ pub fn table(report: &Report, style: Style) -> String {
             None => format!("load: {} (observed by {observed})", a.load.outcome),
             Some(e) => format!("load: {} — {e} (observed by {observed})", a.load.outcome),
         };
-        out.push_str(&indent(&style.paint(&load, Some(if a.load.outcome.loads() { Color::Green } else { Color::Red }), true)));
+        out.push_str(&indent(&style.paint(
+            &load,
+            Some(if a.load.outcome.loads() {
+                Color::Green
+            } else {
+                Color::Red
+            }),
+            true,
+        )));
         out.push('\n');
         if !a.prediction.agrees {
-            let what = if a.prediction.same_outcome { "same outcome, different error text" } else { "DIFFERENT OUTCOME" };
+            let what = if a.prediction.same_outcome {
+                "same outcome, different error text"
+            } else {
+                "DIFFERENT OUTCOME"
+            };
             let text = format!(
                 "!! PREDICTION MISMATCH ({what}): inspect predicted {}{}",
                 a.prediction.outcome,
-                a.prediction.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default()
+                a.prediction
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
             );
             out.push_str(&indent(&style.paint(&text, Some(Color::Yellow), true)));
             out.push('\n');
         } else {
-            out.push_str(&indent(&format!("prediction: {} (inspect agrees)", a.prediction.outcome)));
+            out.push_str(&indent(&format!(
+                "prediction: {} (inspect agrees)",
+                a.prediction.outcome
+            )));
             out.push('\n');
         }
         let mut t = new_table(style);
         t.set_header(vec!["layer", "result", "detail"]);
         for l in &a.layers {
-            t.add_row(vec![l.layer.to_string(), status_cell(style, l.status), l.reason.clone()]);
+            t.add_row(vec![
+                l.layer.to_string(),
+                status_cell(style, l.status),
+                l.reason.clone(),
+            ]);
         }
         out.push_str(&indent(&t.to_string()));
         out.push_str("\n\n");
@@ -179,10 +250,21 @@ pub fn table(report: &Report, style: Style) -> String {
         ));
     }
     if let Some(e) = &report.harness_error {
-        out.push_str(&style.paint(&format!("harness: unavailable: {e}\n"), Some(Color::Red), false));
+        out.push_str(&style.paint(
+            &format!("harness: unavailable: {e}\n"),
+            Some(Color::Red),
+            false,
+        ));
     }
     if let Some(c) = &report.reload {
-        out.push_str(&format!("reload copies: {} ({} built, {} cached, {}): {}\n", c.paths.len(), c.built, c.cached, ms(c.ms), c.method));
+        out.push_str(&format!(
+            "reload copies: {} ({} built, {} cached, {}): {}\n",
+            c.paths.len(),
+            c.built,
+            c.cached,
+            ms(c.ms),
+            c.method
+        ));
     }
     if let Some(s) = &report.seccomp {
         match s.mode.as_str() {
@@ -207,7 +289,11 @@ pub fn table(report: &Report, style: Style) -> String {
         }
     }
     if !report.env.is_empty() {
-        let vars: Vec<String> = report.env.iter().map(|v| format!("{}={}", v.name, v.value)).collect();
+        let vars: Vec<String> = report
+            .env
+            .iter()
+            .map(|v| format!("{}={}", v.name, v.value))
+            .collect();
         out.push_str(&format!("env ({}): {}\n", report.env_set, vars.join(" ")));
     }
     out.push_str("child processes:\n");

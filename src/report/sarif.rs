@@ -12,7 +12,8 @@ use crate::findings::{Code, Finding, Severity};
 use crate::predict::Report;
 
 /// The official schema location (the tests validate against this schema).
-pub const SCHEMA_URI: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+pub const SCHEMA_URI: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 const BASE_ID: &str = "CWD";
 
 fn level(severity: Severity) -> &'static str {
@@ -28,7 +29,9 @@ fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for byte in path.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(byte as char)
+            }
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
@@ -80,7 +83,11 @@ fn artifact_location(path: &Path, cwd: &Path, index: Option<usize>) -> Value {
 fn rule(code: Code) -> Value {
     let mut text = String::from(code.explanation());
     let mut markdown = String::from(code.explanation());
-    for (title, body) in [("How plugctl detects it", code.detection()), ("Runtime error", code.runtime_error()), ("Fix", code.fix())] {
+    for (title, body) in [
+        ("How plugctl detects it", code.detection()),
+        ("Runtime error", code.runtime_error()),
+        ("Fix", code.fix()),
+    ] {
         if !body.is_empty() {
             text.push_str(&format!("\n\n{title}: {body}"));
             markdown.push_str(&format!("\n\n**{title}.** {body}"));
@@ -109,7 +116,10 @@ fn rule(code: Code) -> Value {
 }
 
 fn result(finding: &Finding, artifact_index: usize, path: &Path, cwd: &Path) -> Value {
-    let rule_index = Code::ALL.iter().position(|c| *c == finding.code).expect("every code is in Code::ALL");
+    let rule_index = Code::ALL
+        .iter()
+        .position(|c| *c == finding.code)
+        .expect("every code is in Code::ALL");
     let mut message = finding.message.clone();
     if !finding.why.is_empty() {
         message.push_str(&format!(". {}", finding.why));
@@ -156,7 +166,11 @@ pub fn render(report: &Report) -> String {
             })),
         }
         artifacts.push(artifact);
-        results.extend(item.findings.iter().map(|f| result(f, index, &item.path, cwd)));
+        results.extend(
+            item.findings
+                .iter()
+                .map(|f| result(f, index, &item.path, cwd)),
+        );
     }
     if let Some(host) = &report.host {
         artifacts.push(json!({
@@ -185,7 +199,11 @@ pub fn render(report: &Report) -> String {
         "artifacts": artifacts,
         "results": results,
     });
-    let log = Log { schema: SCHEMA_URI, version: "2.1.0", runs: vec![run] };
+    let log = Log {
+        schema: SCHEMA_URI,
+        version: "2.1.0",
+        runs: vec![run],
+    };
     let mut text = serde_json::to_string_pretty(&log).expect("SARIF values serialize infallibly");
     text.push('\n');
     text
@@ -199,7 +217,10 @@ mod tests {
     fn locations_are_relative_under_the_working_directory() {
         let cwd = Path::new("/work/main");
         let inside = artifact_location(Path::new("target/x/plugin.so"), cwd, Some(2));
-        assert_eq!(inside, json!({ "uri": "target/x/plugin.so", "uriBaseId": "CWD", "index": 2 }));
+        assert_eq!(
+            inside,
+            json!({ "uri": "target/x/plugin.so", "uriBaseId": "CWD", "index": 2 })
+        );
         let same = artifact_location(Path::new("/work/main/./a/../b.so"), cwd, None);
         assert_eq!(same, json!({ "uri": "b.so", "uriBaseId": "CWD" }));
         let outside = artifact_location(Path::new("../other/lib x.so"), cwd, None);

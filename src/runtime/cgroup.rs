@@ -90,7 +90,11 @@ fn mounts() -> Vec<Mount> {
             let fstype = r.next()?.to_string();
             let _source = r.next();
             let super_options = r.next().unwrap_or("").to_string();
-            Some(Mount { fstype, point: PathBuf::from(point), super_options })
+            Some(Mount {
+                fstype,
+                point: PathBuf::from(point),
+                super_options,
+            })
         })
         .collect()
 }
@@ -101,7 +105,12 @@ pub fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
             let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -151,11 +160,17 @@ fn pid_alive(pid: u32) -> bool {
 
 /// Removes `plugctl-<pid>-<n>` groups of plugctl processes that no longer exist.
 fn sweep_stale(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix("plugctl-") else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = name.strip_prefix("plugctl-") else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         if pid != std::process::id() && !pid_alive(pid) {
             let _ = std::fs::remove_dir(entry.path());
         }
@@ -166,15 +181,30 @@ impl Group {
     /// Creates the child's groups and applies `limits`. `None` when no hierarchy can be
     /// used (not mounted, not writable); the notes say why.
     pub fn create(limits: &CgroupLimits) -> (Option<Group>, Vec<String>) {
-        let name = format!("plugctl-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "plugctl-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
         let all = mounts();
         let own = own_groups();
         // cgroup v2: the unified hierarchy at /sys/fs/cgroup, with controllers.
-        if let Some(m) = all.iter().find(|m| m.fstype == "cgroup2" && m.point == Path::new("/sys/fs/cgroup")) {
-            let path = own.iter().find(|(c, _)| c.is_empty()).map(|(_, p)| p.clone()).unwrap_or_default();
+        if let Some(m) = all
+            .iter()
+            .find(|m| m.fstype == "cgroup2" && m.point == Path::new("/sys/fs/cgroup"))
+        {
+            let path = own
+                .iter()
+                .find(|(c, _)| c.is_empty())
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default();
             let parent = m.point.join(path.trim_start_matches('/'));
-            let controllers = std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
-            if controllers.split_whitespace().any(|c| c == "memory" || c == "pids") {
+            let controllers =
+                std::fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+            if controllers
+                .split_whitespace()
+                .any(|c| c == "memory" || c == "pids")
+            {
                 return Group::create_v2(&parent, &name, &controllers, limits);
             }
         }
@@ -184,7 +214,10 @@ impl Group {
             let Some(m) = all.iter().find(|m| {
                 m.fstype == "cgroup" && m.super_options.split(',').any(|o| o == controller.name())
             }) else {
-                notes.push(format!("{}: no cgroup v1 hierarchy mounted", controller.name()));
+                notes.push(format!(
+                    "{}: no cgroup v1 hierarchy mounted",
+                    controller.name()
+                ));
                 continue;
             };
             let path = own
@@ -197,19 +230,32 @@ impl Group {
             let dir = parent.join(&name);
             match std::fs::create_dir(&dir) {
                 Ok(()) => dirs.push((controller, dir)),
-                Err(e) => notes.push(format!("{}: cannot create {}: {e}", controller.name(), dir.display())),
+                Err(e) => notes.push(format!(
+                    "{}: cannot create {}: {e}",
+                    controller.name(),
+                    dir.display()
+                )),
             }
         }
         if dirs.is_empty() {
             return (None, notes);
         }
-        let mut group = Group { version: Version::V1, dirs, notes };
+        let mut group = Group {
+            version: Version::V1,
+            dirs,
+            notes,
+        };
         group.apply_v1(limits);
         let notes = group.notes.clone();
         (Some(group), notes)
     }
 
-    fn create_v2(parent: &Path, name: &str, controllers: &str, limits: &CgroupLimits) -> (Option<Group>, Vec<String>) {
+    fn create_v2(
+        parent: &Path,
+        name: &str,
+        controllers: &str,
+        limits: &CgroupLimits,
+    ) -> (Option<Group>, Vec<String>) {
         let mut notes = Vec::new();
         sweep_stale(parent);
         let enable: Vec<String> = ["memory", "pids", "cpu"]
@@ -231,7 +277,11 @@ impl Group {
         }
         let mut group = Group {
             version: Version::V2,
-            dirs: vec![(Controller::Memory, dir.clone()), (Controller::Pids, dir.clone()), (Controller::Cpu, dir)],
+            dirs: vec![
+                (Controller::Memory, dir.clone()),
+                (Controller::Pids, dir.clone()),
+                (Controller::Cpu, dir),
+            ],
             notes: Vec::new(),
         };
         let dir = group.dirs[0].1.clone();
@@ -273,9 +323,12 @@ impl Group {
                                 if memsw.exists() {
                                     let _ = write(&memsw, &bytes.to_string());
                                 }
-                                self.notes.push(format!("memory.limit_in_bytes = {bytes} (cgroup v1)"));
+                                self.notes
+                                    .push(format!("memory.limit_in_bytes = {bytes} (cgroup v1)"));
                             }
-                            Err(e) => self.notes.push(format!("memory: cannot set memory.limit_in_bytes: {e}")),
+                            Err(e) => self
+                                .notes
+                                .push(format!("memory: cannot set memory.limit_in_bytes: {e}")),
                         }
                     }
                 }
@@ -290,11 +343,16 @@ impl Group {
                 Controller::Cpu => {
                     if let Some(cpus) = limits.cpus {
                         let quota = (cpus * 100_000.0).round().max(1000.0) as u64;
-                        let ok = write(&dir.join("cpu.cfs_period_us"), "100000")
-                            .and_then(|()| write(&dir.join("cpu.cfs_quota_us"), &quota.to_string()));
+                        let ok = write(&dir.join("cpu.cfs_period_us"), "100000").and_then(|()| {
+                            write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())
+                        });
                         match ok {
-                            Ok(()) => self.notes.push(format!("cpu.cfs_quota_us = {quota} per 100000 (cgroup v1)")),
-                            Err(e) => self.notes.push(format!("cpu: cannot set cpu.cfs_quota_us: {e}")),
+                            Ok(()) => self
+                                .notes
+                                .push(format!("cpu.cfs_quota_us = {quota} per 100000 (cgroup v1)")),
+                            Err(e) => self
+                                .notes
+                                .push(format!("cpu: cannot set cpu.cfs_quota_us: {e}")),
                         }
                     }
                 }
@@ -304,19 +362,30 @@ impl Group {
 
     /// The `cgroup.procs` files the child writes its pid into.
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = self.dirs.iter().map(|(_, d)| d.join("cgroup.procs")).collect();
+        let mut files: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .map(|(_, d)| d.join("cgroup.procs"))
+            .collect();
         files.dedup();
         files
     }
 
     pub fn paths(&self) -> Vec<String> {
-        let mut p: Vec<String> = self.dirs.iter().map(|(_, d)| d.display().to_string()).collect();
+        let mut p: Vec<String> = self
+            .dirs
+            .iter()
+            .map(|(_, d)| d.display().to_string())
+            .collect();
         p.dedup();
         p
     }
 
     fn dir(&self, c: Controller) -> Option<&Path> {
-        self.dirs.iter().find(|(x, _)| *x == c).map(|(_, d)| d.as_path())
+        self.dirs
+            .iter()
+            .find(|(x, _)| *x == c)
+            .map(|(_, d)| d.as_path())
     }
 
     /// Pids still in any of the groups.
@@ -357,7 +426,8 @@ impl Group {
             Version::V1 => {
                 if let Some(d) = self.dir(Controller::Memory) {
                     s.memory_peak_bytes = read_u64(&d.join("memory.max_usage_in_bytes"));
-                    s.memory_limit_bytes = read_u64(&d.join("memory.limit_in_bytes")).filter(|b| *b < (1 << 60));
+                    s.memory_limit_bytes =
+                        read_u64(&d.join("memory.limit_in_bytes")).filter(|b| *b < (1 << 60));
                     s.oom_kills = read_key(&d.join("memory.oom_control"), "oom_kill");
                     s.memory_failcnt = read_u64(&d.join("memory.failcnt"));
                 }

@@ -79,18 +79,31 @@ pub struct Rlimit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Ended {
-    Exited { code: i32 },
-    Signaled { signal: i32, name: String, core_dumped: bool },
+    Exited {
+        code: i32,
+    },
+    Signaled {
+        signal: i32,
+        name: String,
+        core_dumped: bool,
+    },
     /// Killed by plugctl at the wall-clock deadline.
-    TimedOut { after_ms: u64 },
+    TimedOut {
+        after_ms: u64,
+    },
 }
 
 impl Ended {
     pub fn describe(&self) -> String {
         match self {
             Ended::Exited { code } => format!("exit {code}"),
-            Ended::Signaled { name, core_dumped, .. } => {
-                format!("killed by {name}{}", if *core_dumped { " (core dumped)" } else { "" })
+            Ended::Signaled {
+                name, core_dumped, ..
+            } => {
+                format!(
+                    "killed by {name}{}",
+                    if *core_dumped { " (core dumped)" } else { "" }
+                )
             }
             Ended::TimedOut { after_ms } => format!("timed out after {} (killed)", ms(*after_ms)),
         }
@@ -98,7 +111,11 @@ impl Ended {
 }
 
 pub fn ms(v: u64) -> String {
-    if v >= 10_000 { format!("{:.1} s", v as f64 / 1000.0) } else { format!("{v} ms") }
+    if v >= 10_000 {
+        format!("{:.1} s", v as f64 / 1000.0)
+    } else {
+        format!("{v} ms")
+    }
 }
 
 /// Resources the child used.
@@ -161,7 +178,9 @@ pub struct ChildRun {
 impl ChildRun {
     /// Report lines of the target (not the sandbox stage).
     pub fn target_events(&self) -> impl Iterator<Item = &Value> {
-        self.events.iter().filter(|e| e["ev"] != "sandbox" && e["ev"] != "exec-failed")
+        self.events
+            .iter()
+            .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exec-failed")
     }
 
     /// The first line of stderr that says why a Go or C program died.
@@ -181,6 +200,7 @@ pub fn fatal_line(stderr: &str) -> Option<String> {
                 || l.starts_with("panic:")
                 || l.starts_with("unexpected signal")
                 || l.starts_with("runtime: ")
+                || l.starts_with("runtime/cgo: ")
                 || (l.starts_with("SIG") && l.contains(": "))
                 || l.contains("error while loading shared libraries")
         })
@@ -223,7 +243,15 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: socketpair writes two new fds into `fds`.
-    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
         return Err(std::io::Error::last_os_error()).context("socketpair");
     }
     // SAFETY: both fds are new and owned here.
@@ -234,13 +262,19 @@ static WORKDIR_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh private working directory under the temp dir.
 fn make_workdir() -> Result<PathBuf> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!(
         "plugctl-load-{}-{}-{nanos:08x}",
         std::process::id(),
         WORKDIR_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
 
@@ -250,22 +284,50 @@ fn rlimits(limits: &Limits, cgroup_memory: bool, cgroup_pids: bool) -> Vec<Rlimi
         // RLIMIT_DATA counts private writable mappings: the Go heap, thread stacks. With a
         // memory cgroup it is a backstop well above the cgroup limit; without one it is the
         // limit.
-        let value = if cgroup_memory { bytes.saturating_mul(2).saturating_add(256 << 20) } else { bytes };
-        out.push(Rlimit { resource: "RLIMIT_DATA".into(), soft: value, hard: value });
+        let value = if cgroup_memory {
+            bytes.saturating_mul(2).saturating_add(256 << 20)
+        } else {
+            bytes
+        };
+        out.push(Rlimit {
+            resource: "RLIMIT_DATA".into(),
+            soft: value,
+            hard: value,
+        });
     }
     if let Some(cpu) = limits.cpu_time {
         let soft = cpu.as_secs_f64().ceil().max(1.0) as u64;
-        out.push(Rlimit { resource: "RLIMIT_CPU".into(), soft, hard: soft + 1 });
+        out.push(Rlimit {
+            resource: "RLIMIT_CPU".into(),
+            soft,
+            hard: soft + 1,
+        });
     }
     if let Some(n) = limits.max_pids {
         // Per user, and not enforced for root: the pids cgroup is the real limit.
-        let value = if cgroup_pids { n.saturating_mul(4).max(n + 64) } else { n };
-        out.push(Rlimit { resource: "RLIMIT_NPROC".into(), soft: value, hard: value });
+        let value = if cgroup_pids {
+            n.saturating_mul(4).max(n + 64)
+        } else {
+            n
+        };
+        out.push(Rlimit {
+            resource: "RLIMIT_NPROC".into(),
+            soft: value,
+            hard: value,
+        });
     }
     if let Some(n) = limits.open_files {
-        out.push(Rlimit { resource: "RLIMIT_NOFILE".into(), soft: n, hard: n });
+        out.push(Rlimit {
+            resource: "RLIMIT_NOFILE".into(),
+            soft: n,
+            hard: n,
+        });
     }
-    out.push(Rlimit { resource: "RLIMIT_CORE".into(), soft: 0, hard: 0 });
+    out.push(Rlimit {
+        resource: "RLIMIT_CORE".into(),
+        soft: 0,
+        hard: 0,
+    });
     out
 }
 
@@ -283,21 +345,29 @@ fn sample(pid: u32) -> Option<Sample> {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    Some(Sample { threads: field("Threads:"), hwm_kb: field("VmHWM:") })
+    Some(Sample {
+        threads: field("Threads:"),
+        hwm_kb: field("VmHWM:"),
+    })
 }
 
 /// Processes whose process group is `pgid` (the child's session leader).
 fn processes_in_group(pgid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().is_some_and(|stat| {
-                // pid (comm) state ppid pgrp ...; comm may contain spaces and ')'.
-                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
-                    == Some(pgid)
-            })
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .is_some_and(|stat| {
+                    // pid (comm) state ppid pgrp ...; comm may contain spaces and ')'.
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
+                        == Some(pgid)
+                })
         })
         .collect()
 }
@@ -334,7 +404,11 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         pids: launch.limits.max_pids,
         cpus: launch.limits.cpus,
     });
-    let has = |c: super::cgroup::Controller| group.as_ref().is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c));
+    let has = |c: super::cgroup::Controller| {
+        group
+            .as_ref()
+            .is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c))
+    };
     let (program, argv) = if launch.wrapper.is_empty() {
         let mut argv = vec![launch.program.display().to_string()];
         argv.extend(launch.args.iter().cloned());
@@ -358,7 +432,15 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
             has(super::cgroup::Controller::Memory),
             has(super::cgroup::Controller::Pids),
         ),
-        cgroup_procs: group.as_ref().map(|g| g.procs_files().iter().map(|p| p.display().to_string()).collect()).unwrap_or_default(),
+        cgroup_procs: group
+            .as_ref()
+            .map(|g| {
+                g.procs_files()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
         seccomp_filter: launch.seccomp.as_ref().map(|p| p.filter.clone()),
     };
     let result = run_stage(launch, masker, &exe, &spec, &workdir, group.as_ref());
@@ -366,7 +448,11 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
     let mut cleanup = Cleanup::default();
     if let Some(g) = &group {
         let failed = g.remove();
-        cleanup.cgroups_removed = g.paths().into_iter().filter(|p| !failed.iter().any(|f| f.starts_with(p.as_str()))).collect();
+        cleanup.cgroups_removed = g
+            .paths()
+            .into_iter()
+            .filter(|p| !failed.iter().any(|f| f.starts_with(p.as_str())))
+            .collect();
         cleanup.cgroups_not_removed = failed;
     }
     cleanup.workdir_removed = std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists();
@@ -389,9 +475,16 @@ fn run_stage(
 ) -> Result<ChildRun> {
     let (spec_r, spec_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
-    let sockets = if launch.seccomp.is_some() { Some(socketpair()?) } else { None };
-    let fds: [RawFd; 3] =
-        [spec_r.as_raw_fd(), report_w.as_raw_fd(), sockets.as_ref().map_or(-1, |(_, child)| child.as_raw_fd())];
+    let sockets = if launch.seccomp.is_some() {
+        Some(socketpair()?)
+    } else {
+        None
+    };
+    let fds: [RawFd; 3] = [
+        spec_r.as_raw_fd(),
+        report_w.as_raw_fd(),
+        sockets.as_ref().map_or(-1, |(_, child)| child.as_raw_fd()),
+    ];
     let mut command = Command::new(exe);
     command
         .arg("__sandbox")
@@ -425,7 +518,9 @@ fn run_stage(
         });
     }
     let started = Instant::now();
-    let mut child = command.spawn().context("starting the sandboxed child (plugctl __sandbox)")?;
+    let mut child = command
+        .spawn()
+        .context("starting the sandboxed child (plugctl __sandbox)")?;
     let pid = child.id();
     drop(spec_r);
     drop(report_w);
@@ -439,7 +534,9 @@ fn run_stage(
     let listener = match (parent_sock, &launch.seccomp) {
         (Some(sock), Some(plan)) => {
             let (plan, stop) = (Arc::clone(plan), Arc::clone(&stop));
-            Some(std::thread::spawn(move || seccomp::listen(sock, plan, pid, stop, started)))
+            Some(std::thread::spawn(move || {
+                seccomp::listen(sock, plan, pid, stop, started)
+            }))
         }
         _ => None,
     };
@@ -521,12 +618,16 @@ fn run_stage(
             Ok((bytes, dropped)) => {
                 let mut text = String::from_utf8_lossy(&bytes).into_owned();
                 if dropped > 0 {
-                    text.push_str(&format!("\n[plugctl: {dropped} more bytes of {what} not kept]\n"));
+                    text.push_str(&format!(
+                        "\n[plugctl: {dropped} more bytes of {what} not kept]\n"
+                    ));
                 }
                 text
             }
             Err(_) => {
-                notes.push(format!("{what} is still held open by a process outside the child's groups"));
+                notes.push(format!(
+                    "{what} is still held open by a process outside the child's groups"
+                ));
                 String::new()
             }
         }
@@ -537,16 +638,25 @@ fn run_stage(
     let events: Vec<Value> = report
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(&masker.mask(l)).unwrap_or_else(|_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)})))
+        .map(|l| {
+            serde_json::from_str(&masker.mask(l))
+                .unwrap_or_else(|_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)}))
+        })
         .collect();
     let isolation = events.iter().find(|e| e["ev"] == "sandbox").cloned();
 
     let ended = match timed_out {
         Some(after_ms) => Ended::TimedOut { after_ms },
-        None if libc::WIFEXITED(status) => Ended::Exited { code: libc::WEXITSTATUS(status) },
+        None if libc::WIFEXITED(status) => Ended::Exited {
+            code: libc::WEXITSTATUS(status),
+        },
         None => {
             let signal = libc::WTERMSIG(status);
-            Ended::Signaled { signal, name: signal_name(signal), core_dumped: libc::WCOREDUMP(status) }
+            Ended::Signaled {
+                signal,
+                name: signal_name(signal),
+                core_dumped: libc::WCOREDUMP(status),
+            }
         }
     };
     let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
@@ -560,7 +670,15 @@ fn run_stage(
     if resources.max_threads == 0 {
         resources.max_threads = resources.cgroup.pids_peak.unwrap_or(0);
     }
-    let limits_hit = limits_hit(&ended, &resources, &stderr, &events, &launch.limits, launch.timeout, group);
+    let limits_hit = limits_hit(
+        &ended,
+        &resources,
+        &stderr,
+        &events,
+        &launch.limits,
+        launch.timeout,
+        group,
+    );
     Ok(ChildRun {
         label: launch.label.clone(),
         pid,
@@ -577,7 +695,11 @@ fn run_stage(
         cgroup_notes: Vec::new(),
         seccomp: seccomp_report,
         workdir: workdir.display().to_string(),
-        cleanup: Cleanup { leftover_processes_killed: leftovers, notes, ..Cleanup::default() },
+        cleanup: Cleanup {
+            leftover_processes_killed: leftovers,
+            notes,
+            ..Cleanup::default()
+        },
     })
 }
 
@@ -606,24 +728,36 @@ fn limits_hit(
     });
     let text_has = |needle: &str| {
         stderr.to_ascii_lowercase().contains(needle)
-            || events.iter().any(|e| e.to_string().to_ascii_lowercase().contains(needle))
+            || events
+                .iter()
+                .any(|e| e.to_string().to_ascii_lowercase().contains(needle))
     };
     if let Ended::TimedOut { after_ms } = ended {
         out.push(LimitHit {
             limit: "wall-clock".into(),
             by: "plugctl's deadline: SIGKILL to the process group and cgroup".into(),
-            detail: format!("still running after {} (limit {})", ms(*after_ms), ms(timeout.as_millis() as u64)),
+            detail: format!(
+                "still running after {} (limit {})",
+                ms(*after_ms),
+                ms(timeout.as_millis() as u64)
+            ),
         });
     }
     if let Some(limit) = limits.memory {
         if res.cgroup.oom_kills.unwrap_or(0) > 0 {
             out.push(LimitHit {
                 limit: "memory".into(),
-                by: format!("{} memory controller: OOM kill", version.unwrap_or("cgroup")),
+                by: format!(
+                    "{} memory controller: OOM kill",
+                    version.unwrap_or("cgroup")
+                ),
                 detail: format!(
                     "limit {}, peak {}; {} process(es) OOM-killed",
                     mib(limit),
-                    mib(res.cgroup.memory_peak_bytes.unwrap_or(res.peak_rss_kb * 1024)),
+                    mib(res
+                        .cgroup
+                        .memory_peak_bytes
+                        .unwrap_or(res.peak_rss_kb * 1024)),
                     res.cgroup.oom_kills.unwrap_or(0)
                 ),
             });
@@ -631,7 +765,11 @@ fn limits_hit(
             out.push(LimitHit {
                 limit: "memory".into(),
                 by: "RLIMIT_DATA: an allocation was refused".into(),
-                detail: format!("limit {}, peak RSS {}", mib(limit), mib(res.peak_rss_kb * 1024)),
+                detail: format!(
+                    "limit {}, peak RSS {}",
+                    mib(limit),
+                    mib(res.peak_rss_kb * 1024)
+                ),
             });
         }
     }
@@ -643,7 +781,9 @@ fn limits_hit(
                 by: format!("{} pids controller: pids.max", version.unwrap_or("cgroup")),
                 detail: format!("limit {n} tasks (threads count); {events} fork/clone refused"),
             });
-        } else if text_has("failed to create new os thread") || text_has("resource temporarily unavailable") {
+        } else if text_has("failed to create new os thread")
+            || text_has("resource temporarily unavailable")
+        {
             out.push(LimitHit {
                 limit: "pids".into(),
                 by: "RLIMIT_NPROC: a thread could not be created".into(),
@@ -655,7 +795,8 @@ fn limits_hit(
         let used = res.cpu_user_ms + res.cpu_system_ms;
         let soft_ms = cpu.as_secs_f64().ceil().max(1.0) as u64 * 1000;
         let by_signal = matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGXCPU)
-            || (matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGKILL) && used + 50 >= soft_ms);
+            || (matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGKILL)
+                && used + 50 >= soft_ms);
         if by_signal {
             out.push(LimitHit {
                 limit: "cpu-time".into(),

@@ -92,7 +92,8 @@ fn name_or_none(text: String) -> Option<String> {
 }
 
 pub fn read_contract_file(path: &Path) -> Result<ContractFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("contract {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("contract {}", path.display()))?;
     parse_contract(&text).with_context(|| format!("contract {}", path.display()))
 }
 
@@ -101,7 +102,10 @@ pub fn parse_contract(text: &str) -> Result<ContractFile> {
     let mut out = ContractFile::default();
     for (name, ty) in file.expect {
         check_ident(&name)?;
-        out.expect.push(Expect { name, ty: name_or_none(ty) });
+        out.expect.push(Expect {
+            name,
+            ty: name_or_none(ty),
+        });
     }
     if let Some(l) = file.lifecycle {
         out.init = l.init.map(name_or_none);
@@ -115,7 +119,9 @@ pub fn parse_contract(text: &str) -> Result<ContractFile> {
 
 fn check_ident(name: &str) -> Result<()> {
     let mut chars = name.chars();
-    if !chars.next().is_some_and(char::is_uppercase) || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+    if !chars.next().is_some_and(char::is_uppercase)
+        || !chars.all(|c| c.is_alphanumeric() || c == '_')
+    {
         bail!("`{name}` is not an exported Go identifier (Plugin.Lookup takes an upper-case name)");
     }
     Ok(())
@@ -169,7 +175,9 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         Some(i) => t.split_at(i),
         None => (t, "s"),
     };
-    let n: f64 = number.parse().with_context(|| format!("`{text}` is not a duration (e.g. 500ms, 5s, 2m)"))?;
+    let n: f64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration (e.g. 500ms, 5s, 2m)"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
@@ -190,8 +198,14 @@ pub fn parse_size(text: &str) -> Result<u64> {
         Some(i) => t.split_at(i),
         None => (t, ""),
     };
-    let n: f64 = number.parse().with_context(|| format!("`{text}` is not a size (e.g. 256M, 1G)"))?;
-    let mult: f64 = match unit.to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+    let n: f64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a size (e.g. 256M, 1G)"))?;
+    let mult: f64 = match unit
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
         "" => 1.0,
         "k" => 1024.0,
         "m" => 1024.0 * 1024.0,
@@ -211,9 +225,18 @@ mod tests {
 
     #[test]
     fn types_compare_like_reflect_prints_them() {
-        assert!(type_matches("func(context.Context) error", "func(context.Context) error"));
-        assert!(type_matches("func( context.Context )error", "func(context.Context) error"));
-        assert!(type_matches("func(any) any", "func(interface {}) interface {}"));
+        assert!(type_matches(
+            "func(context.Context) error",
+            "func(context.Context) error"
+        ));
+        assert!(type_matches(
+            "func( context.Context )error",
+            "func(context.Context) error"
+        ));
+        assert!(type_matches(
+            "func(any) any",
+            "func(interface {}) interface {}"
+        ));
         assert!(!type_matches("func(context.Context) error", "func() error"));
         assert!(!type_matches("*string", "*int"));
     }
@@ -225,7 +248,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.expect.len(), 2);
-        assert_eq!(c.expect[1], Expect { name: "Name".into(), ty: None });
+        assert_eq!(
+            c.expect[1],
+            Expect {
+                name: "Name".into(),
+                ty: None
+            }
+        );
         assert_eq!(c.init, Some(Some("Start".into())));
         assert_eq!(c.close, Some(None));
         assert_eq!(c.phase_timeout, Some(Duration::from_secs(2)));

@@ -61,13 +61,18 @@ pub fn parse_env_arg(arg: &str) -> Result<EnvVar> {
     if !valid_name(&name) {
         bail!("--env {name}: not a valid environment variable name");
     }
-    Ok(EnvVar { name, value, origin: "--env".into() })
+    Ok(EnvVar {
+        name,
+        value,
+        origin: "--env".into(),
+    })
 }
 
 /// A dotenv-style file: `NAME=VALUE` lines, `#` comments, blank lines, an optional
 /// `export ` prefix, values optionally in single or double quotes.
 pub fn parse_env_file(path: &Path) -> Result<Vec<EnvVar>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--env-file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--env-file {}", path.display()))?;
     let mut out = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -80,11 +85,17 @@ pub fn parse_env_file(path: &Path) -> Result<Vec<EnvVar>> {
         };
         let name = name.trim();
         if !valid_name(name) {
-            bail!("{}:{}: `{name}` is not a valid variable name", path.display(), n + 1);
+            bail!(
+                "{}:{}: `{name}` is not a valid variable name",
+                path.display(),
+                n + 1
+            );
         }
         let value = value.trim();
         let value = match (value.chars().next(), value.chars().last()) {
-            (Some(a), Some(b)) if value.len() >= 2 && a == b && (a == '"' || a == '\'') => &value[1..value.len() - 1],
+            (Some(a), Some(b)) if value.len() >= 2 && a == b && (a == '"' || a == '\'') => {
+                &value[1..value.len() - 1]
+            }
             _ => value,
         };
         out.push(EnvVar {
@@ -142,7 +153,11 @@ impl Masker {
 
     /// How a variable's value is shown: masked for secrets, quoted otherwise.
     pub fn show(&self, var: &EnvVar) -> String {
-        if var.is_secret() { "***".to_string() } else { format!("{:?}", var.value) }
+        if var.is_secret() {
+            "***".to_string()
+        } else {
+            format!("{:?}", var.value)
+        }
     }
 }
 
@@ -153,11 +168,22 @@ mod tests {
     #[test]
     fn secrets_are_masked_and_others_are_not() {
         let vars = vec![
-            EnvVar { name: "DEEPSEEK_API_KEY".into(), value: "sk-live-123456".into(), origin: String::new() },
-            EnvVar { name: "DEEPSEEK_BASE_URL".into(), value: "https://example.invalid".into(), origin: String::new() },
+            EnvVar {
+                name: "DEEPSEEK_API_KEY".into(),
+                value: "sk-live-123456".into(),
+                origin: String::new(),
+            },
+            EnvVar {
+                name: "DEEPSEEK_BASE_URL".into(),
+                value: "https://example.invalid".into(),
+                origin: String::new(),
+            },
         ];
         let m = Masker::new(&vars);
-        assert_eq!(m.mask("key=sk-live-123456 url=https://example.invalid"), "key=*** url=https://example.invalid");
+        assert_eq!(
+            m.mask("key=sk-live-123456 url=https://example.invalid"),
+            "key=*** url=https://example.invalid"
+        );
         assert_eq!(m.show(&vars[0]), "***");
     }
 
@@ -168,7 +194,10 @@ mod tests {
         let file = dir.join("e.env");
         std::fs::write(&file, "# c\nexport A=1\nB=\"two words\"\n\nC='x=y'\n").unwrap();
         let vars = parse_env_file(&file).unwrap();
-        let pairs: Vec<(&str, &str)> = vars.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = vars
+            .iter()
+            .map(|v| (v.name.as_str(), v.value.as_str()))
+            .collect();
         assert_eq!(pairs, vec![("A", "1"), ("B", "two words"), ("C", "x=y")]);
         std::fs::write(&file, "NOT A LINE\n").unwrap();
         assert!(parse_env_file(&file).is_err());

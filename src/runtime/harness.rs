@@ -45,7 +45,12 @@ impl BuildPlan {
     pub fn describe(&self) -> String {
         let mut parts = vec![format!("go{}", self.go_version)];
         parts.extend(self.flags.iter().cloned());
-        parts.extend(self.env.iter().filter(|(k, v)| k != "CGO_ENABLED" || v == "0").map(|(k, v)| format!("{k}={v}")));
+        parts.extend(
+            self.env
+                .iter()
+                .filter(|(k, v)| k != "CGO_ENABLED" || v == "0")
+                .map(|(k, v)| format!("{k}={v}")),
+        );
         format!("{} (mirrors {})", parts.join(" "), self.mirrors)
     }
 }
@@ -56,7 +61,10 @@ pub fn plan_from(facts: &GoFacts, mirrors: String) -> Result<BuildPlan> {
         bail!("Go version {:?} not understood", facts.version);
     };
     if v.devel || v.pre.is_some() {
-        bail!("{} is a development or pre-release toolchain: plugctl can only install releases", facts.version);
+        bail!(
+            "{} is a development or pre-release toolchain: plugctl can only install releases",
+            facts.version
+        );
     }
     let mut plan = BuildPlan {
         go_version: format!("{}.{}.{}", v.major, v.minor, v.patch),
@@ -69,14 +77,30 @@ pub fn plan_from(facts: &GoFacts, mirrors: String) -> Result<BuildPlan> {
     for s in &facts.settings {
         let (k, val) = (s.key.as_str(), s.value.as_str());
         match k {
-            "-trimpath" | "-race" | "-msan" | "-asan" if val == "true" => plan.flags.push(k.to_string()),
-            "-gcflags" | "-asmflags" | "-tags" if !val.is_empty() => plan.flags.push(format!("{k}={val}")),
-            "-compiler" if val != "gc" => bail!("built with -compiler={val}: plugctl builds harnesses with gc only"),
-            "-ldflags" => plan.notes.push(format!("-ldflags={val} not mirrored (link-time only)")),
+            "-trimpath" | "-race" | "-msan" | "-asan" if val == "true" => {
+                plan.flags.push(k.to_string())
+            }
+            "-gcflags" | "-asmflags" | "-tags" if !val.is_empty() => {
+                plan.flags.push(format!("{k}={val}"))
+            }
+            "-compiler" if val != "gc" => {
+                bail!("built with -compiler={val}: plugctl builds harnesses with gc only")
+            }
+            "-ldflags" => plan
+                .notes
+                .push(format!("-ldflags={val} not mirrored (link-time only)")),
             "-pgo" => plan.notes.push(format!("-pgo={val} not mirrored")),
             "CGO_ENABLED" => cgo = val.to_string(),
-            "GOARCH" if val != std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64") => {
-                bail!("built for GOARCH={val}: cannot run here ({})", std::env::consts::ARCH)
+            "GOARCH"
+                if val
+                    != std::env::consts::ARCH
+                        .replace("x86_64", "amd64")
+                        .replace("aarch64", "arm64") =>
+            {
+                bail!(
+                    "built for GOARCH={val}: cannot run here ({})",
+                    std::env::consts::ARCH
+                )
             }
             "GOOS" if val != "linux" => bail!("built for GOOS={val}: cannot run here"),
             "GOAMD64" | "GOEXPERIMENT" | "GOARM64" | "GO386" | "GOARM" | "GORISCV64" => {
@@ -100,7 +124,14 @@ pub fn plan_for_version(version: &str, facts: Option<&GoFacts>) -> Result<BuildP
         }
         None => empty_plan(&version),
     };
-    plan.mirrors = format!("--go {version}{}", if facts.is_some() { " with the plugin's flags" } else { "" });
+    plan.mirrors = format!(
+        "--go {version}{}",
+        if facts.is_some() {
+            " with the plugin's flags"
+        } else {
+            ""
+        }
+    );
     Ok(plan)
 }
 
@@ -134,7 +165,13 @@ fn hex(bytes: &[u8]) -> String {
 /// The cache key: the harness source, the build scheme, the toolchain and the plan.
 pub fn cache_key(plan: &BuildPlan, go: &Path) -> String {
     let mut h = Sha256::new();
-    for part in [BUILD_SCHEME, SOURCE, GO_MOD, &plan.go_version, &go.display().to_string()] {
+    for part in [
+        BUILD_SCHEME,
+        SOURCE,
+        GO_MOD,
+        &plan.go_version,
+        &go.display().to_string(),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -189,7 +226,14 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
     let dir = toolchain::cache_dir().join("harness").join(&key);
     let binary = dir.join("harness");
     if binary.is_file() {
-        return Ok(Harness { path: binary, key, cached: true, ms: started.elapsed().as_millis() as u64, toolchain: tc, plan: plan.clone() });
+        return Ok(Harness {
+            path: binary,
+            key,
+            cached: true,
+            ms: started.elapsed().as_millis() as u64,
+            toolchain: tc,
+            plan: plan.clone(),
+        });
     }
     progress(&format!("building the Go harness with {}", plan.describe()));
     let parent = dir.parent().expect("harness dir has a parent");
@@ -200,15 +244,29 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
     std::fs::write(staging.join("main.go"), SOURCE)?;
     std::fs::write(staging.join("go.mod"), GO_MOD)?;
     let mut cmd = go_build_command(&tc, &plan.env);
-    cmd.current_dir(&staging).arg("build").args(&plan.flags).arg("-o").arg(staging.join("harness")).arg(".");
-    let output = cmd.output().with_context(|| format!("running {}", tc.go.display()))?;
+    cmd.current_dir(&staging)
+        .arg("build")
+        .args(&plan.flags)
+        .arg("-o")
+        .arg(staging.join("harness"))
+        .arg(".");
+    let output = cmd
+        .output()
+        .with_context(|| format!("running {}", tc.go.display()))?;
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&staging);
         let text = String::from_utf8_lossy(&output.stderr);
-        bail!("building the harness with {} failed:\n{}", plan.describe(), text.trim());
+        bail!(
+            "building the harness with {} failed:\n{}",
+            plan.describe(),
+            text.trim()
+        );
     }
     let meta = serde_json::json!({"plan": plan, "go": tc.go, "key": key});
-    std::fs::write(staging.join("build.json"), serde_json::to_vec_pretty(&meta)?)?;
+    std::fs::write(
+        staging.join("build.json"),
+        serde_json::to_vec_pretty(&meta)?,
+    )?;
     if std::fs::rename(&staging, &dir).is_err() {
         // Another plugctl built the same harness meanwhile: use theirs.
         let _ = std::fs::remove_dir_all(&staging);
@@ -216,7 +274,14 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
     if !binary.is_file() {
         bail!("the harness is not at {} after building", binary.display());
     }
-    Ok(Harness { path: binary, key, cached: false, ms: started.elapsed().as_millis() as u64, toolchain: tc, plan: plan.clone() })
+    Ok(Harness {
+        path: binary,
+        key,
+        cached: false,
+        ms: started.elapsed().as_millis() as u64,
+        toolchain: tc,
+        plan: plan.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -82,7 +82,12 @@ pub struct Layer {
 
 impl Layer {
     pub fn new(layer: &'static str, status: Status, reason: impl Into<String>) -> Layer {
-        Layer { layer, status, reason: reason.into(), details: Value::Null }
+        Layer {
+            layer,
+            status,
+            reason: reason.into(),
+            details: Value::Null,
+        }
     }
 
     pub fn with(mut self, details: Value) -> Layer {
@@ -204,7 +209,10 @@ pub struct Report {
 impl Report {
     /// Artifacts whose observed outcome or error differs from `inspect`'s prediction.
     pub fn disagreements(&self) -> Vec<&ArtifactLoad> {
-        self.artifacts.iter().filter(|a| !a.prediction.agrees).collect()
+        self.artifacts
+            .iter()
+            .filter(|a| !a.prediction.agrees)
+            .collect()
     }
 }
 
@@ -234,7 +242,9 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -244,7 +254,14 @@ struct Plan {
 }
 
 impl Plan {
-    fn launch(&self, label: &str, program: PathBuf, args: Vec<String>, env: Vec<(String, String)>, stdin: Vec<u8>) -> child::Launch {
+    fn launch(
+        &self,
+        label: &str,
+        program: PathBuf,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        stdin: Vec<u8>,
+    ) -> child::Launch {
         let mut l = self.launch_base.clone();
         l.label = label.to_string();
         l.program = program;
@@ -261,20 +278,42 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         bail!("no plugin given");
     }
     let masker = Masker::new(&options.env);
-    let user_paths: Vec<String> = options.plugins.iter().map(|p| p.display().to_string()).collect();
+    let user_paths: Vec<String> = options
+        .plugins
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let abs_paths: Vec<PathBuf> = options.plugins.iter().map(|p| absolute(p)).collect();
     let path_map = observe::PathMap {
-        pairs: abs_paths.iter().map(|p| p.display().to_string()).zip(user_paths.iter().cloned()).collect(),
+        pairs: abs_paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .zip(user_paths.iter().cloned())
+            .collect(),
     };
     let mut notes = Vec::new();
 
     // What inspect predicts for the same host, plugins and (clean) environment.
-    let ld_library_path = options.env.iter().find(|v| v.name == "LD_LIBRARY_PATH").map(|v| v.value.clone()).unwrap_or_default();
+    let ld_library_path = options
+        .env
+        .iter()
+        .find(|v| v.name == "LD_LIBRARY_PATH")
+        .map(|v| v.value.clone())
+        .unwrap_or_default();
     let predicted = predict::inspect(
         &options.plugins,
-        &predict::Options { host: options.host.clone(), ld_library_path: Some(ld_library_path), sysroot: None, lazy: options.lazy },
+        &predict::Options {
+            host: options.host.clone(),
+            ld_library_path: Some(ld_library_path),
+            sysroot: None,
+            lazy: options.lazy,
+        },
     )?;
-    let host_go: Option<GoFacts> = predicted.host.as_ref().and_then(|h| h.go.clone()).filter(|g| g.role != GoRole::Plugin);
+    let host_go: Option<GoFacts> = predicted
+        .host
+        .as_ref()
+        .and_then(|h| h.go.clone())
+        .filter(|g| g.role != GoRole::Plugin);
 
     let wrapper = match options.sandbox {
         Sandbox::Native => Vec::new(),
@@ -293,7 +332,9 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     let seccomp_plan = match &options.seccomp {
         None => None,
         Some(seccomp::Mode::Learn { out }) => Some(Arc::new(seccomp::Plan::learn(out))),
-        Some(seccomp::Mode::Enforce { profile }) => Some(Arc::new(seccomp::Plan::enforce(profile)?)),
+        Some(seccomp::Mode::Enforce { profile }) => {
+            Some(Arc::new(seccomp::Plan::enforce(profile)?))
+        }
     };
     let plan = Plan {
         launch_base: child::Launch {
@@ -311,8 +352,16 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         },
         masker: masker.clone(),
     };
-    let env_pairs: Vec<(String, String)> = options.env.iter().map(|v| (v.name.clone(), v.value.clone())).collect();
-    let child_env = if options.env_after_open { Vec::new() } else { env_pairs.clone() };
+    let env_pairs: Vec<(String, String)> = options
+        .env
+        .iter()
+        .map(|v| (v.name.clone(), v.value.clone()))
+        .collect();
+    let child_env = if options.env_after_open {
+        Vec::new()
+    } else {
+        env_pairs.clone()
+    };
 
     // 1. Loader layer: the C shim, every object in order, one process.
     let exe = std::env::current_exe().context("finding plugctl's executable")?;
@@ -323,14 +372,21 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     shim_args.push("--".into());
     shim_args.extend(abs_paths.iter().map(|p| p.display().to_string()));
     progress("loader layer: dlopen in a sandboxed child");
-    let loader_run = child::run(&plan.launch("loader", exe, shim_args, child_env.clone(), Vec::new()), &plan.masker)?;
+    let loader_run = child::run(
+        &plan.launch("loader", exe, shim_args, child_env.clone(), Vec::new()),
+        &plan.masker,
+    )?;
 
     // 2. Go layers: a harness mirroring --go, the Go host, or the first Go plugin.
     let go_plugins: Vec<(usize, &GoFacts)> = predicted
         .artifacts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| a.go.as_ref().filter(|g| g.role == GoRole::Plugin).map(|g| (i, g)))
+        .filter_map(|(i, a)| {
+            a.go.as_ref()
+                .filter(|g| g.role == GoRole::Plugin)
+                .map(|g| (i, g))
+        })
         .collect();
     let first_plugin_facts = go_plugins.first().map(|(_, g)| *g);
     let wants_go = !options.loader_only && (!go_plugins.is_empty() || host_go.is_some());
@@ -343,7 +399,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         Some(harness::plan_from(h, format!("host {}", path.display())))
     } else {
         let (i, facts) = go_plugins[0];
-        Some(harness::plan_from(facts, format!("plugin {}", user_paths[i])))
+        Some(harness::plan_from(
+            facts,
+            format!("plugin {}", user_paths[i]),
+        ))
     };
     if go_plugins.len() > 1 && options.host.is_none() && options.go.is_none() {
         notes.push(format!(
@@ -369,7 +428,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     // Hot-reload copies.
     let mut copies = None;
     if options.reload > 0 {
-        let source = options.source.as_ref().context("--reload needs --source DIR (the plugin's main package)")?;
+        let source = options
+            .source
+            .as_ref()
+            .context("--reload needs --source DIR (the plugin's main package)")?;
         let facts = first_plugin_facts.context("--reload: the first plugin is not a Go plugin")?;
         copies = Some(reload::copies(source, facts, options.reload, progress)?);
     }
@@ -378,15 +440,33 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         let plugins: Vec<Value> = abs_paths
             .iter()
             .zip(&predicted.artifacts)
-            .map(|(p, a)| json!({"path": p, "exports": exports_of(a.go.as_ref())}))
+            .map(|(p, a)| {
+                // Without a Go host, only Go plugins go through plugin.Open.
+                let go_plugin = a.go.as_ref().is_some_and(|g| g.role == GoRole::Plugin);
+                json!({"path": p, "exports": exports_of(a.go.as_ref()), "skip": !go_plugin && host_go.is_none()})
+            })
             .collect();
         let reload: Vec<Value> = if with_reload {
-            copies.as_ref().map(|c| c.paths.iter().map(|p| json!({"path": p, "exports": exports_of(first_plugin_facts)})).collect()).unwrap_or_default()
+            copies
+                .as_ref()
+                .map(|c| {
+                    c.paths
+                        .iter()
+                        .map(|p| json!({"path": p, "exports": exports_of(first_plugin_facts)}))
+                        .collect()
+                })
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
         let l = &options.lifecycle;
-        let name = |n: &Option<String>| if lifecycle { n.clone().unwrap_or_default() } else { String::new() };
+        let name = |n: &Option<String>| {
+            if lifecycle {
+                n.clone().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
         let spec = json!({
             "plugins": plugins,
             "expect": if lifecycle { options.expect.clone() } else { Vec::new() },
@@ -405,22 +485,40 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     let mut comparison_run = None;
     if let Some(h) = &harness {
         progress("Go layers: plugin.Open, contract, lifecycle in a sandboxed harness");
-        let launch = plan.launch("go", h.path.clone(), vec!["--report-fd".into(), "3".into()], child_env.clone(), spec_for(true, true));
+        let launch = plan.launch(
+            "go",
+            h.path.clone(),
+            vec!["--report-fd".into(), "3".into()],
+            child_env.clone(),
+            spec_for(true, true),
+        );
         go_run = Some(child::run(&launch, &plan.masker)?);
         if options.env_after_open && !options.env.is_empty() {
-            progress("env timing: the same open with the variables set before plugin.Open, for comparison");
-            let launch = plan.launch("go-env-before", h.path.clone(), vec!["--report-fd".into(), "3".into()], env_pairs.clone(), spec_for(false, false));
+            progress(
+                "env timing: the same open with the variables set before plugin.Open, for comparison",
+            );
+            let launch = plan.launch(
+                "go-env-before",
+                h.path.clone(),
+                vec!["--report-fd".into(), "3".into()],
+                env_pairs.clone(),
+                spec_for(false, false),
+            );
             comparison_run = Some(child::run(&launch, &plan.masker)?);
         }
     }
 
     // 3. Layers per artifact.
-    let harness_label = harness.as_ref().map(|h| h.plan.describe()).unwrap_or_default();
+    let harness_label = harness
+        .as_ref()
+        .map(|h| h.plan.describe())
+        .unwrap_or_default();
     let mut artifacts = Vec::new();
     for (i, item) in predicted.artifacts.iter().enumerate() {
         let artifact = item.artifact.as_ref().ok();
         let mut layers = Vec::new();
-        let (loader_layer, loader_verdict) = observe::loader_layer(&loader_run, i, &user_paths, artifact, &item.load, &path_map);
+        let (loader_layer, loader_verdict) =
+            observe::loader_layer(&loader_run, i, &user_paths, artifact, &item.load, &path_map);
         layers.push(loader_layer);
         let mut verdict = loader_verdict;
         let mut observed_by = "loader";
@@ -428,7 +526,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         match (&go_run, &harness_error) {
             (Some(run), _) if is_go_plugin || host_go.is_some() => {
                 let (open_layer, go_verdict) =
-                    observe::go_open_layer(run, i, &user_paths, artifact, item.go.as_ref(), &item.load, &path_map, &harness_label);
+                    observe::go_open_layer(run, i, &user_paths, item, &path_map, &harness_label);
                 let opened = open_layer.status == Status::Pass;
                 layers.push(open_layer);
                 verdict = go_verdict;
@@ -437,35 +535,80 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                 layers.push(observe::lifecycle_layer(run, i, opened));
                 if !options.env.is_empty() {
                     layers.push(if opened {
-                        observe::env_layer(&options.env, &masker, options.env_after_open, run, comparison_run.as_ref(), i, item.go.as_ref())
+                        observe::env_layer(
+                            &options.env,
+                            &masker,
+                            options.env_after_open,
+                            run,
+                            comparison_run.as_ref(),
+                            i,
+                            item.go.as_ref(),
+                        )
                     } else {
                         Layer::new("env", Status::Skip, "plugin not opened")
                     });
                 }
                 if i == 0 && options.reload > 0 {
-                    layers.push(observe::reload_layer(run, predicted.artifacts.len(), &path_map));
+                    layers.push(observe::reload_layer(
+                        run,
+                        predicted.artifacts.len(),
+                        &path_map,
+                    ));
                 }
             }
             (_, Some(err)) if is_go_plugin || host_go.is_some() => {
-                layers.push(Layer::new("go-open", Status::Error, format!("no Go harness: {err}")));
+                layers.push(Layer::new(
+                    "go-open",
+                    Status::Error,
+                    format!("no Go harness: {err}"),
+                ));
             }
             _ => {
-                let why = if options.loader_only { "--loader-only" } else { "not a Go plugin and no Go host" };
+                let why = if options.loader_only {
+                    "--loader-only"
+                } else {
+                    "not a Go plugin and no Go host"
+                };
                 layers.push(Layer::new("go-open", Status::Skip, why));
             }
         }
         // Quotas: a limit hit while this artifact was being worked on.
-        let runs: Vec<&ChildRun> = [Some(&loader_run), go_run.as_ref()].into_iter().flatten().collect();
+        let through_go = is_go_plugin || host_go.is_some();
+        let runs: Vec<&ChildRun> = [Some(&loader_run), go_run.as_ref().filter(|_| through_go)]
+            .into_iter()
+            .flatten()
+            .collect();
         let hits: Vec<String> = runs
             .iter()
-            .filter(|r| !r.limits_hit.is_empty() && observe::busy_with(r).is_none_or(|b| b == i as i64 || (b as usize) >= predicted.artifacts.len() && i == 0))
-            .flat_map(|r| r.limits_hit.iter().map(move |h| format!("{} ({}): {} — {}", h.limit, r.label, h.by, h.detail)))
+            .filter(|r| {
+                !r.limits_hit.is_empty()
+                    && observe::busy_with(r).is_none_or(|b| {
+                        b == i as i64 || (b as usize) >= predicted.artifacts.len() && i == 0
+                    })
+            })
+            .flat_map(|r| {
+                r.limits_hit
+                    .iter()
+                    .map(move |h| format!("{} ({}): {} — {}", h.limit, r.label, h.by, h.detail))
+            })
             .collect();
-        let quota_status = if hits.is_empty() { Status::Pass } else { Status::Fail };
+        let quota_status = if hits.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
         let quota_reason = if hits.is_empty() {
             let peaks: Vec<String> = runs
                 .iter()
-                .map(|r| format!("{}: peak RSS {:.1} MiB, CPU {} ms, {} threads", r.label, r.resources.peak_rss_kb as f64 / 1024.0, r.resources.cpu_user_ms + r.resources.cpu_system_ms, r.resources.max_threads))
+                .map(|r| {
+                    format!(
+                        "{}: peak RSS {:.1} MiB, CPU {} ms, {} threads",
+                        r.label,
+                        r.resources.peak_rss_kb as f64 / 1024.0,
+                        r.resources.cpu_user_ms + r.resources.cpu_system_ms,
+                        r.resources.max_threads
+                    )
+                })
                 .collect();
             format!("no limit hit ({})", peaks.join("; "))
         } else {
@@ -497,20 +640,43 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     runs.extend(go_run);
     runs.extend(comparison_run);
     for r in &runs {
-        if r.isolation.as_ref().is_some_and(|i| i["network_isolated"] == false) && options.isolate_network {
-            notes.push(format!("{}: network NOT isolated: {}", r.label, r.isolation.as_ref().map(|i| i["network"].to_string()).unwrap_or_default()));
+        if r.isolation
+            .as_ref()
+            .is_some_and(|i| i["network_isolated"] == false)
+            && options.isolate_network
+        {
+            notes.push(format!(
+                "{}: network NOT isolated: {}",
+                r.label,
+                r.isolation
+                    .as_ref()
+                    .map(|i| i["network"].to_string())
+                    .unwrap_or_default()
+            ));
         }
     }
-    let seccomp = seccomp_plan.as_ref().map(|sp| seccomp_summary(sp, &runs)).transpose()?;
+    let seccomp = seccomp_plan
+        .as_ref()
+        .map(|sp| seccomp_summary(sp, &runs))
+        .transpose()?;
     Ok(Report {
         host: options.host.as_ref().map(|h| h.display().to_string()),
         sandbox: options.sandbox,
         env: options
             .env
             .iter()
-            .map(|v| EnvShown { name: v.name.clone(), value: masker.show(v), secret: v.is_secret(), origin: v.origin.clone() })
+            .map(|v| EnvShown {
+                name: v.name.clone(),
+                value: masker.show(v),
+                secret: v.is_secret(),
+                origin: v.origin.clone(),
+            })
             .collect(),
-        env_set: if options.env_after_open { "after plugin.Open" } else { "before plugin.Open (in the environment at exec)" },
+        env_set: if options.env_after_open {
+            "after plugin.Open"
+        } else {
+            "before plugin.Open (in the environment at exec)"
+        },
         artifacts,
         harness,
         harness_error,
@@ -538,28 +704,63 @@ fn exports_of(go: Option<&GoFacts>) -> Vec<Value> {
 }
 
 fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
-    let reports: Vec<(&str, &seccomp::SeccompReport)> = runs.iter().filter_map(|r| r.seccomp.as_ref().map(|s| (r.label.as_str(), s))).collect();
-    if let Some((label, e)) = reports.iter().find_map(|(l, r)| r.error.as_ref().map(|e| (*l, e))) {
+    let reports: Vec<(&str, &seccomp::SeccompReport)> = runs
+        .iter()
+        .filter_map(|r| r.seccomp.as_ref().map(|s| (r.label.as_str(), s)))
+        .collect();
+    if let Some((label, e)) = reports
+        .iter()
+        .find_map(|(l, r)| r.error.as_ref().map(|e| (*l, e)))
+    {
         return Layer::new("seccomp", Status::Error, format!("{label}: {e}"));
     }
     if plan.learn {
-        let total: usize = reports.iter().map(|(_, r)| r.syscalls.len()).max().unwrap_or(0);
-        return Layer::new("seccomp", Status::Pass, format!("learning: {total}+ distinct system calls recorded (profile written once for all runs)"));
+        let per_run: Vec<String> = reports
+            .iter()
+            .map(|(l, r)| format!("{l}: {} distinct calls", r.syscalls.len()))
+            .collect();
+        return Layer::new(
+            "seccomp",
+            Status::Pass,
+            format!(
+                "learned ({}); one profile is written for all runs",
+                per_run.join(", ")
+            ),
+        );
     }
     let denied: Vec<String> = reports
         .iter()
-        .flat_map(|(label, r)| r.denied.iter().map(move |d| format!("{} ({}, {}x, {}, first after {} ms)", d.syscall, label, d.count, d.action.describe(), d.at_ms)))
+        .flat_map(|(label, r)| {
+            r.denied.iter().map(move |d| {
+                format!(
+                    "{} ({}, {}x, {}, first after {} ms)",
+                    d.syscall,
+                    label,
+                    d.count,
+                    d.action.describe(),
+                    d.at_ms
+                )
+            })
+        })
         .collect();
     if denied.is_empty() {
         Layer::new("seccomp", Status::Pass, "enforced: no system call denied")
     } else {
-        Layer::new("seccomp", Status::Fail, format!("DENIED: {}", denied.join(", ")))
+        Layer::new(
+            "seccomp",
+            Status::Fail,
+            format!("DENIED: {}", denied.join(", ")),
+        )
     }
 }
 
 fn seccomp_summary(plan: &seccomp::Plan, runs: &[ChildRun]) -> Result<SeccompSummary> {
     let mut s = SeccompSummary {
-        mode: if plan.learn { "learn".into() } else { "enforce".into() },
+        mode: if plan.learn {
+            "learn".into()
+        } else {
+            "enforce".into()
+        },
         method: String::new(),
         profile: plan.profile_path.as_ref().map(|p| p.display().to_string()),
         syscalls: BTreeMap::new(),

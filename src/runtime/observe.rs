@@ -12,6 +12,7 @@ use super::env::{EnvVar, Masker};
 use super::{Layer, Status};
 use crate::elf::Artifact;
 use crate::golang::GoFacts;
+use crate::predict::ArtifactReport;
 use crate::verdict::{LoadVerdict, Outcome};
 
 /// Rewrites the absolute path plugctl passed to the child back to the path the user gave,
@@ -58,7 +59,11 @@ pub fn classify_dlerror(error: &str, user_path: &str, artifact: Option<&Artifact
     } else if e.contains("wrong ELF class") {
         Outcome::WrongClass
     } else if e.contains("invalid ELF header") {
-        if e.contains("libc.so") { Outcome::WrongLibc } else { Outcome::NotElf }
+        if e.contains("libc.so") {
+            Outcome::WrongLibc
+        } else {
+            Outcome::NotElf
+        }
     } else if e.contains("file too short") {
         Outcome::NotElf
     } else if e.contains("cannot read file data") {
@@ -72,14 +77,22 @@ pub fn classify_dlerror(error: &str, user_path: &str, artifact: Option<&Artifact
     } else if e.contains("cannot open shared object file") {
         // ld.so says this about the object itself when its e_machine is foreign.
         let about_itself = e.starts_with(&format!("{user_path}: "));
-        if about_itself && artifact.is_some() { Outcome::WrongMachine } else { Outcome::MissingLibrary }
+        if about_itself && artifact.is_some() {
+            Outcome::WrongMachine
+        } else {
+            Outcome::MissingLibrary
+        }
     } else {
         Outcome::NotElf
     }
 }
 
 /// The outcome a Go `plugin.Open` error means.
-pub fn classify_go_error(error: &str, user_path: &str, artifact: Option<&Artifact>) -> (Outcome, Option<String>) {
+pub fn classify_go_error(
+    error: &str,
+    user_path: &str,
+    artifact: Option<&Artifact>,
+) -> (Outcome, Option<String>) {
     const MISMATCH: &str = "plugin was built with a different version of package ";
     if let Some(i) = error.find(MISMATCH) {
         let package = error[i + MISMATCH.len()..].trim().to_string();
@@ -99,14 +112,29 @@ pub fn classify_go_error(error: &str, user_path: &str, artifact: Option<&Artifac
     (classify_dlerror(inner, user_path, artifact), None)
 }
 
-fn verdict_with(outcome: Outcome, error: String, package: Option<String>, predicted: &LoadVerdict, cause: &str) -> LoadVerdict {
+fn verdict_with(
+    outcome: Outcome,
+    error: String,
+    package: Option<String>,
+    predicted: &LoadVerdict,
+    cause: &str,
+) -> LoadVerdict {
     // When the prediction names the same outcome, its static explanation and fix apply.
     let (cause, fix) = if predicted.outcome == outcome && !predicted.cause.is_empty() {
-        (format!("{cause}; {}", predicted.cause), predicted.fix.clone())
+        (
+            format!("{cause}; {}", predicted.cause),
+            predicted.fix.clone(),
+        )
     } else {
         (cause.to_string(), String::new())
     };
-    LoadVerdict { outcome, error: Some(error), package, cause, fix }
+    LoadVerdict {
+        outcome,
+        error: Some(error),
+        package,
+        cause,
+        fix,
+    }
 }
 
 /// Where a run stopped: the index it was working on when it ended without `done`.
@@ -135,7 +163,10 @@ pub fn death(run: &ChildRun) -> String {
         text.push_str(&format!(" [{} limit: {}]", hit.limit, hit.by));
     }
     if let Some(e) = run.events.iter().find(|e| e["ev"] == "exec-failed") {
-        text.push_str(&format!(" [{}]", e["error"].as_str().unwrap_or("exec failed")));
+        text.push_str(&format!(
+            " [{}]",
+            e["error"].as_str().unwrap_or("exec failed")
+        ));
     }
     text
 }
@@ -150,19 +181,43 @@ pub fn loader_layer(
     paths: &PathMap,
 ) -> (Layer, LoadVerdict) {
     let idx = i as i64;
-    let flags = run.target_events().find(|e| e["ev"] == "start").and_then(|e| e["flags"].as_str()).unwrap_or("RTLD_NOW").to_string();
-    if let Some(e) = run.target_events().find(|e| e["ev"] == "dlopen" && e["index"].as_i64() == Some(idx)) {
+    let flags = run
+        .target_events()
+        .find(|e| e["ev"] == "start")
+        .and_then(|e| e["flags"].as_str())
+        .unwrap_or("RTLD_NOW")
+        .to_string();
+    if let Some(e) = run
+        .target_events()
+        .find(|e| e["ev"] == "dlopen" && e["index"].as_i64() == Some(idx))
+    {
         let us = e["us"].as_i64().unwrap_or(0);
         if e["ok"] == true {
-            let layer = Layer::new("loader", Status::Pass, format!("dlopen({flags}) ok in {:.1} ms", us as f64 / 1000.0))
-                .with(json!({"flags": flags, "us": us}));
-            return (layer, LoadVerdict::ok("dlopen succeeded in a sandboxed child"));
+            let layer = Layer::new(
+                "loader",
+                Status::Pass,
+                format!("dlopen({flags}) ok in {:.1} ms", us as f64 / 1000.0),
+            )
+            .with(json!({"flags": flags, "us": us}));
+            return (
+                layer,
+                LoadVerdict::ok("dlopen succeeded in a sandboxed child"),
+            );
         }
         let error = paths.apply(e["error"].as_str().unwrap_or(""));
         let outcome = classify_dlerror(&error, &user_paths[i], artifact);
         let layer = Layer::new("loader", Status::Fail, format!("dlopen({flags}): {error}"))
             .with(json!({"flags": flags, "us": us, "dlerror": error}));
-        return (layer, verdict_with(outcome, error, None, predicted, "dlopen failed in a sandboxed child"));
+        return (
+            layer,
+            verdict_with(
+                outcome,
+                error,
+                None,
+                predicted,
+                "dlopen failed in a sandboxed child",
+            ),
+        );
     }
     match crashed_at(run, "dlopen-begin", "dlopen") {
         Some(at) if at == idx => {
@@ -170,18 +225,56 @@ pub fn loader_layer(
                 Ended::Signaled { signal, .. } => strsignal(*signal),
                 other => other.describe(),
             };
-            let layer = Layer::new("loader", Status::Fail, format!("the process died inside dlopen: {}", death(run)));
-            (layer, verdict_with(Outcome::Crash, error, None, predicted, "the loader process died inside dlopen"))
+            let layer = Layer::new(
+                "loader",
+                Status::Fail,
+                format!("the process died inside dlopen: {}", death(run)),
+            );
+            (
+                layer,
+                verdict_with(
+                    Outcome::Crash,
+                    error,
+                    None,
+                    predicted,
+                    "the loader process died inside dlopen",
+                ),
+            )
         }
         Some(at) if at < idx => {
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
-            let layer = Layer::new("loader", Status::Skip, format!("not reached: the process died while loading {previous}"));
+            let layer = Layer::new(
+                "loader",
+                Status::Skip,
+                format!("not reached: the process died while loading {previous}"),
+            );
             let error = format!("(never opened: the host crashed while opening {previous})");
-            (layer, verdict_with(Outcome::Crash, error, None, predicted, "an earlier object crashed the process"))
+            (
+                layer,
+                verdict_with(
+                    Outcome::Crash,
+                    error,
+                    None,
+                    predicted,
+                    "an earlier object crashed the process",
+                ),
+            )
         }
         _ => {
-            let layer = Layer::new("loader", Status::Error, format!("no result: {}", death(run)));
-            (layer, LoadVerdict::fail(Outcome::Crash, death(run), "the loader shim did not report", ""))
+            let layer = Layer::new(
+                "loader",
+                Status::Error,
+                format!("no result: {}", death(run)),
+            );
+            (
+                layer,
+                LoadVerdict::fail(
+                    Outcome::Crash,
+                    death(run),
+                    "the loader shim did not report",
+                    "",
+                ),
+            )
         }
     }
 }
@@ -191,53 +284,121 @@ pub fn go_open_layer(
     run: &ChildRun,
     i: usize,
     user_paths: &[String],
-    artifact: Option<&Artifact>,
-    go: Option<&GoFacts>,
-    predicted: &LoadVerdict,
+    item: &ArtifactReport,
     paths: &PathMap,
     harness: &str,
 ) -> (Layer, LoadVerdict) {
+    let (artifact, go, predicted) = (item.artifact.as_ref().ok(), item.go.as_ref(), &item.load);
     let idx = i as i64;
-    if let Some(e) = run.target_events().find(|e| e["ev"] == "open" && e["index"].as_i64() == Some(idx)) {
+    if let Some(e) = run
+        .target_events()
+        .find(|e| e["ev"] == "open" && e["index"].as_i64() == Some(idx))
+    {
         let ms = e["ms"].as_f64().unwrap_or(0.0);
         let details = json!({"ms": ms, "goroutines_before": e["goroutines_before"], "goroutines": e["goroutines"], "rss_kb": e["rss_kb"], "harness": harness});
         if e["ok"] == true {
-            let layer = Layer::new("go-open", Status::Pass, format!("plugin.Open ok in {ms:.1} ms with {harness}")).with(details);
-            return (layer, LoadVerdict::ok("plugin.Open succeeded in a sandboxed Go harness"));
+            let layer = Layer::new(
+                "go-open",
+                Status::Pass,
+                format!("plugin.Open ok in {ms:.1} ms with {harness}"),
+            )
+            .with(details);
+            return (
+                layer,
+                LoadVerdict::ok("plugin.Open succeeded in a sandboxed Go harness"),
+            );
         }
         let error = paths.apply(e["error"].as_str().unwrap_or(""));
         let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
         let layer = Layer::new("go-open", Status::Fail, error.clone()).with(details);
-        return (layer, verdict_with(outcome, error, package, predicted, "plugin.Open returned an error in a sandboxed Go harness"));
+        return (
+            layer,
+            verdict_with(
+                outcome,
+                error,
+                package,
+                predicted,
+                "plugin.Open returned an error in a sandboxed Go harness",
+            ),
+        );
     }
     match crashed_at(run, "open-begin", "open") {
         Some(at) if at == idx => {
             let fatal = run.fatal_line();
             let not_plugin = go.is_none_or(|g| g.role != crate::golang::GoRole::Plugin);
-            let outcome = if not_plugin && fatal.as_deref().is_some_and(|f| f.contains("no plugin module data")) {
+            let outcome = if not_plugin
+                && fatal
+                    .as_deref()
+                    .is_some_and(|f| f.contains("no plugin module data"))
+            {
                 Outcome::NotAPlugin
             } else {
                 Outcome::Crash
             };
             let error = fatal.unwrap_or_else(|| run.ended.describe());
-            let layer = Layer::new("go-open", Status::Fail, format!("the harness died inside plugin.Open: {}", death(run)))
-                .with(json!({"ended": run.ended, "harness": harness}));
-            (layer, verdict_with(outcome, error, None, predicted, "the Go host process died inside plugin.Open (no error value)"))
+            let layer = Layer::new(
+                "go-open",
+                Status::Fail,
+                format!("the harness died inside plugin.Open: {}", death(run)),
+            )
+            .with(json!({"ended": run.ended, "harness": harness}));
+            (
+                layer,
+                verdict_with(
+                    outcome,
+                    error,
+                    None,
+                    predicted,
+                    "the Go host process died inside plugin.Open (no error value)",
+                ),
+            )
         }
         Some(at) if at < idx => {
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
-            let layer = Layer::new("go-open", Status::Skip, format!("not reached: the harness died while opening {previous}"));
+            let layer = Layer::new(
+                "go-open",
+                Status::Skip,
+                format!("not reached: the harness died while opening {previous}"),
+            );
             let error = format!("(never opened: the host crashed while opening {previous})");
-            (layer, verdict_with(Outcome::Crash, error, None, predicted, "an earlier plugin crashed the host process"))
+            (
+                layer,
+                verdict_with(
+                    Outcome::Crash,
+                    error,
+                    None,
+                    predicted,
+                    "an earlier plugin crashed the host process",
+                ),
+            )
         }
         Some(_) => {
             // Died later (another plugin's lifecycle): this one was never reached.
-            let layer = Layer::new("go-open", Status::Skip, format!("not reached: {}", death(run)));
-            (layer, LoadVerdict::fail(Outcome::Crash, death(run), "the harness died before this plugin", ""))
+            let layer = Layer::new(
+                "go-open",
+                Status::Skip,
+                format!("not reached: {}", death(run)),
+            );
+            (
+                layer,
+                LoadVerdict::fail(
+                    Outcome::Crash,
+                    death(run),
+                    "the harness died before this plugin",
+                    "",
+                ),
+            )
         }
         None => {
-            let layer = Layer::new("go-open", Status::Error, format!("no result from the harness: {}", death(run)));
-            (layer, LoadVerdict::fail(Outcome::Crash, death(run), "the harness did not report", ""))
+            let layer = Layer::new(
+                "go-open",
+                Status::Error,
+                format!("no result from the harness: {}", death(run)),
+            );
+            (
+                layer,
+                LoadVerdict::fail(Outcome::Crash, death(run), "the harness did not report", ""),
+            )
         }
     }
 }
@@ -245,9 +406,16 @@ pub fn go_open_layer(
 /// The contract layer: expected exports and their types, and every export's type.
 pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
     let idx = i as i64;
-    let lookups: Vec<&Value> = run.target_events().filter(|e| e["ev"] == "lookup" && e["index"].as_i64() == Some(idx)).collect();
+    let lookups: Vec<&Value> = run
+        .target_events()
+        .filter(|e| e["ev"] == "lookup" && e["index"].as_i64() == Some(idx))
+        .collect();
     if lookups.is_empty() {
-        return Layer::new("contract", Status::Skip, "plugin not opened (or exports no symbols)");
+        return Layer::new(
+            "contract",
+            Status::Skip,
+            "plugin not opened (or exports no symbols)",
+        );
     }
     let mut failures = Vec::new();
     let mut types = Vec::new();
@@ -257,7 +425,10 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
         let actual = e["type"].as_str();
         let role = e["role"].as_str().unwrap_or("");
         if e["ok"] != true {
-            failures.push(format!("{name}: Lookup failed: {}", e["error"].as_str().unwrap_or("")));
+            failures.push(format!(
+                "{name}: Lookup failed: {}",
+                e["error"].as_str().unwrap_or("")
+            ));
             continue;
         }
         types.push(json!({"name": name, "type": actual}));
@@ -274,9 +445,25 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
     let details = json!({"exports": types, "expected": expect});
     if failures.is_empty() {
         let reason = if expect.is_empty() {
-            format!("{} export(s) looked up: {}", types.len(), lookups.iter().filter_map(|e| Some(format!("{} {}", e["name"].as_str()?, e["type"].as_str()?))).collect::<Vec<_>>().join(", "))
+            format!(
+                "{} export(s) looked up: {}",
+                types.len(),
+                lookups
+                    .iter()
+                    .filter_map(|e| Some(format!(
+                        "{} {}",
+                        e["name"].as_str()?,
+                        e["type"].as_str()?
+                    )))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         } else {
-            format!("{} expectation(s) met: {}", checked.len(), checked.join(", "))
+            format!(
+                "{} expectation(s) met: {}",
+                checked.len(),
+                checked.join(", ")
+            )
         };
         Layer::new("contract", Status::Pass, reason).with(details)
     } else {
@@ -312,14 +499,24 @@ pub fn phases(run: &ChildRun, i: usize) -> Vec<Phase> {
             ms: e["ms"].as_f64(),
             error: e["error"].as_str().map(str::to_string),
             panic: e["panic"].as_str().map(str::to_string),
-            stack: e["stack"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+            stack: e["stack"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
             goroutines_before: e["goroutines_before"].as_i64(),
             goroutines_after: e["goroutines_after"].as_i64(),
             ty: e["type"].as_str().map(str::to_string),
         })
         .collect();
     // A phase that began and never ended: the process died in it.
-    let begun: Vec<&Value> = run.target_events().filter(|e| e["ev"] == "phase-begin" && e["index"].as_i64() == Some(idx)).collect();
+    let begun: Vec<&Value> = run
+        .target_events()
+        .filter(|e| e["ev"] == "phase-begin" && e["index"].as_i64() == Some(idx))
+        .collect();
     if let Some(last) = begun.last() {
         let name = last["phase"].as_str().unwrap_or("");
         if !out.iter().any(|p| p.phase == name) && !run.target_events().any(|e| e["ev"] == "done") {
@@ -347,8 +544,15 @@ pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
     let ps = phases(run, i);
     if ps.is_empty() || ps.iter().all(|p| p.status == "missing") {
         let names: Vec<&str> = ps.iter().map(|p| p.symbol.as_str()).collect();
-        return Layer::new("lifecycle", Status::Skip, format!("no lifecycle functions exported (looked for {})", names.join(", ")))
-            .with(json!({"phases": ps}));
+        return Layer::new(
+            "lifecycle",
+            Status::Skip,
+            format!(
+                "no lifecycle functions exported (looked for {})",
+                names.join(", ")
+            ),
+        )
+        .with(json!({"phases": ps}));
     }
     let mut parts = Vec::new();
     let mut failed = false;
@@ -361,27 +565,47 @@ pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
         let text = match p.status.as_str() {
             "ok" => format!("{} ok{ms}{g}", p.symbol),
             "missing" => format!("{} not exported", p.symbol),
-            "skipped" => format!("{} skipped ({})", p.symbol, p.error.as_deref().unwrap_or("")),
+            "skipped" => format!(
+                "{} skipped ({})",
+                p.symbol,
+                p.error.as_deref().unwrap_or("")
+            ),
             "panic" => {
                 failed = true;
                 format!(
                     "{} PANICKED: {}{}{g}",
                     p.symbol,
                     p.panic.as_deref().unwrap_or(""),
-                    p.stack.first().map(|s| format!(" at {s}")).unwrap_or_default()
+                    p.stack
+                        .first()
+                        .map(|s| format!(" at {s}"))
+                        .unwrap_or_default()
                 )
             }
             "timeout" => {
                 failed = true;
-                format!("{} TIMED OUT{ms}{g}: {}", p.symbol, p.error.as_deref().unwrap_or(""))
+                format!(
+                    "{} TIMED OUT{ms}{g}: {}",
+                    p.symbol,
+                    p.error.as_deref().unwrap_or("")
+                )
             }
             "crash" => {
                 failed = true;
-                format!("{} CRASHED the process: {}", p.symbol, p.error.as_deref().unwrap_or(""))
+                format!(
+                    "{} CRASHED the process: {}",
+                    p.symbol,
+                    p.error.as_deref().unwrap_or("")
+                )
             }
             other => {
                 failed = true;
-                format!("{} {}{ms}: {}", p.symbol, other.to_uppercase(), p.error.as_deref().unwrap_or(""))
+                format!(
+                    "{} {}{ms}: {}",
+                    p.symbol,
+                    other.to_uppercase(),
+                    p.error.as_deref().unwrap_or("")
+                )
             }
         };
         parts.push(text);
@@ -403,7 +627,12 @@ pub fn env_layer(
     let idx = i as i64;
     let seen = |r: &ChildRun, when: &str, name: &str| -> Vec<String> {
         r.target_events()
-            .filter(|e| e["ev"] == "env" && e["index"].as_i64() == Some(idx) && e["when"] == when && e["name"] == name)
+            .filter(|e| {
+                e["ev"] == "env"
+                    && e["index"].as_i64() == Some(idx)
+                    && e["when"] == when
+                    && e["name"] == name
+            })
             .flat_map(|e| e["seen_in"].as_array().cloned().unwrap_or_default())
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect()
@@ -416,7 +645,9 @@ pub fn env_layer(
         let at_init_static = static_reads.contains(&var.name);
         let open_seen = seen(run, "after-open", &var.name);
         let init_seen = seen(run, "after-init", &var.name);
-        let before_seen = comparison.map(|c| seen(c, "after-open", &var.name)).unwrap_or_default();
+        let before_seen = comparison
+            .map(|c| seen(c, "after-open", &var.name))
+            .unwrap_or_default();
         let verdict = if after_open {
             if !before_seen.is_empty() && open_seen.is_empty() && init_seen.is_empty() {
                 missed.push(var.name.clone());
@@ -427,14 +658,30 @@ pub fn env_layer(
                 )
             } else if at_init_static && init_seen.is_empty() {
                 missed.push(var.name.clone());
-                format!("MISSED: the plugin's package init reads {} (static scan), before the host set it", var.name)
+                format!(
+                    "MISSED: the plugin's package init reads {} (static scan), before the host set it",
+                    var.name
+                )
             } else if !init_seen.is_empty() {
-                format!("seen after Init ({}): the plugin reads it at Init, after Open: setting it after Open works", init_seen.join(", "))
+                format!(
+                    "seen after Init ({}): the plugin reads it at Init, after Open: setting it after Open works",
+                    init_seen.join(", ")
+                )
             } else {
-                format!("not read during plugin.Open{}: setting it after Open is fine", if at_init_static { "" } else { " (static scan and measurement agree)" })
+                format!(
+                    "not read during plugin.Open{}: setting it after Open is fine",
+                    if at_init_static {
+                        ""
+                    } else {
+                        " (static scan and measurement agree)"
+                    }
+                )
             }
         } else if !open_seen.is_empty() {
-            format!("seen: set before plugin.Open, the plugin's {} holds its value", open_seen.join(", "))
+            format!(
+                "seen: set before plugin.Open, the plugin's {} holds its value",
+                open_seen.join(", ")
+            )
         } else if at_init_static {
             "set before plugin.Open; the plugin's init reads it (static scan)".to_string()
         } else {
@@ -450,7 +697,11 @@ pub fn env_layer(
             "verdict": verdict,
         }));
     }
-    let status = if missed.is_empty() { Status::Pass } else { Status::Fail };
+    let status = if missed.is_empty() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
     Layer::new("env", status, parts.join("; ")).with(json!({"set": if after_open { "after plugin.Open" } else { "before plugin.Open" }, "vars": rows}))
 }
 
@@ -460,6 +711,8 @@ pub struct ReloadStep {
     pub copy: i64,
     pub path: String,
     pub opened: bool,
+    /// `plugin.Open`'s error for a copy that did not open.
+    pub error: Option<String>,
     pub goroutines: i64,
     pub rss_kb: i64,
     pub heap_kb: i64,
@@ -471,8 +724,20 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
     let mut steps: Vec<ReloadStep> = Vec::new();
     for e in run.target_events().filter(|e| e["ev"] == "reload") {
         let index = e["index"].as_i64().unwrap_or(0);
-        let opened = index == 0
-            || run.target_events().any(|o| o["ev"] == "open" && o["index"].as_i64() == Some(index) && o["ok"] == true);
+        let open = run
+            .target_events()
+            .find(|o| o["ev"] == "open" && o["index"].as_i64() == Some(index));
+        let opened = index == 0 || open.is_some_and(|o| o["ok"] == true);
+        let error = if opened {
+            None
+        } else {
+            Some(
+                paths.apply(
+                    open.and_then(|o| o["error"].as_str())
+                        .unwrap_or("did not open"),
+                ),
+            )
+        };
         let prev = steps.last();
         let g = e["goroutines"].as_i64().unwrap_or(0);
         let rss = e["rss_kb"].as_i64().unwrap_or(0);
@@ -480,6 +745,7 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
             copy: e["copy"].as_i64().unwrap_or(0),
             path: paths.apply(e["path"].as_str().unwrap_or("")),
             opened,
+            error,
             goroutines: g,
             rss_kb: rss,
             heap_kb: e["heap_kb"].as_i64().unwrap_or(0),
@@ -489,7 +755,11 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
     }
     let reloads = steps.len().saturating_sub(1);
     if reloads == 0 {
-        let why = if run.target_events().any(|e| e["ev"] == "done") { "no reload measured".to_string() } else { format!("the harness died: {}", death(run)) };
+        let why = if run.target_events().any(|e| e["ev"] == "done") {
+            "no reload measured".to_string()
+        } else {
+            format!("the harness died: {}", death(run))
+        };
         return Layer::new("reload", Status::Fail, why).with(json!({"steps": steps}));
     }
     let _ = n_plugins;
@@ -497,7 +767,11 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
     let last = &steps[steps.len() - 1];
     let g_per = (last.goroutines - first.goroutines) as f64 / reloads as f64;
     let rss_per = (last.rss_kb - first.rss_kb) as f64 / reloads as f64 / 1024.0;
-    let failed_opens: Vec<String> = steps.iter().filter(|s| !s.opened).map(|s| s.path.clone()).collect();
+    let failed_opens: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.opened)
+        .map(|s| format!("copy {}: {}", s.copy, s.error.as_deref().unwrap_or("")))
+        .collect();
     let leak = steps[1..].iter().all(|s| s.goroutine_growth > 0);
     let unload = format!(
         "Go cannot unload plugins: after {reloads} reload(s) all {} copies stay mapped in the process",
@@ -509,9 +783,22 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
         last.goroutines,
         first.rss_kb as f64 / 1024.0,
         last.rss_kb as f64 / 1024.0,
-        if leak { "; GOROUTINE LEAK: every reload leaves goroutines running" } else { "" }
+        if leak {
+            "; GOROUTINE LEAK: every reload leaves goroutines running"
+        } else {
+            ""
+        }
     );
-    let status = if leak || !failed_opens.is_empty() { Status::Fail } else { Status::Pass };
+    let status = if leak || !failed_opens.is_empty() {
+        Status::Fail
+    } else {
+        Status::Pass
+    };
+    let reason = if failed_opens.is_empty() {
+        reason
+    } else {
+        format!("{reason}; FAILED TO OPEN: {}", failed_opens.join("; "))
+    };
     Layer::new("reload", status, reason).with(json!({
         "steps": steps, "goroutines_per_reload": g_per, "rss_mib_per_reload": rss_per,
         "goroutine_leak": leak, "unloadable": false, "failed_opens": failed_opens,
@@ -524,7 +811,9 @@ pub fn busy_with(run: &ChildRun) -> Option<i64> {
     if run.target_events().any(|e| e["ev"] == "done") {
         return None;
     }
-    run.target_events().filter_map(|e| e["index"].as_i64()).last()
+    run.target_events()
+        .filter_map(|e| e["index"].as_i64())
+        .last()
 }
 
 pub fn path_str(p: &Path) -> String {

@@ -33,14 +33,19 @@ pub struct Copies {
 
 /// The directory holding go.mod, from `dir` upwards.
 fn module_root(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().find(|d| d.join("go.mod").is_file()).map(Path::to_path_buf)
+    dir.ancestors()
+        .find(|d| d.join("go.mod").is_file())
+        .map(Path::to_path_buf)
 }
 
 fn hash_tree(root: &Path, h: &mut Sha256) -> Result<()> {
     let mut stack = vec![root.to_path_buf()];
     let mut files = Vec::new();
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?.flatten() {
+        for entry in std::fs::read_dir(&d)
+            .with_context(|| format!("reading {}", d.display()))?
+            .flatten()
+        {
             let name = entry.file_name();
             if name.to_string_lossy().starts_with('.') {
                 continue;
@@ -59,7 +64,12 @@ fn hash_tree(root: &Path, h: &mut Sha256) -> Result<()> {
         if meta.len() > 64 << 20 {
             continue;
         }
-        h.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
+        h.update(
+            f.strip_prefix(root)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         h.update([0]);
         h.update(std::fs::read(&f)?);
         h.update([1]);
@@ -71,8 +81,10 @@ fn hash_tree(root: &Path, h: &mut Sha256) -> Result<()> {
 /// package directory), with the build settings of `facts`.
 pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str)) -> Result<Copies> {
     let started = Instant::now();
-    let source = std::fs::canonicalize(source).with_context(|| format!("--source {}", source.display()))?;
-    let root = module_root(&source).with_context(|| format!("--source {}: no go.mod here or above", source.display()))?;
+    let source =
+        std::fs::canonicalize(source).with_context(|| format!("--source {}", source.display()))?;
+    let root = module_root(&source)
+        .with_context(|| format!("--source {}: no go.mod here or above", source.display()))?;
     let mut plan = harness::plan_from(facts, "the plugin".into())?;
     // The copies are plugins: mirror the plugin's link flags too.
     if let Some(ld) = facts.setting("-ldflags").filter(|v| !v.is_empty()) {
@@ -83,15 +95,29 @@ pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str))
     // The package's files, as go itself selects them.
     let mut list = harness::go_build_command(&tc, &plan.env);
     list.current_dir(&source)
-        .args(["list", "-f", "{{range .GoFiles}}{{.}}\n{{end}}{{range .CgoFiles}}{{.}}\n{{end}}"])
+        .args([
+            "list",
+            "-f",
+            "{{range .GoFiles}}{{.}}\n{{end}}{{range .CgoFiles}}{{.}}\n{{end}}",
+        ])
         .args(plan.flags.iter().filter(|f| f.starts_with("-tags=")))
         .arg(".");
     let out = list.output().context("go list")?;
     if !out.status.success() {
-        bail!("go list in {} failed: {}", source.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "go list in {} failed: {}",
+            source.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
-    let files: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
-    let Some(first) = files.first().cloned() else { bail!("--source {}: no Go files", source.display()) };
+    let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let Some(first) = files.first().cloned() else {
+        bail!("--source {}: no Go files", source.display())
+    };
     let original = std::fs::read_to_string(source.join(&first))?;
 
     let mut h = Sha256::new();
@@ -99,7 +125,10 @@ pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str))
     hash_tree(&root, &mut h)?;
     h.update(source.to_string_lossy().as_bytes());
     h.update(format!("{:?}{:?}{}", plan.flags, plan.env, tc.go.display()).as_bytes());
-    let key: String = h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let key: String = h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let dir = cache_dir().join("reload").join(&key);
     std::fs::create_dir_all(&dir)?;
     let (mut built, mut cached) = (0, 0);
@@ -111,9 +140,17 @@ pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str))
             paths.push(out);
             continue;
         }
-        progress(&format!("building hot-reload copy {i}/{n} of {}", source.display()));
+        progress(&format!(
+            "building hot-reload copy {i}/{n} of {}",
+            source.display()
+        ));
         let replacement = dir.join(format!("copy-{i}.{first}"));
-        std::fs::write(&replacement, format!("{original}\n\n// plugctl hot-reload copy {i}\nconst _ = \"plugctl reload copy {i}\"\n"))?;
+        std::fs::write(
+            &replacement,
+            format!(
+                "{original}\n\n// plugctl hot-reload copy {i}\nconst _ = \"plugctl reload copy {i}\"\n"
+            ),
+        )?;
         let overlay = dir.join(format!("copy-{i}.overlay.json"));
         let json = serde_json::json!({"Replace": {source.join(&first).display().to_string(): replacement.display().to_string()}});
         std::fs::write(&overlay, serde_json::to_vec(&json)?)?;
@@ -131,7 +168,10 @@ pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str))
         let _ = std::fs::remove_file(&replacement);
         if !output.status.success() {
             let _ = std::fs::remove_file(&partial);
-            bail!("building reload copy {i} failed:\n{}", String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "building reload copy {i} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         std::fs::rename(&partial, &out)?;
         built += 1;

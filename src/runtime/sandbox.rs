@@ -55,7 +55,10 @@ fn enter_user_namespace() -> std::io::Result<()> {
 fn isolate_network(in_userns: &mut bool) -> (bool, String) {
     // SAFETY: unshare has no memory effects.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
-        return (true, "new network namespace, no interface up: no network at all".into());
+        return (
+            true,
+            "new network namespace, no interface up: no network at all".into(),
+        );
     }
     let first = errno();
     match enter_user_namespace() {
@@ -63,13 +66,26 @@ fn isolate_network(in_userns: &mut bool) -> (bool, String) {
             *in_userns = true;
             // SAFETY: as above.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
-                return (true, format!("new user + network namespace (plain unshare(CLONE_NEWNET) failed: {first}): no network"));
+                return (
+                    true,
+                    format!(
+                        "new user + network namespace (plain unshare(CLONE_NEWNET) failed: {first}): no network"
+                    ),
+                );
             }
-            (false, format!("NOT isolated: unshare(CLONE_NEWNET) failed ({first}) and inside a user namespace too ({})", errno()))
+            (
+                false,
+                format!(
+                    "NOT isolated: unshare(CLONE_NEWNET) failed ({first}) and inside a user namespace too ({})",
+                    errno()
+                ),
+            )
         }
         Err(e) => (
             false,
-            format!("NOT isolated: unshare(CLONE_NEWNET) failed ({first}); a user namespace was refused too ({e}); the child has the host's network"),
+            format!(
+                "NOT isolated: unshare(CLONE_NEWNET) failed ({first}); a user namespace was refused too ({e}); the child has the host's network"
+            ),
         ),
     }
 }
@@ -96,23 +112,57 @@ fn readonly_view(workdir: &str, in_userns: &mut bool) -> (bool, String) {
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
         let first = errno();
         if *in_userns || enter_user_namespace().is_err() {
-            return (false, format!("NOT read-only: unshare(CLONE_NEWNS) failed ({first}); the child sees the host's file system writable as plugctl does"));
+            return (
+                false,
+                format!(
+                    "NOT read-only: unshare(CLONE_NEWNS) failed ({first}); the child sees the host's file system writable as plugctl does"
+                ),
+            );
         }
         *in_userns = true;
         // SAFETY: as above.
         if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-            return (false, format!("NOT read-only: unshare(CLONE_NEWNS) failed ({first}, and in a user namespace: {})", errno()));
+            return (
+                false,
+                format!(
+                    "NOT read-only: unshare(CLONE_NEWNS) failed ({first}, and in a user namespace: {})",
+                    errno()
+                ),
+            );
         }
     }
     let root = cstr("/");
     let wd = cstr(workdir);
     // SAFETY: mount(2) with valid C strings (or NULL where the call allows it).
     unsafe {
-        if libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
-            return (false, format!("NOT read-only: making / private failed ({})", errno()));
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return (
+                false,
+                format!("NOT read-only: making / private failed ({})", errno()),
+            );
         }
-        if libc::mount(wd.as_ptr(), wd.as_ptr(), std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0 {
-            return (false, format!("NOT read-only: binding the working directory failed ({})", errno()));
+        if libc::mount(
+            wd.as_ptr(),
+            wd.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        ) != 0
+        {
+            return (
+                false,
+                format!(
+                    "NOT read-only: binding the working directory failed ({})",
+                    errno()
+                ),
+            );
         }
     }
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -123,7 +173,9 @@ fn readonly_view(workdir: &str, in_userns: &mut bool) -> (bool, String) {
             continue;
         }
         let point = unescape(fields[4]);
-        let skip = ["/proc", "/sys", "/dev"].iter().any(|p| point == *p || point.starts_with(&format!("{p}/")))
+        let skip = ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|p| point == *p || point.starts_with(&format!("{p}/")))
             || point == workdir;
         if skip {
             continue;
@@ -131,22 +183,47 @@ fn readonly_view(workdir: &str, in_userns: &mut bool) -> (bool, String) {
         let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | mount_flags(fields[5]);
         let mp = cstr(&point);
         // SAFETY: mount(2) remount of an existing mount point.
-        if unsafe { libc::mount(std::ptr::null(), mp.as_ptr(), std::ptr::null(), flags, std::ptr::null()) } == 0 {
+        if unsafe {
+            libc::mount(
+                std::ptr::null(),
+                mp.as_ptr(),
+                std::ptr::null(),
+                flags,
+                std::ptr::null(),
+            )
+        } == 0
+        {
             done += 1;
         } else {
             failed.push(format!("{point} ({})", errno()));
         }
     }
     if failed.is_empty() {
-        (true, format!("read-only: {done} mounts remounted read-only in a private mount namespace; writable: the working directory, /dev, /proc, /sys"))
+        (
+            true,
+            format!(
+                "read-only: {done} mounts remounted read-only in a private mount namespace; writable: the working directory, /dev, /proc, /sys"
+            ),
+        )
     } else {
-        (done > 0, format!("partly read-only: {done} mounts read-only, {} could not be: {}", failed.len(), failed.join(", ")))
+        (
+            done > 0,
+            format!(
+                "partly read-only: {done} mounts read-only, {} could not be: {}",
+                failed.len(),
+                failed.join(", ")
+            ),
+        )
     }
 }
 
 fn close_other_fds(keep_up_to: i32) {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     for fd in fds {
         if fd > keep_up_to {
@@ -169,14 +246,24 @@ pub fn main() -> i32 {
     let spec: StageSpec = match serde_json::from_str(&text) {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(report, "{}", json!({"ev": "exec-failed", "error": format!("bad stage spec: {e}")}));
+            let _ = writeln!(
+                report,
+                "{}",
+                json!({"ev": "exec-failed", "error": format!("bad stage spec: {e}")})
+            );
             return 125;
         }
     };
     let mut errors: Vec<String> = Vec::new();
     // SAFETY: prctl/getppid/setsid have no memory effects.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
         if libc::getppid() as u32 != spec.parent_pid {
             return 125; // plugctl is already gone.
         }
@@ -191,11 +278,25 @@ pub fn main() -> i32 {
     }
     let mut rlimits = Vec::new();
     for r in &spec.rlimits {
-        let Some(res) = resource(&r.resource) else { continue };
-        let lim = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
+        let Some(res) = resource(&r.resource) else {
+            continue;
+        };
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
         // SAFETY: setrlimit with a valid struct.
         if unsafe { libc::setrlimit(res, &lim) } == 0 {
-            rlimits.push(format!("{}={}{}", r.resource, r.soft, if r.hard != r.soft { format!("/{}", r.hard) } else { String::new() }));
+            rlimits.push(format!(
+                "{}={}{}",
+                r.resource,
+                r.soft,
+                if r.hard != r.soft {
+                    format!("/{}", r.hard)
+                } else {
+                    String::new()
+                }
+            ));
         } else {
             errors.push(format!("setrlimit {}: {}", r.resource, errno()));
         }
@@ -243,7 +344,11 @@ pub fn main() -> i32 {
     }
     close_other_fds(if spec.seccomp_filter.is_some() { 5 } else { 3 });
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstr(a)).collect();
-    let envp: Vec<CString> = spec.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect();
+    let envp: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| cstr(&format!("{k}={v}")))
+        .collect();
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
@@ -254,7 +359,11 @@ pub fn main() -> i32 {
     {
         // SAFETY: fd 3 is the report pipe.
         let mut out = unsafe { std::fs::File::from_raw_fd(3) };
-        let _ = writeln!(out, "{}", json!({"ev": "exec-failed", "error": format!("installing the seccomp filter: {e}")}));
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"ev": "exec-failed", "error": format!("installing the seccomp filter: {e}")})
+        );
         return 126;
     }
     // SAFETY: execve with NUL-terminated arrays of valid C strings.
@@ -262,6 +371,10 @@ pub fn main() -> i32 {
     let e = errno();
     // SAFETY: fd 3 is the report pipe.
     let mut out = unsafe { std::fs::File::from_raw_fd(3) };
-    let _ = writeln!(out, "{}", json!({"ev": "exec-failed", "error": format!("execve {}: {e}", spec.program)}));
+    let _ = writeln!(
+        out,
+        "{}",
+        json!({"ev": "exec-failed", "error": format!("execve {}: {e}", spec.program)})
+    );
     127
 }

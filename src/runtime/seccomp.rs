@@ -55,7 +55,10 @@ pub fn name_of(nr: u32) -> String {
 }
 
 pub fn nr_of(name: &str) -> Option<u32> {
-    table::SYSCALLS.iter().find(|(_, n)| *n == name).map(|(nr, _)| *nr)
+    table::SYSCALLS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(nr, _)| *nr)
 }
 
 /// What the user asked for.
@@ -113,10 +116,15 @@ impl Action {
         Ok(match text {
             "SCMP_ACT_ALLOW" => Action::Allow,
             "SCMP_ACT_LOG" => Action::Log,
-            "SCMP_ACT_ERRNO" => Action::Errno(errno.or(default_errno).unwrap_or(libc::EPERM as u32)),
+            "SCMP_ACT_ERRNO" => {
+                Action::Errno(errno.or(default_errno).unwrap_or(libc::EPERM as u32))
+            }
             // No tracer attached: the kernel fails a TRACE call with ENOSYS.
             "SCMP_ACT_TRACE" => Action::Errno(libc::ENOSYS as u32),
-            "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" | "SCMP_ACT_KILL_PROCESS" | "SCMP_ACT_TRAP" => Action::Kill,
+            "SCMP_ACT_KILL"
+            | "SCMP_ACT_KILL_THREAD"
+            | "SCMP_ACT_KILL_PROCESS"
+            | "SCMP_ACT_TRAP" => Action::Kill,
             other => bail!("seccomp action {other} is not supported"),
         })
     }
@@ -203,9 +211,14 @@ impl Plan {
     }
 
     pub fn enforce(path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("seccomp profile {}", path.display()))?;
-        let profile: Profile =
-            serde_json::from_str(&text).with_context(|| format!("seccomp profile {}: not an OCI seccomp profile", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("seccomp profile {}", path.display()))?;
+        let profile: Profile = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "seccomp profile {}: not an OCI seccomp profile",
+                path.display()
+            )
+        })?;
         let mut plan = Plan::from_profile(&profile)?;
         plan.profile_path = Some(path.to_path_buf());
         Ok(plan)
@@ -215,7 +228,12 @@ impl Plan {
         if !cfg!(target_arch = "x86_64") {
             bail!("seccomp profiles are supported on x86-64 only");
         }
-        if !profile.architectures.is_empty() && !profile.architectures.iter().any(|a| a == "SCMP_ARCH_X86_64") {
+        if !profile.architectures.is_empty()
+            && !profile
+                .architectures
+                .iter()
+                .any(|a| a == "SCMP_ARCH_X86_64")
+        {
             bail!("the profile does not list SCMP_ARCH_X86_64");
         }
         let default = Action::parse(&profile.default_action, None, profile.default_errno_ret)?;
@@ -223,7 +241,11 @@ impl Plan {
         let mut warnings = Vec::new();
         for rule in &profile.syscalls {
             let action = Action::parse(&rule.action, rule.errno_ret, profile.default_errno_ret)?;
-            if rule.args.as_ref().is_some_and(|a| !a.is_null() && a.as_array().is_none_or(|v| !v.is_empty())) {
+            if rule
+                .args
+                .as_ref()
+                .is_some_and(|a| !a.is_null() && a.as_array().is_none_or(|v| !v.is_empty()))
+            {
                 warnings.push(format!(
                     "argument conditions of the {} rule for {} are not applied: the rule counts for every call",
                     rule.action,
@@ -235,16 +257,30 @@ impl Plan {
                     Some(nr) => {
                         rules.insert(nr, action);
                     }
-                    None => warnings.push(format!("unknown system call `{name}` on x86-64: ignored")),
+                    None => {
+                        warnings.push(format!("unknown system call `{name}` on x86-64: ignored"))
+                    }
                 }
             }
         }
         let in_kernel = |a: Action| matches!(a, Action::Allow);
         let (listed, listed_ret, default_ret) = if in_kernel(default) {
-            let notify: Vec<u32> = rules.iter().filter(|(_, a)| !in_kernel(**a)).map(|(n, _)| *n).collect();
-            (notify, libc::SECCOMP_RET_USER_NOTIF, libc::SECCOMP_RET_ALLOW)
+            let notify: Vec<u32> = rules
+                .iter()
+                .filter(|(_, a)| !in_kernel(**a))
+                .map(|(n, _)| *n)
+                .collect();
+            (
+                notify,
+                libc::SECCOMP_RET_USER_NOTIF,
+                libc::SECCOMP_RET_ALLOW,
+            )
         } else {
-            let allow: Vec<u32> = rules.iter().filter(|(_, a)| in_kernel(**a)).map(|(n, _)| *n).collect();
+            let allow: Vec<u32> = rules
+                .iter()
+                .filter(|(_, a)| in_kernel(**a))
+                .map(|(n, _)| *n)
+                .collect();
             (allow, libc::SECCOMP_RET_ALLOW, libc::SECCOMP_RET_USER_NOTIF)
         };
         let mut listed = listed;
@@ -321,9 +357,14 @@ pub fn learned_profile(seen: &BTreeMap<String, u64>) -> Profile {
 /// Installs the filter with a listener and sends the listener over `HANDOFF_FD`.
 /// After this, every call the stage makes is filtered.
 pub fn install(filter: &[(u16, u8, u8, u32)]) -> std::io::Result<()> {
-    let mut prog: Vec<libc::sock_filter> =
-        filter.iter().map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k }).collect();
-    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
+    let mut prog: Vec<libc::sock_filter> = filter
+        .iter()
+        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
     // SAFETY: prctl/syscall with valid arguments; `fprog` points to `prog`, alive here.
     unsafe {
         if libc::fcntl(HANDOFF_FD, libc::F_SETFD, libc::FD_CLOEXEC) != 0 {
@@ -347,7 +388,10 @@ pub fn install(filter: &[(u16, u8, u8, u32)]) -> std::io::Result<()> {
 
 fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
     // SAFETY: CMSG_SPACE is a size computation.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut control = vec![0u8; space];
@@ -372,7 +416,10 @@ fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
 
 fn recv_fd(sock: RawFd) -> std::io::Result<Option<OwnedFd>> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
     // SAFETY: as in send_fd.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut control = vec![0u8; space];
@@ -404,20 +451,37 @@ fn recv_fd(sock: RawFd) -> std::io::Result<Option<OwnedFd>> {
 // Parent side (the listener)
 
 fn poll_in(fd: RawFd, timeout_ms: i32) -> (bool, bool) {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
     if n <= 0 {
         return (false, false);
     }
-    (p.revents & libc::POLLIN != 0, p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0)
+    (
+        p.revents & libc::POLLIN != 0,
+        p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0,
+    )
 }
 
 /// Receives the listener on `sock` and answers notifications until every filtered task
 /// is gone or `stop` is set (the parent sets it once the child is reaped).
-pub fn listen(sock: OwnedFd, plan: Arc<Plan>, child_pid: u32, stop: Arc<AtomicBool>, started: Instant) -> SeccompReport {
+pub fn listen(
+    sock: OwnedFd,
+    plan: Arc<Plan>,
+    child_pid: u32,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+) -> SeccompReport {
     let mut report = SeccompReport {
-        mode: if plan.learn { "learn".into() } else { "enforce".into() },
+        mode: if plan.learn {
+            "learn".into()
+        } else {
+            "enforce".into()
+        },
         method: "SECCOMP_RET_USER_NOTIF listener in plugctl (no ptrace, no audit log)".into(),
         warnings: plan.warnings.clone(),
         profile: plan.profile_path.as_ref().map(|p| p.display().to_string()),
@@ -434,7 +498,9 @@ pub fn listen(sock: OwnedFd, plan: Arc<Plan>, child_pid: u32, stop: Arc<AtomicBo
             match recv_fd(sock.as_raw_fd()) {
                 Ok(Some(fd)) => break fd,
                 Ok(None) => {
-                    report.error = Some("the child closed the hand-over socket without a seccomp listener".into());
+                    report.error = Some(
+                        "the child closed the hand-over socket without a seccomp listener".into(),
+                    );
                     return report;
                 }
                 Err(e) => {
@@ -443,7 +509,8 @@ pub fn listen(sock: OwnedFd, plan: Arc<Plan>, child_pid: u32, stop: Arc<AtomicBo
                 }
             }
         } else if hup {
-            report.error = Some("the child closed the hand-over socket without a seccomp listener".into());
+            report.error =
+                Some("the child closed the hand-over socket without a seccomp listener".into());
             return report;
         }
     };
@@ -508,7 +575,12 @@ pub fn listen(sock: OwnedFd, plan: Arc<Plan>, child_pid: u32, stop: Arc<AtomicBo
                 }
             }
         };
-        let mut resp = libc::seccomp_notif_resp { id: req.id, val: 0, error, flags };
+        let mut resp = libc::seccomp_notif_resp {
+            id: req.id,
+            val: 0,
+            error,
+            flags,
+        };
         // SAFETY: as above; ENOENT (task gone) is ignored.
         unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
     }
@@ -535,9 +607,15 @@ mod tests {
 
     #[test]
     fn profiles_compile_to_filters() {
-        let learned = learned_profile(&BTreeMap::from([("read".to_string(), 3), ("write".to_string(), 1)]));
+        let learned = learned_profile(&BTreeMap::from([
+            ("read".to_string(), 3),
+            ("write".to_string(), 1),
+        ]));
         let text = serde_json::to_string(&learned).unwrap();
-        assert!(text.contains("\"defaultAction\":\"SCMP_ACT_ERRNO\""), "{text}");
+        assert!(
+            text.contains("\"defaultAction\":\"SCMP_ACT_ERRNO\""),
+            "{text}"
+        );
         let plan = Plan::from_profile(&learned).unwrap();
         assert_eq!(plan.action_for(0), Action::Allow);
         assert_eq!(plan.action_for(257), Action::Errno(1));

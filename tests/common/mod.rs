@@ -29,7 +29,11 @@ impl Fixtures {
     }
 
     pub fn artifacts_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.manifest["artifacts"].as_array().unwrap().iter().filter(move |a| a["kind"] == kind)
+        self.manifest["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(move |a| a["kind"] == kind)
     }
 
     /// Relative path (to `dir`) of an artifact by id.
@@ -49,19 +53,29 @@ pub fn fixtures() -> &'static Fixtures {
         // PLUGCTL_FIXTURES_READY=1 skips the (cached, locked) build step when the corpus
         // is known to be in place, e.g. while the fixture script itself is being edited.
         let ready = std::env::var_os("PLUGCTL_FIXTURES_READY").is_some_and(|v| v == "1");
-        let status = if ready { None } else { Some(Command::new("python3")
-            .arg(root.join("tests/fixtures/build.py"))
-            .arg("--out")
-            .arg(&dir)
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .status()
-            .expect("python3 runs tests/fixtures/build.py")) };
+        let status = if ready {
+            None
+        } else {
+            Some(
+                Command::new("python3")
+                    .arg(root.join("tests/fixtures/build.py"))
+                    .arg("--out")
+                    .arg(&dir)
+                    .stdout(Stdio::inherit())
+                    .stderr(Stdio::inherit())
+                    .status()
+                    .expect("python3 runs tests/fixtures/build.py"),
+            )
+        };
         if let Some(status) = status {
             assert!(status.success(), "tests/fixtures/build.py failed: {status}");
         }
-        let manifest = std::fs::read_to_string(dir.join("manifest.json")).expect("fixture manifest");
-        Fixtures { dir, manifest: serde_json::from_str(&manifest).expect("manifest is JSON") }
+        let manifest =
+            std::fs::read_to_string(dir.join("manifest.json")).expect("fixture manifest");
+        Fixtures {
+            dir,
+            manifest: serde_json::from_str(&manifest).expect("manifest is JSON"),
+        }
     })
 }
 
