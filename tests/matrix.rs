@@ -458,6 +458,15 @@ claim = "same-release-loads"
 host = {{ kind = "go-host", dir = "loadhost", protocol = "loadhost" }}
 plugins = [{{ kind = "go-plugin", dir = "greeter" }}, {{ kind = "go-plugin", files = ["main.go"], dir = "greeter", name = "unnamed.so" }}]
 says = "ok"
+
+[[row]]
+id = "quota"
+title = "under quotas, through plugctl load's runtime"
+claim = "same-release-loads"
+host = {{ kind = "go-host", dir = "loadhost", protocol = "loadhost", go = "1.26.6" }}
+plugins = [{{ kind = "go-plugin", dir = "greeter", go = "1.26.6" }}]
+load = {{ via = "runtime", memory = "512M", max_pids = 256, timeout = "30s" }}
+says = "ok"
 "#,
             src.display()
         ),
@@ -489,8 +498,15 @@ says = "ok"
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["same@1.26.6", "same@1.27.3"]);
-    for row in rows(&report) {
+    assert_eq!(ids, ["same@1.26.6", "same@1.27.3", "quota"]);
+    let quota = &rows(&report)[2];
+    assert_eq!(quota["reality"]["via"], "runtime", "{quota}");
+    assert_eq!(
+        quota["reality"]["facts"]["outcome"],
+        serde_json::json!(["ok"])
+    );
+    assert!(quota["agreement"]["disagreements"].is_null(), "{quota}");
+    for row in &rows(&report)[..2] {
         assert_eq!(
             row["reality"]["facts"]["outcome"],
             serde_json::json!(["ok", "ok"]),

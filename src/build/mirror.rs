@@ -311,6 +311,12 @@ fn mirror_host(
                     note(key, value, "not reproducible: the profile file is missing".into());
                 }
             }
+            "-ldflags" if value.contains("-static") => {
+                warnings.push(format!(
+                    "host was linked with -ldflags={value}: a statically linked program cannot dlopen, so it can load no plugin"
+                ));
+                note(key, value, "not mirrored: link flags do not change package hashes".into());
+            }
             "-ldflags" => note(
                 key,
                 value,
@@ -356,6 +362,11 @@ fn mirror_host(
                 note(key, value, "not understood: not mirrored".into());
             }
         }
+    }
+    if host.settings.is_empty() {
+        warnings.push(
+            "the host's build info records no build settings (built before Go 1.18, or without modules): flags could not be mirrored; give them explicitly".into(),
+        );
     }
     if modified {
         let revision = host

@@ -112,3 +112,38 @@ pub fn exit_status(report: &DoctorReport) -> ExitStatus {
         ExitStatus::Success
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Check;
+
+    fn report(statuses: &[Status]) -> DoctorReport {
+        let checks = statuses
+            .iter()
+            .map(|&status| Check {
+                id: "x".into(),
+                title: "x".into(),
+                status,
+                observed: String::new(),
+                fix: String::new(),
+            })
+            .collect();
+        DoctorReport {
+            cache_dir: "/cache".into(),
+            checks,
+        }
+    }
+
+    #[test]
+    fn only_failures_fail() {
+        assert_eq!(
+            exit_status(&report(&[Status::Ok, Status::Warn, Status::Skip])),
+            ExitStatus::Success
+        );
+        assert_eq!(
+            exit_status(&report(&[Status::Ok, Status::Fail])),
+            ExitStatus::Findings
+        );
+    }
+}

@@ -100,3 +100,13 @@ pub fn run(args: &GenerateArgs) -> Result<ExitStatus> {
     }
     Ok(ExitStatus::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_arguments_are_consistent() {
+        GenerateArgs::command().debug_assert();
+    }
+}

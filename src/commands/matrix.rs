@@ -211,7 +211,6 @@ impl StderrReporter {
             ) {
                 overall.set_style(style.progress_chars("=> "));
             }
-            overall.enable_steady_tick(Duration::from_millis(200));
             Bars {
                 multi,
                 overall,
@@ -279,7 +278,10 @@ fn finished_line(r: &RowResult) -> String {
 impl Reporter for StderrReporter {
     fn begin(&self, rows: usize, jobs: usize) {
         match &self.bars {
-            Some(b) => b.overall.set_length(rows as u64),
+            Some(b) => {
+                b.overall.set_length(rows as u64);
+                b.overall.enable_steady_tick(Duration::from_millis(200));
+            }
             None => self.line(&format!("plugctl matrix: {rows} row(s), {jobs} at a time")),
         }
     }

@@ -104,6 +104,7 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     };
 
     let loads = load_segments::<Elf>(phdrs, endian);
+    check_load_order(&loads, &mut problems);
     let segments = segment_facts::<Elf>(phdrs, endian);
     let interpreter = interpreter::<Elf>(phdrs, endian, data, &mut problems);
     let dynamic = dynamic::<Elf>(phdrs, endian, data, &loads, &mut problems);
@@ -112,7 +113,7 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     let (relocations, tls_counts) =
         relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
     let tls = tls::<Elf>(phdrs, endian, tls_counts, dynamic.static_tls);
-    let section_list = section_list::<Elf>(&sections, endian, data);
+    let section_list = section_list::<Elf>(&sections, endian, data, &mut problems);
 
     let e_type = header.e_type(endian);
     let kind = object_kind(e_type.0, interpreter.is_some(), dynamic.flags_1);
@@ -177,6 +178,24 @@ fn load_segments<Elf: FileHeader<Endian = Endianness>>(
             mem_size: p.p_memsz(endian).into(),
         })
         .collect()
+}
+
+/// ld.so maps `PT_LOAD` segments in file order and requires ascending, disjoint
+/// address ranges; anything else clobbers pages it has already mapped.
+fn check_load_order(loads: &[LoadSegment], problems: &mut Vec<String>) {
+    for (i, pair) in loads.windows(2).enumerate() {
+        let (a, b) = (pair[0], pair[1]);
+        if b.vaddr < a.vaddr.saturating_add(a.mem_size) {
+            problems.push(format!(
+                "PT_LOAD segments {} ({:#x}..{:#x}) and {} (from {:#x}) overlap or are out of order",
+                i,
+                a.vaddr,
+                a.vaddr.saturating_add(a.mem_size),
+                i + 1,
+                b.vaddr
+            ));
+        }
+    }
 }
 
 fn segment_facts<Elf: FileHeader<Endian = Endianness>>(
@@ -269,6 +288,15 @@ fn dynamic<Elf: FileHeader<Endian = Endianness>>(
         }),
         _ => None,
     };
+    if let (Some(addr), Some(size)) = (value(elf::DT_STRTAB), value(elf::DT_STRSZ))
+        && let Some(off) = vaddr_to_offset(loads, addr)
+        && off.checked_add(size).is_none_or(|end| end > data.len() as u64)
+    {
+        problems.push(format!(
+            "DT_STRSZ ({size} bytes from file offset {off:#x}) runs past the end of the file ({} bytes)",
+            data.len()
+        ));
+    }
     if strtab.is_none() && !entries.is_empty() {
         problems
             .push("DT_STRTAB is missing or outside the file: library names not read".to_string());
@@ -659,21 +687,58 @@ fn tls<Elf: FileHeader<Endian = Endianness>>(
 fn section_list<Elf: FileHeader<Endian = Endianness>>(
     sections: &SectionTable<'_, Elf>,
     endian: Endianness,
-    _data: &[u8],
+    data: &[u8],
+    problems: &mut Vec<String>,
 ) -> Vec<Section> {
-    sections
+    let mut bad_names = 0usize;
+    let mut past_eof = Vec::new();
+    let list: Vec<Section> = sections
         .iter()
-        .map(|s| Section {
-            name: sections
-                .section_name(endian, s)
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .unwrap_or_default(),
-            kind: s.sh_type(endian).0,
-            address: s.sh_addr(endian).into(),
-            offset: s.sh_offset(endian).into(),
-            size: s.sh_size(endian).into(),
+        .enumerate()
+        .map(|(index, s)| {
+            let name = match sections.section_name(endian, s) {
+                Ok(n) => String::from_utf8_lossy(n).into_owned(),
+                Err(_) => {
+                    bad_names += 1;
+                    String::new()
+                }
+            };
+            let section = Section {
+                name,
+                kind: s.sh_type(endian).0,
+                address: s.sh_addr(endian).into(),
+                offset: s.sh_offset(endian).into(),
+                size: s.sh_size(endian).into(),
+            };
+            let in_file = section.kind == elf::SHT_NOBITS.0
+                || section
+                    .offset
+                    .checked_add(section.size)
+                    .is_some_and(|end| end <= data.len() as u64);
+            if !in_file {
+                past_eof.push(if section.name.is_empty() {
+                    format!("#{index}")
+                } else {
+                    section.name.clone()
+                });
+            }
+            section
         })
-        .collect()
+        .collect();
+    if bad_names > 0 {
+        problems.push(format!(
+            "{bad_names} section names are outside .shstrtab or without a NUL terminator"
+        ));
+    }
+    if !past_eof.is_empty() {
+        problems.push(format!(
+            "{} sections run past the end of the file ({} bytes): {}",
+            past_eof.len(),
+            data.len(),
+            past_eof.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    list
 }
 
 fn infer_libc(interpreter: Option<&str>, needed: &[String], versions: &Versions) -> Libc {

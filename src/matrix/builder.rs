@@ -99,6 +99,8 @@ impl Builder {
         h.update(serde_json::to_vec(b).unwrap_or_default());
         h.update([0]);
         h.update(self.tree_hash.as_bytes());
+        // Plugins the engine may build are keyed apart from plain `go build` ones.
+        h.update(if self.engine && b.kind == Kind::GoPlugin { b"engine" } else { b"go-cmd" });
         for l in &b.link {
             h.update([1]);
             h.update(
@@ -342,19 +344,18 @@ impl Builder {
             .iter()
             .map(|(m, d)| (m.clone(), self.src.join(d).display().to_string()))
             .collect();
+        // No host (the row decides both sides), no write-back, no verification load:
+        // the matrix loads the result itself.
         let request = Request {
             package_dir: pkg_dir.to_path_buf(),
             output: output.to_path_buf(),
-            host: None,
             explicit,
             align: AlignOptions {
                 replaces,
-                host_src: None,
+                ..Default::default()
             },
-            write: false,
-            load: false,
             load_timeout: std::time::Duration::from_secs(60),
-            verify_repro: false,
+            ..Default::default()
         };
         let mut command = format!("plugctl build --go {}", b.go.as_deref().unwrap_or("?"));
         for f in &b.flags {

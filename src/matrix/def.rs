@@ -147,11 +147,33 @@ pub struct BuildSpec {
 }
 
 /// A build named in place (`"host"`) or written out.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum BuildRef {
     Name(String),
     Spec(Box<BuildSpec>),
+}
+
+// By hand rather than `untagged`, so that a mistake inside a table (an unknown key, a
+// wrong type) is reported as such instead of "did not match any variant".
+impl<'de> Deserialize<'de> for BuildRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BuildRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the name of a [build.NAME] or a build table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<BuildRef, E> {
+                Ok(BuildRef::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<BuildRef, A::Error> {
+                let spec = BuildSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(BuildRef::Spec(Box::new(spec)))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Which runtime observes the load.

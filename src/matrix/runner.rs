@@ -29,7 +29,7 @@ use super::def::{Build, Protocol, Row, Via};
 use crate::runtime;
 
 /// Bump when the way loads are run or read changes (invalidates cached results).
-const LOAD_SCHEME: &str = "plugctl-matrix-load-1";
+const LOAD_SCHEME: &str = "plugctl-matrix-load-2";
 
 /// Variables removed from every load's environment (the row sets what it needs).
 const CLEANED: &[&str] = &[
@@ -708,6 +708,19 @@ fn load_with_host(
     command.current_dir(dir).args(&args);
     apply_env(&mut command, &env);
     let finished = run_with_timeout(command, timeout_of(row))?;
+    let reported = finished
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("OK ") || l.starts_with("ERR "))
+        .count();
+    if finished.code == Some(0) && !finished.timed_out && reported < plugins.len() {
+        bail!(
+            "./{} exited 0 after reporting {reported} of {} plugins: does it follow the {:?} protocol (`OK <path>` / `ERR <path>: <error>` per plugin)?",
+            host.name,
+            plugins.len(),
+            host.protocol.unwrap_or(Protocol::Loadhost)
+        );
+    }
     let observed = parse_host_output(&finished, row, &plugins, dir);
     let shown_env: Vec<String> = env
         .iter()
@@ -774,7 +787,7 @@ fn parse_host_output(f: &Finished, row: &Row, plugins: &[String], dir: &Path) ->
             out.push(Observed {
                 name,
                 outcome,
-                error: Some(error),
+                error: Some(strip_dir(&error, dir)),
                 cause: None,
             });
         }
@@ -782,7 +795,7 @@ fn parse_host_output(f: &Finished, row: &Row, plugins: &[String], dir: &Path) ->
     if out.len() < plugins.len() {
         let first = f.stderr.lines().find(|l| !l.trim().is_empty());
         let crash = match (first, f.signal) {
-            (Some(line), _) => line.to_string(),
+            (Some(line), _) => strip_dir(line, dir),
             (None, Some(7)) => "Bus error".into(),
             (None, Some(11)) => "Segmentation fault".into(),
             (None, signal) if f.timed_out => format!("timed out (killed, signal {signal:?})"),
@@ -870,8 +883,16 @@ fn foreign_machine(path: &Path) -> &'static str {
     }
 }
 
+/// Messages name the row's files relative to its directory (Go dlopens the real path, so
+/// glibc's messages carry it): results do not depend on where the cache is.
 fn strip_dir(text: &str, dir: &Path) -> String {
-    text.replace(&format!("{}/", dir.display()), "")
+    let mut out = text.replace(&format!("{}/", dir.display()), "");
+    if let Ok(real) = std::fs::canonicalize(dir)
+        && real != dir
+    {
+        out = out.replace(&format!("{}/", real.display()), "");
+    }
+    out
 }
 
 fn load_with_runtime(
@@ -1105,7 +1126,7 @@ fn predict(
         observed.push(Observed {
             name: b.name.clone(),
             outcome: a["load"]["outcome"].as_str().unwrap_or("error").to_string(),
-            error: a["load"]["error"].as_str().map(str::to_string),
+            error: a["load"]["error"].as_str().map(|e| strip_dir(e, dir)),
             cause: a["load"]["cause"].as_str().map(str::to_string),
         });
     }

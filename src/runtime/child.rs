@@ -395,9 +395,20 @@ pub fn signal_name(sig: i32) -> String {
     name.to_string()
 }
 
+/// plugctl's own executable as the kernel knows it: `/proc/self/exe` still runs this very
+/// binary when the file on disk has been replaced meanwhile (a rebuild during a long
+/// `load`), where the path would run another version or fail.
+pub fn own_exe() -> Result<PathBuf> {
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    if proc_exe.exists() {
+        return Ok(proc_exe);
+    }
+    std::env::current_exe().context("finding plugctl's own executable")
+}
+
 /// Runs one child to its end. Never runs the target in this process.
 pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
-    let exe = std::env::current_exe().context("finding plugctl's own executable")?;
+    let exe = own_exe()?;
     let workdir = make_workdir()?;
     let (group, cgroup_notes) = Group::create(&CgroupLimits {
         memory: launch.limits.memory,

@@ -364,7 +364,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     };
 
     // 1. Loader layer: the C shim, every object in order, one process.
-    let exe = std::env::current_exe().context("finding plugctl's executable")?;
+    let exe = child::own_exe()?;
     let mut shim_args = vec!["__shim".to_string(), "--report-fd".into(), "3".into()];
     if options.lazy {
         shim_args.push("--lazy".into());
