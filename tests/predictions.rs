@@ -22,7 +22,12 @@ enum Observed {
 
 fn host_command(dir: &std::path::Path, pair: &Value, manifest: &Value) -> Command {
     let host_id = pair["host"].as_str().unwrap();
-    let host = manifest["hosts"].as_array().unwrap().iter().find(|h| h["id"] == host_id).unwrap();
+    let host = manifest["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == host_id)
+        .unwrap();
     let mut command = Command::new(dir.join(host["path"].as_str().unwrap()));
     command.current_dir(dir);
     if pair["lazy"] == true {
@@ -34,7 +39,13 @@ fn host_command(dir: &std::path::Path, pair: &Value, manifest: &Value) -> Comman
 
 /// The environment a pair runs in; plugctl gets exactly the same one.
 fn apply_pair_env(command: &mut Command, dir: &std::path::Path, pair: &Value) {
-    for var in ["LD_LIBRARY_PATH", "LD_PRELOAD", "GLIBC_TUNABLES", "GODEBUG", "GOTRACEBACK"] {
+    for var in [
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "GLIBC_TUNABLES",
+        "GODEBUG",
+        "GOTRACEBACK",
+    ] {
         command.env_remove(var);
     }
     let dirs: Vec<String> = pair["ld_library_path"]
@@ -57,7 +68,12 @@ fn plugin_paths(pair: &Value, manifest: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|id| {
-            let art = manifest["artifacts"].as_array().unwrap().iter().find(|a| a["id"] == *id).unwrap();
+            let art = manifest["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == *id)
+                .unwrap();
             art["path"].as_str().unwrap().to_string()
         })
         .collect()
@@ -69,17 +85,25 @@ fn observe(finished: &Finished, plugins: &[String]) -> Vec<Option<Observed>> {
     let mut results: Vec<Option<Observed>> = Vec::new();
     for line in finished.stdout.lines() {
         if let Some(rest) = line.strip_prefix("OK ") {
-            assert!(plugins.get(results.len()).is_some_and(|p| p == rest), "unexpected line {line}");
+            assert!(
+                plugins.get(results.len()).is_some_and(|p| p == rest),
+                "unexpected line {line}"
+            );
             results.push(Some(Observed::Ok));
         } else if let Some(rest) = line.strip_prefix("ERR ") {
             let path = &plugins[results.len()];
-            let error = rest.strip_prefix(&format!("{path}: ")).expect("ERR line names the plugin");
+            let error = rest
+                .strip_prefix(&format!("{path}: "))
+                .expect("ERR line names the plugin");
             results.push(Some(Observed::Err(error.to_string())));
         }
     }
     let clean_exit = finished.code() == Some(0) && !finished.timed_out;
     if results.len() < plugins.len() {
-        assert!(!clean_exit, "host exited cleanly without reporting every plugin: {finished:?}");
+        assert!(
+            !clean_exit,
+            "host exited cleanly without reporting every plugin: {finished:?}"
+        );
         let first_line = finished.stderr.lines().find(|l| !l.trim().is_empty());
         let crash = match (first_line, finished.signal()) {
             (Some(line), _) => line.to_string(),
@@ -94,23 +118,48 @@ fn observe(finished: &Finished, plugins: &[String]) -> Vec<Option<Observed>> {
     results
 }
 
-fn predict(dir: &std::path::Path, pair: &Value, manifest: &Value, plugins: &[String]) -> Vec<Value> {
+fn predict(
+    dir: &std::path::Path,
+    pair: &Value,
+    manifest: &Value,
+    plugins: &[String],
+) -> Vec<Value> {
     let host_id = pair["host"].as_str().unwrap();
-    let host = manifest["hosts"].as_array().unwrap().iter().find(|h| h["id"] == host_id).unwrap();
+    let host = manifest["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == host_id)
+        .unwrap();
     let mut command = plugctl();
     command.current_dir(dir);
     apply_pair_env(&mut command, dir, pair);
-    command.args(["inspect", "--format", "json", "--host", host["path"].as_str().unwrap()]);
+    command.args([
+        "inspect",
+        "--format",
+        "json",
+        "--host",
+        host["path"].as_str().unwrap(),
+    ]);
     if pair["lazy"] == true {
         command.arg("--lazy");
     }
     command.args(plugins);
     let finished = run_with_timeout(command, Duration::from_secs(30));
     assert!(!finished.timed_out, "plugctl timed out on {}", pair["id"]);
-    assert!(matches!(finished.code(), Some(0..=2)), "plugctl crashed on {}: {finished:?}", pair["id"]);
+    assert!(
+        matches!(finished.code(), Some(0..=2)),
+        "plugctl crashed on {}: {finished:?}",
+        pair["id"]
+    );
     let doc: Value = serde_json::from_str(&finished.stdout)
         .unwrap_or_else(|e| panic!("plugctl JSON for {}: {e}\n{}", pair["id"], finished.stderr));
-    doc["artifacts"].as_array().unwrap().iter().map(|a| a["load"].clone()).collect()
+    doc["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["load"].clone())
+        .collect()
 }
 
 /// Whether a prediction matches what happened; `None` when it does.
@@ -119,7 +168,9 @@ fn disagreement(observed: &Observed, load: &Value) -> Option<String> {
     let error = load["error"].as_str();
     let ok = match observed {
         Observed::Ok => outcome == "ok",
-        Observed::Err(text) => outcome != "ok" && outcome != "crash" && error == Some(text.as_str()),
+        Observed::Err(text) => {
+            outcome != "ok" && outcome != "crash" && error == Some(text.as_str())
+        }
         Observed::Crash(first) => {
             matches!(outcome, "crash" | "not-a-plugin" | "truncated")
                 && error == Some(first.as_str())
@@ -141,7 +192,13 @@ fn predictions_agree_with_real_loads_for_every_pair() {
         }
         let plugins = plugin_paths(pair, manifest);
         let mut command = host_command(&fx.dir, pair, manifest);
-        command.args(pair["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()));
+        command.args(
+            pair["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap()),
+        );
         command.args(&plugins);
         let finished = run_with_timeout(command, Duration::from_secs(60));
         let observed = observe(&finished, &plugins);
@@ -152,16 +209,29 @@ fn predictions_agree_with_real_loads_for_every_pair() {
             entry.1 += 1;
             match disagreement(seen, load) {
                 None => entry.0 += 1,
-                Some(why) => failures.push(format!("{} [{}] {}: {why}", pair["id"], index, plugins[index])),
+                Some(why) => failures.push(format!(
+                    "{} [{}] {}: {why}",
+                    pair["id"], index, plugins[index]
+                )),
             }
         }
     }
-    let (agree, total) = per_category.values().fold((0, 0), |acc, v| (acc.0 + v.0, acc.1 + v.1));
+    let (agree, total) = per_category
+        .values()
+        .fold((0, 0), |acc, v| (acc.0 + v.0, acc.1 + v.1));
     eprintln!("prediction agreement by category:");
     for (category, (a, t)) in &per_category {
         eprintln!("  {category:<20} {a}/{t}");
     }
     eprintln!("  {:<20} {agree}/{total}", "all");
-    assert!(total >= 250, "the corpus should give at least 250 loads, got {total}");
-    assert!(failures.is_empty(), "{} of {total} predictions disagree:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        total >= 250,
+        "the corpus should give at least 250 loads, got {total}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} predictions disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

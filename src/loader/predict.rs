@@ -231,7 +231,8 @@ impl<'a> ObjFile<'a> {
 
     /// Whether this object defines a symbol that satisfies `wanted`.
     fn provides(&self, wanted: Ref<'_>) -> bool {
-        self.artifact().is_some_and(|a| self.syms().provides(a, wanted))
+        self.artifact()
+            .is_some_and(|a| self.syms().provides(a, wanted))
     }
 
     fn tls_block(&self) -> Option<Block> {
