@@ -257,7 +257,11 @@ impl Rng {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
@@ -295,7 +299,12 @@ impl Seed {
         let len = data.len();
         Seed {
             name: name.into(),
-            regions: vec![Region { start: 0, len, weight: 1, entsize: 0 }],
+            regions: vec![Region {
+                start: 0,
+                len,
+                weight: 1,
+                entsize: 0,
+            }],
             boundaries: vec![0, len],
             addresses: Vec::new(),
             weight: 4,
@@ -433,9 +442,10 @@ fn interesting_value(rng: &mut Rng, seed: &Seed, len: usize) -> u64 {
         5 => len.wrapping_add(rng.below(17) as u64).wrapping_sub(8),
         6 => len / 2,
         7 => rng.next() % len.max(1),
-        8 if !seed.addresses.is_empty() => {
-            rng.pick(&seed.addresses).wrapping_add(rng.below(64) as u64).wrapping_sub(32)
-        }
+        8 if !seed.addresses.is_empty() => rng
+            .pick(&seed.addresses)
+            .wrapping_add(rng.below(64) as u64)
+            .wrapping_sub(32),
         _ => rng.next(),
     }
 }
@@ -444,7 +454,11 @@ fn write_uint(data: &mut [u8], at: usize, width: usize, value: u64, little: bool
     let Some(slot) = data.get_mut(at..at.saturating_add(width)) else {
         return;
     };
-    let bytes = if little { value.to_le_bytes() } else { value.to_be_bytes() };
+    let bytes = if little {
+        value.to_le_bytes()
+    } else {
+        value.to_be_bytes()
+    };
     if little {
         slot.copy_from_slice(&bytes[..width]);
     } else {
@@ -526,7 +540,11 @@ fn mutate(seed: &Seed, all: &[Seed], input_seed: u64, target: &str) -> Vec<u8> {
                     && let Some(v) = read_uint(&data, at, width, little)
                 {
                     let delta = *rng.pick(&[1u64, 2, 4, 8, 16, 24, 0x1000]);
-                    let v = if rng.chance(50) { v.wrapping_add(delta) } else { v.wrapping_sub(delta) };
+                    let v = if rng.chance(50) {
+                        v.wrapping_add(delta)
+                    } else {
+                        v.wrapping_sub(delta)
+                    };
                     write_uint(&mut data, at, width, v, little);
                 }
             }
@@ -544,7 +562,9 @@ fn mutate(seed: &Seed, all: &[Seed], input_seed: u64, target: &str) -> Vec<u8> {
                 if let Some(at) = offset_in(&mut rng, &region, 8, len)
                     && !seed.addresses.is_empty()
                 {
-                    let v = rng.pick(&seed.addresses).wrapping_add(8 * rng.below(16) as u64);
+                    let v = rng
+                        .pick(&seed.addresses)
+                        .wrapping_add(8 * rng.below(16) as u64);
                     write_uint(&mut data, at, 8, v, little);
                 }
             }
@@ -735,9 +755,25 @@ impl ElfMap {
         let little = data[5] != 2;
         let rd = |at: usize, w: usize| read_uint(data, at, w, little).map(|v| v as usize);
         let (phoff, shoff, phentsize, phnum, shentsize, shnum, shstrndx) = if is64 {
-            (rd(0x20, 8)?, rd(0x28, 8)?, rd(0x36, 2)?, rd(0x38, 2)?, rd(0x3a, 2)?, rd(0x3c, 2)?, rd(0x3e, 2)?)
+            (
+                rd(0x20, 8)?,
+                rd(0x28, 8)?,
+                rd(0x36, 2)?,
+                rd(0x38, 2)?,
+                rd(0x3a, 2)?,
+                rd(0x3c, 2)?,
+                rd(0x3e, 2)?,
+            )
         } else {
-            (rd(0x1c, 4)?, rd(0x20, 4)?, rd(0x2a, 2)?, rd(0x2c, 2)?, rd(0x2e, 2)?, rd(0x30, 2)?, rd(0x32, 2)?)
+            (
+                rd(0x1c, 4)?,
+                rd(0x20, 4)?,
+                rd(0x2a, 2)?,
+                rd(0x2c, 2)?,
+                rd(0x2e, 2)?,
+                rd(0x30, 2)?,
+                rd(0x32, 2)?,
+            )
         };
         let mut loads = Vec::new();
         for i in 0..phnum {
@@ -756,9 +792,23 @@ impl ElfMap {
         for i in 0..shnum {
             let b = shoff + i * shentsize;
             let row = if is64 {
-                (rd(b, 4)?, rd(b + 4, 4)?, rd(b + 16, 8)?, rd(b + 24, 8)?, rd(b + 32, 8)?, rd(b + 56, 8)?)
+                (
+                    rd(b, 4)?,
+                    rd(b + 4, 4)?,
+                    rd(b + 16, 8)?,
+                    rd(b + 24, 8)?,
+                    rd(b + 32, 8)?,
+                    rd(b + 56, 8)?,
+                )
             } else {
-                (rd(b, 4)?, rd(b + 4, 4)?, rd(b + 12, 4)?, rd(b + 16, 4)?, rd(b + 20, 4)?, rd(b + 36, 4)?)
+                (
+                    rd(b, 4)?,
+                    rd(b + 4, 4)?,
+                    rd(b + 12, 4)?,
+                    rd(b + 16, 4)?,
+                    rd(b + 20, 4)?,
+                    rd(b + 36, 4)?,
+                )
             };
             raw.push(row);
         }
@@ -774,7 +824,18 @@ impl ElfMap {
                 (name, kind as u32, addr as u64, off, size, ent)
             })
             .collect();
-        Some(ElfMap { little, is64, phoff, phentsize, phnum, shoff, shentsize, shnum, sections, loads })
+        Some(ElfMap {
+            little,
+            is64,
+            phoff,
+            phentsize,
+            phnum,
+            shoff,
+            shentsize,
+            shnum,
+            sections,
+            loads,
+        })
     }
 
     fn offset_of(&self, vaddr: u64) -> Option<usize> {
@@ -796,7 +857,9 @@ impl ElfMap {
         let mut out = Vec::new();
         for i in 0..symtab.4 / ent {
             let at = symtab.3 + i * ent;
-            let Some(name) = read_uint(data, at, 4, self.little) else { break };
+            let Some(name) = read_uint(data, at, 4, self.little) else {
+                break;
+            };
             let Some(name) = data
                 .get(strtab.3 + name as usize..)
                 .and_then(|s| s.split(|&b| b == 0).next())
@@ -808,9 +871,15 @@ impl ElfMap {
                 continue;
             }
             let (v, s) = if self.is64 {
-                (read_uint(data, at + 8, 8, true), read_uint(data, at + 16, 8, true))
+                (
+                    read_uint(data, at + 8, 8, true),
+                    read_uint(data, at + 16, 8, true),
+                )
             } else {
-                (read_uint(data, at + 4, 4, true), read_uint(data, at + 8, 4, true))
+                (
+                    read_uint(data, at + 4, 4, true),
+                    read_uint(data, at + 8, 4, true),
+                )
             };
             if let (Some(v), Some(s)) = (v, s) {
                 out.push((name.to_string(), v, s));
@@ -828,9 +897,24 @@ fn elf_seed(name: String, data: Vec<u8>, go: bool) -> Seed {
     };
     let len = data.len();
     let mut regions = vec![
-        Region { start: 0, len: if map.is64 { 64 } else { 52 }, weight: 6, entsize: 0 },
-        Region { start: map.phoff, len: map.phnum * map.phentsize, weight: 6, entsize: map.phentsize },
-        Region { start: map.shoff, len: map.shnum * map.shentsize, weight: 5, entsize: map.shentsize },
+        Region {
+            start: 0,
+            len: if map.is64 { 64 } else { 52 },
+            weight: 6,
+            entsize: 0,
+        },
+        Region {
+            start: map.phoff,
+            len: map.phnum * map.phentsize,
+            weight: 6,
+            entsize: map.phentsize,
+        },
+        Region {
+            start: map.shoff,
+            len: map.shnum * map.shentsize,
+            weight: 5,
+            entsize: map.shentsize,
+        },
     ];
     let mut boundaries = vec![0, 4, 16, 52, 64, map.phoff + map.phnum * map.phentsize, len];
     for i in 0..=map.phnum {
@@ -850,21 +934,35 @@ fn elf_seed(name: String, data: Vec<u8>, go: bool) -> Seed {
         }
         let weight = match (sname.as_str(), *kind) {
             (".go.buildinfo" | ".go.module", _) => 8,
-            (_, 6) => 6,                                    // SHT_DYNAMIC
-            (_, 11) | (".dynstr", _) => 4,                  // SHT_DYNSYM
-            (_, 4 | 9) => 3,                                // SHT_RELA, SHT_REL
-            (_, 0x6fff_fffd..=0x6fff_ffff) => 4,            // verdef, verneed, versym
+            (_, 6) => 6,                         // SHT_DYNAMIC
+            (_, 11) | (".dynstr", _) => 4,       // SHT_DYNSYM
+            (_, 4 | 9) => 3,                     // SHT_RELA, SHT_REL
+            (_, 0x6fff_fffd..=0x6fff_ffff) => 4, // verdef, verneed, versym
             (".interp" | ".shstrtab", _) => 2,
-            (_, 2) | (".strtab", _) => 1,                   // .symtab
+            (_, 2) | (".strtab", _) => 1, // .symtab
             _ if *size <= 64 << 10 => 1,
             _ => 0,
         };
         if weight > 0 {
             // Large tables: a window of a few hundred entries, not the whole table.
-            let window = if *size > 64 << 10 { (ent.max(&1) * 256).min(*size) } else { *size };
-            regions.push(Region { start: *off, len: window, weight, entsize: *ent });
+            let window = if *size > 64 << 10 {
+                (ent.max(&1) * 256).min(*size)
+            } else {
+                *size
+            };
+            regions.push(Region {
+                start: *off,
+                len: window,
+                weight,
+                entsize: *ent,
+            });
             if window < *size {
-                regions.push(Region { start: off + size - window, len: window, weight, entsize: *ent });
+                regions.push(Region {
+                    start: off + size - window,
+                    len: window,
+                    weight,
+                    entsize: *ent,
+                });
             }
         }
     }
@@ -899,7 +997,9 @@ fn add_go_windows(seed: &mut Seed, map: &ElfMap) {
     };
     let mut windows: Vec<(u64, usize, u32)> = Vec::new();
     // A seed the reader panics on still gets its ELF regions (the loop reports the panic).
-    let facts = panic::catch_unwind(AssertUnwindSafe(|| golang::read(&art))).ok().flatten();
+    let facts = panic::catch_unwind(AssertUnwindSafe(|| golang::read(&art)))
+        .ok()
+        .flatten();
     if let Some(facts) = facts {
         windows.push((facts.build_info.address, 512, 6));
         if let Some(md) = &facts.module_data {
@@ -916,8 +1016,9 @@ fn add_go_windows(seed: &mut Seed, map: &ElfMap) {
         .relocations
         .iter()
         .filter(|r| {
-            art.relocation_symbol(r)
-                .is_some_and(|s| s.name.starts_with("go:link.pkghash.") || s.name.starts_with("go.link.pkghash."))
+            art.relocation_symbol(r).is_some_and(|s| {
+                s.name.starts_with("go:link.pkghash.") || s.name.starts_with("go.link.pkghash.")
+            })
         })
         .map(|r| r.offset)
         .collect();
@@ -936,7 +1037,11 @@ fn add_go_windows(seed: &mut Seed, map: &ElfMap) {
     for (_, value, size) in map.symtab(&seed.data, |n| names.contains(&n)) {
         windows.push((value, (size as usize).clamp(64, 1024), 6));
     }
-    for s in art.symbols.iter().filter(|s| s.defined && s.name.starts_with("type:runtime.moduledata")) {
+    for s in art
+        .symbols
+        .iter()
+        .filter(|s| s.defined && s.name.starts_with("type:runtime.moduledata"))
+    {
         windows.push((s.value, 256, 6));
     }
     // Relocated words take their value from the relocation's addend, not from the word:
@@ -945,9 +1050,19 @@ fn add_go_windows(seed: &mut Seed, map: &ElfMap) {
     for (_, kind, _, off, size, _) in map.sections.iter().filter(|s| s.1 == 4 && map.is64) {
         let _ = kind;
         for at in (*off..off + size).step_by(24) {
-            let Some(r_offset) = read_uint(&seed.data, at, 8, map.little) else { break };
-            if windows.iter().any(|&(a, len, _)| r_offset.wrapping_sub(a) < len as u64) {
-                patched.push(Region { start: at, len: 24, weight: 2, entsize: 0 });
+            let Some(r_offset) = read_uint(&seed.data, at, 8, map.little) else {
+                break;
+            };
+            if windows
+                .iter()
+                .any(|&(a, len, _)| r_offset.wrapping_sub(a) < len as u64)
+            {
+                patched.push(Region {
+                    start: at,
+                    len: 24,
+                    weight: 2,
+                    entsize: 0,
+                });
             }
         }
     }
@@ -956,7 +1071,12 @@ fn add_go_windows(seed: &mut Seed, map: &ElfMap) {
     for (addr, len, weight) in windows {
         seed.addresses.push(addr);
         if let Some(off) = map.offset_of(addr) {
-            seed.regions.push(Region { start: off, len, weight, entsize: 8 });
+            seed.regions.push(Region {
+                start: off,
+                len,
+                weight,
+                entsize: 8,
+            });
             seed.boundaries.push(off);
         }
     }
@@ -966,7 +1086,11 @@ fn add_go_windows(seed: &mut Seed, map: &ElfMap) {
 /// (no fixture is that old): two pointers to string headers, then the strings.
 fn pointer_format_variant(seed: &Seed) -> Option<Seed> {
     let map = ElfMap::read(&seed.data)?;
-    let (_, _, addr, off, size, _) = map.sections.iter().find(|s| s.0 == ".go.buildinfo")?.clone();
+    let (_, _, addr, off, size, _) = map
+        .sections
+        .iter()
+        .find(|s| s.0 == ".go.buildinfo")?
+        .clone();
     let mut data = seed.data.clone();
     let blob = data.get(off..off + size)?.to_vec();
     if blob.get(15)? & 2 == 0 {
@@ -986,7 +1110,9 @@ fn pointer_format_variant(seed: &Seed) -> Option<Seed> {
     let (vlen, n) = varint(&blob[32..])?;
     let version = blob.get(32 + n..32 + n + vlen)?.to_vec();
     let (mlen, m) = varint(&blob[32 + n + vlen..])?;
-    let modinfo = blob.get(32 + n + vlen + m..32 + n + vlen + m + mlen)?.to_vec();
+    let modinfo = blob
+        .get(32 + n + vlen + m..32 + n + vlen + m + mlen)?
+        .to_vec();
     // Header, two 16-byte string headers, then the strings; modinfo loses what does not fit.
     let strings_at = 64;
     let room = size.checked_sub(strings_at + version.len())?;
@@ -1004,7 +1130,11 @@ fn pointer_format_variant(seed: &Seed) -> Option<Seed> {
     out.extend_from_slice(modinfo);
     out.resize(size, 0);
     data[off..off + size].copy_from_slice(&out);
-    Some(elf_seed(format!("{} (pointer-format build info)", seed.name), data, true))
+    Some(elf_seed(
+        format!("{} (pointer-format build info)", seed.name),
+        data,
+        true,
+    ))
 }
 
 /// The same ELF64 little-endian shared object or PIE moved to the top of the address
@@ -1017,7 +1147,11 @@ fn rebased(data: &[u8]) -> Option<Vec<u8>> {
     if !map.is64 || !map.little || read_uint(data, 0x10, 2, true)? != 3 {
         return None;
     }
-    let end = map.loads.iter().map(|&(va, _, size)| va + size as u64).max()?;
+    let end = map
+        .loads
+        .iter()
+        .map(|&(va, _, size)| va + size as u64)
+        .max()?;
     let k = 0u64.wrapping_sub(end.next_multiple_of(0x1_0000) + 0x1_0000);
     let mut out = data.to_vec();
     let shift = |out: &mut Vec<u8>, at: usize| {
@@ -1042,7 +1176,21 @@ fn rebased(data: &[u8]) -> Option<Vec<u8>> {
         _ => return None,
     };
     const POINTER_TAGS: &[u64] = &[
-        3, 4, 5, 6, 7, 12, 13, 17, 23, 25, 26, 0x6fff_fef5, 0x6fff_fff0, 0x6fff_fffc, 0x6fff_fffe,
+        3,
+        4,
+        5,
+        6,
+        7,
+        12,
+        13,
+        17,
+        23,
+        25,
+        26,
+        0x6fff_fef5,
+        0x6fff_fff0,
+        0x6fff_fffc,
+        0x6fff_fffe,
     ];
     for i in 0..map.shnum {
         let b = map.shoff + i * map.shentsize;
@@ -1095,13 +1243,20 @@ fn files_under(dir: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![fixture_dir().join(dir)];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let Ok(kind) = e.file_type() else { continue };
             if kind.is_dir() {
                 stack.push(e.path());
             } else if kind.is_file() {
-                let rel = e.path().strip_prefix(fixture_dir()).unwrap().to_string_lossy().into_owned();
+                let rel = e
+                    .path()
+                    .strip_prefix(fixture_dir())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push(rel);
             }
         }
@@ -1126,7 +1281,13 @@ const GO_SEEDS: &[&str] = &[
 fn elf_seeds() -> Vec<Seed> {
     let mut rels = files_under("c");
     rels.extend(files_under("malformed"));
-    rels.extend(["go/plugins/greeter-1.26.6-default.so", "go/plugins/greeter-1.21.13-default.so"].map(String::from));
+    rels.extend(
+        [
+            "go/plugins/greeter-1.26.6-default.so",
+            "go/plugins/greeter-1.21.13-default.so",
+        ]
+        .map(String::from),
+    );
     let mut seeds: Vec<Seed> = rels
         .iter()
         .filter_map(|r| read_seed(r))
@@ -1135,7 +1296,13 @@ fn elf_seeds() -> Vec<Seed> {
     let high: Vec<Seed> = seeds
         .iter()
         .filter(|s| s.data.len() < 1 << 20)
-        .filter_map(|s| Some(elf_seed(format!("{} (rebased near 2^64)", s.name), rebased(&s.data)?, false)))
+        .filter_map(|s| {
+            Some(elf_seed(
+                format!("{} (rebased near 2^64)", s.name),
+                rebased(&s.data)?,
+                false,
+            ))
+        })
         .collect();
     seeds.extend(high);
     seeds
@@ -1153,7 +1320,13 @@ fn go_seeds() -> Vec<Seed> {
     let high: Vec<Seed> = seeds
         .iter()
         .take(7)
-        .filter_map(|s| Some(elf_seed(format!("{} (rebased near 2^64)", s.name), rebased(&s.data)?, true)))
+        .filter_map(|s| {
+            Some(elf_seed(
+                format!("{} (rebased near 2^64)", s.name),
+                rebased(&s.data)?,
+                true,
+            ))
+        })
         .collect();
     seeds.extend(high);
     seeds
@@ -1169,8 +1342,10 @@ fn ldcache_new(rows: &[(&str, &str, u32, u64)], hwcaps: &[&str], base: usize) ->
         strings.push(0);
         off
     };
-    let entries: Vec<(u32, u32, u32, u64)> =
-        rows.iter().map(|(k, p, f, h)| (*f, add(k), add(p), *h)).collect();
+    let entries: Vec<(u32, u32, u32, u64)> = rows
+        .iter()
+        .map(|(k, p, f, h)| (*f, add(k), add(p), *h))
+        .collect();
     let names: Vec<u32> = hwcaps.iter().map(|h| add(h)).collect();
     let mut out = b"glibc-ld.so.cache1.1".to_vec();
     out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
@@ -1197,7 +1372,16 @@ fn ldcache_new(rows: &[(&str, &str, u32, u64)], hwcaps: &[&str], base: usize) ->
     out.extend_from_slice(&2u32.to_le_bytes());
     // Generator section, then glibc-hwcaps.
     let generator_at = out.len() as u32 + 32;
-    for w in [0u32, 0, generator_at, 14, 1, 0, data_at as u32, (names.len() * 4) as u32] {
+    for w in [
+        0u32,
+        0,
+        generator_at,
+        14,
+        1,
+        0,
+        data_at as u32,
+        (names.len() * 4) as u32,
+    ] {
         out.extend_from_slice(&w.to_le_bytes());
     }
     out.extend_from_slice(b"ldconfig 2.36\0\0");
@@ -1234,29 +1418,66 @@ fn ldcache_seed(name: &str, data: Vec<u8>) -> Seed {
         Some(0)
     } else if d.starts_with(b"ld.so-1.7.0") {
         let n = read_uint(d, 12, 4, true).unwrap_or(0) as usize;
-        regions.push(Region { start: 0, len: 16, weight: 6, entsize: 0 });
-        regions.push(Region { start: 16, len: n * 12, weight: 6, entsize: 12 });
+        regions.push(Region {
+            start: 0,
+            len: 16,
+            weight: 6,
+            entsize: 0,
+        });
+        regions.push(Region {
+            start: 16,
+            len: n * 12,
+            weight: 6,
+            entsize: 12,
+        });
         boundaries.extend([16, 16 + n * 12]);
         let at = (16 + n * 12).next_multiple_of(8);
-        d.get(at..).is_some_and(|r| r.starts_with(b"glibc-ld.so.cache1.1")).then_some(at)
+        d.get(at..)
+            .is_some_and(|r| r.starts_with(b"glibc-ld.so.cache1.1"))
+            .then_some(at)
     } else {
         None
     };
     if let Some(at) = new_at {
         let n = read_uint(d, at + 20, 4, true).unwrap_or(0) as usize;
         let ext = read_uint(d, at + 32, 4, true).unwrap_or(0) as usize;
-        regions.push(Region { start: at, len: 48, weight: 8, entsize: 0 });
-        regions.push(Region { start: at + 48, len: (n * 24).min(24 * 64), weight: 8, entsize: 24 });
-        regions.push(Region { start: at + 48 + n * 24, len: 4096, weight: 2, entsize: 0 });
+        regions.push(Region {
+            start: at,
+            len: 48,
+            weight: 8,
+            entsize: 0,
+        });
+        regions.push(Region {
+            start: at + 48,
+            len: (n * 24).min(24 * 64),
+            weight: 8,
+            entsize: 24,
+        });
+        regions.push(Region {
+            start: at + 48 + n * 24,
+            len: 4096,
+            weight: 2,
+            entsize: 0,
+        });
         if ext != 0 {
-            regions.push(Region { start: at + ext, len: 64, weight: 6, entsize: 16 });
+            regions.push(Region {
+                start: at + ext,
+                len: 64,
+                weight: 6,
+                entsize: 16,
+            });
             boundaries.push(at + ext);
         }
         boundaries.extend([at, at + 48, at + 48 + n * 24]);
     }
     let len = seed.data.len();
     regions.retain(|r| r.start < len && r.len > 0);
-    regions.push(Region { start: 0, len, weight: 1, entsize: 0 });
+    regions.push(Region {
+        start: 0,
+        len,
+        weight: 1,
+        entsize: 0,
+    });
     boundaries.retain(|&b| b <= len);
     seed.regions = regions;
     seed.boundaries = boundaries;
@@ -1268,8 +1489,18 @@ fn ldcache_seeds() -> Vec<Seed> {
     let hw = |level: u64, index: u64| (1u64 << 62) | (level << 32) | index;
     let rows = [
         ("libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", X86, 0),
-        ("libx.so.1", "/usr/lib/glibc-hwcaps/x86-64-v3/libx.so.1", X86, hw(2, 0)),
-        ("libx.so.1", "/usr/lib/glibc-hwcaps/x86-64-v2/libx.so.1", X86, hw(1, 1)),
+        (
+            "libx.so.1",
+            "/usr/lib/glibc-hwcaps/x86-64-v3/libx.so.1",
+            X86,
+            hw(2, 0),
+        ),
+        (
+            "libx.so.1",
+            "/usr/lib/glibc-hwcaps/x86-64-v2/libx.so.1",
+            X86,
+            hw(1, 1),
+        ),
         ("libx.so.1", "/usr/lib/libx.so.1", X86, 0),
         ("libm.so.6", "/libx32/libm.so.6", 0x0803, 0),
         ("libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", X86, 0),
@@ -1279,7 +1510,10 @@ fn ldcache_seeds() -> Vec<Seed> {
     ];
     let old_rows: Vec<(&str, &str, u32)> = rows.iter().map(|r| (r.0, r.1, r.2)).collect();
     let mut seeds = vec![
-        ldcache_seed("synthetic new format", ldcache_new(&rows, &["x86-64-v3", "x86-64-v2"], 0)),
+        ldcache_seed(
+            "synthetic new format",
+            ldcache_new(&rows, &["x86-64-v3", "x86-64-v2"], 0),
+        ),
         ldcache_seed("synthetic old format", ldcache_old(&old_rows)),
     ];
     let mut both = ldcache_old(&old_rows);
@@ -1314,7 +1548,13 @@ fn exec_elf(data: Vec<u8>) -> bool {
         let _ = art.read_vaddr(r.offset, 8);
     }
     let _ = art.read_vaddr(u64::MAX - 3, 8);
-    let _ = serde_json::to_string(&(&art.identity, &art.dynamic, &art.versions, &art.tls, &art.segments));
+    let _ = serde_json::to_string(&(
+        &art.identity,
+        &art.dynamic,
+        &art.versions,
+        &art.tls,
+        &art.segments,
+    ));
     true
 }
 
@@ -1326,7 +1566,10 @@ fn go_partners() -> &'static (Option<GoFacts>, Option<GoFacts>) {
             let art = Artifact::read(&fixture_dir().join(rel)).ok()?;
             golang::read(&art)
         };
-        (facts("go/hosts/loadhost-1.26.6-default"), facts("go/plugins/greeter-1.26.6-default.so"))
+        (
+            facts("go/hosts/loadhost-1.26.6-default"),
+            facts("go/plugins/greeter-1.26.6-default.so"),
+        )
     })
 }
 
@@ -1359,9 +1602,17 @@ fn exec_ldcache(data: Vec<u8>) -> bool {
         CacheAbi::x86_64(vec!["x86-64-v3".into(), "x86-64-v2".into()], 1 | 2 | 4),
         CacheAbi::x86_64(Vec::new(), 1),
     ];
-    let mut names: Vec<String> = ["libc.so.6", "libx.so.1", "lib10.so", "", "lib", "libz.so.1", "lib99999999999999999999999.so"]
-        .map(String::from)
-        .to_vec();
+    let mut names: Vec<String> = [
+        "libc.so.6",
+        "libx.so.1",
+        "lib10.so",
+        "",
+        "lib",
+        "libz.so.1",
+        "lib99999999999999999999999.so",
+    ]
+    .map(String::from)
+    .to_vec();
     let n = cache.entries.len();
     for i in [0, n / 3, n / 2, n.saturating_sub(1)] {
         if let Some(e) = cache.entries.get(i) {
@@ -1393,11 +1644,19 @@ fn exec_pipeline(batch: &[Vec<u8>], dir: &Path, host: Option<&Path>) -> u64 {
         lazy: false,
     };
     if let Ok(report) = plugctl::predict::inspect(&paths, &options) {
-        let detail = plugctl::report::json::Detail { symbols: true, tree: true };
+        let detail = plugctl::report::json::Detail {
+            symbols: true,
+            tree: true,
+        };
         let _ = plugctl::report::json::render(&report, detail);
         let _ = plugctl::report::sarif::render(&report);
-        let _ = plugctl::report::table::render(&report, plugctl::report::Style { color: true }, detail);
-        return report.artifacts.iter().filter(|a| a.artifact.is_ok()).count() as u64;
+        let _ =
+            plugctl::report::table::render(&report, plugctl::report::Style { color: true }, detail);
+        return report
+            .artifacts
+            .iter()
+            .filter(|a| a.artifact.is_ok())
+            .count() as u64;
     }
     0
 }
@@ -1455,7 +1714,9 @@ fn master_seed() -> u64 {
         .ok()
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
         .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             t.as_nanos() as u64 ^ u64::from(std::process::id())
         })
 }
@@ -1465,7 +1726,9 @@ fn crash_dir() -> PathBuf {
 }
 
 fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Byte ranges where `input` differs from `seed` (the first few), for the crash report.
@@ -1479,18 +1742,37 @@ fn diff_summary(seed: &[u8], input: &[u8]) -> String {
             while i < n && seed[i] != input[i] {
                 i += 1;
             }
-            let hex: String = input[start..i.min(start + 32)].iter().map(|b| format!("{b:02x}")).collect();
+            let hex: String = input[start..i.min(start + 32)]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             ranges.push(format!("  {start:#x}..{i:#x}: {hex}"));
         }
         i += 1;
     }
-    format!("length {} (seed {})\n{}", input.len(), seed.len(), ranges.join("\n"))
+    format!(
+        "length {} (seed {})\n{}",
+        input.len(),
+        seed.len(),
+        ranges.join("\n")
+    )
 }
 
-fn record_crash(target: &str, seed: &Seed, seed_index: usize, input_seed: u64, input: &[u8], panic: &(String, String)) -> String {
+fn record_crash(
+    target: &str,
+    seed: &Seed,
+    seed_index: usize,
+    input_seed: u64,
+    input: &[u8],
+    panic: &(String, String),
+) -> String {
     let dir = crash_dir();
     let _ = std::fs::create_dir_all(&dir);
-    let site: String = panic.0.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let site: String = panic
+        .0
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let stem = format!("{target}-{site}-{:016x}", fnv(input));
     let bin = dir.join(format!("{stem}.bin"));
     let _ = std::fs::write(&bin, input);
@@ -1507,7 +1789,10 @@ fn record_crash(target: &str, seed: &Seed, seed_index: usize, input_seed: u64, i
 }
 
 fn target_index(target: &str) -> usize {
-    TARGETS.iter().position(|t| *t == target).expect("known target")
+    TARGETS
+        .iter()
+        .position(|t| *t == target)
+        .expect("known target")
 }
 
 /// Runs `exec` on the seeds, then on mutants until the time budget is spent.
@@ -1520,7 +1805,10 @@ fn fuzz(target: &'static str, seeds: Vec<Seed>, exec: fn(Vec<u8>) -> bool) -> St
         return stats;
     }
     let master = master_seed();
-    eprintln!("fuzz {target}: {} seeds, master seed {master:x} (PLUGCTL_FUZZ_SEED)", seeds.len());
+    eprintln!(
+        "fuzz {target}: {} seeds, master seed {master:x} (PLUGCTL_FUZZ_SEED)",
+        seeds.len()
+    );
     let mut rng = Rng(master);
     let budget = budget();
     let start = Instant::now();
@@ -1587,10 +1875,22 @@ fn fuzz(target: &'static str, seeds: Vec<Seed>, exec: fn(Vec<u8>) -> bool) -> St
                     None => seed.data.clone(),
                     Some(s) => mutate(seed, &seeds, s, target),
                 };
-                let file = record_crash(target, seed, seed_index, input_seed.unwrap_or(0), &input, &panic);
+                let file = record_crash(
+                    target,
+                    seed,
+                    seed_index,
+                    input_seed.unwrap_or(0),
+                    &input,
+                    &panic,
+                );
                 let first_line = panic.1.lines().next().unwrap_or("").to_string();
-                eprintln!("fuzz {target}: PANIC at {}: {first_line} (input {file})", panic.0);
-                stats.crashes.insert(panic.0.clone(), format!("{first_line} (input {file})"));
+                eprintln!(
+                    "fuzz {target}: PANIC at {}: {first_line} (input {file})",
+                    panic.0
+                );
+                stats
+                    .crashes
+                    .insert(panic.0.clone(), format!("{first_line} (input {file})"));
             }
             if stats.crashes.len() >= 20 {
                 break;
@@ -1625,7 +1925,10 @@ fn replay(target: &str, seeds: &[Seed], exec: fn(Vec<u8>) -> bool) -> Option<Sta
     if t != target {
         return None;
     }
-    let seed = seeds.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no seed named {name}"));
+    let seed = seeds
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no seed named {name}"));
     let input_seed = u64::from_str_radix(input, 16).expect("input seed in hex");
     let data = mutate(seed, seeds, input_seed, target);
     let _ = std::fs::create_dir_all(crash_dir());
@@ -1633,7 +1936,10 @@ fn replay(target: &str, seeds: &[Seed], exec: fn(Vec<u8>) -> bool) -> Option<Sta
     std::fs::write(&out, &data).unwrap();
     eprintln!("replaying {spec}: input written to {}", out.display());
     exec(data);
-    Some(Stats { inputs: 1, ..Stats::default() })
+    Some(Stats {
+        inputs: 1,
+        ..Stats::default()
+    })
 }
 
 fn assert_no_crashes(target: &str, stats: &Stats) {
@@ -1641,7 +1947,12 @@ fn assert_no_crashes(target: &str, stats: &Stats) {
         stats.crashes.is_empty(),
         "fuzz {target}: {} distinct panics:\n{}",
         stats.crashes.len(),
-        stats.crashes.iter().map(|(at, what)| format!("  {at}: {what}")).collect::<Vec<_>>().join("\n")
+        stats
+            .crashes
+            .iter()
+            .map(|(at, what)| format!("  {at}: {what}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -1673,7 +1984,12 @@ fn fuzz_matrix() {
         .flatten()
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
-        .filter_map(|e| Some(Seed::plain(&e.path().display().to_string(), std::fs::read(e.path()).ok()?)))
+        .filter_map(|e| {
+            Some(Seed::plain(
+                &e.path().display().to_string(),
+                std::fs::read(e.path()).ok()?,
+            ))
+        })
         .collect();
     let stats = fuzz("matrix", seeds, exec_matrix);
     assert_no_crashes("matrix", &stats);
@@ -1696,7 +2012,10 @@ fn fuzz_pipeline() {
     let scratch = tempfile::tempdir().unwrap();
     let host = fixture_dir().join("go/hosts/loadhost-1.26.6-default");
     let master = master_seed();
-    eprintln!("fuzz pipeline: {} seeds, master seed {master:x} (PLUGCTL_FUZZ_SEED)", seeds.len());
+    eprintln!(
+        "fuzz pipeline: {} seeds, master seed {master:x} (PLUGCTL_FUZZ_SEED)",
+        seeds.len()
+    );
     let mut rng = Rng(master);
     let budget = budget();
     let start = Instant::now();
@@ -1705,8 +2024,13 @@ fn fuzz_pipeline() {
     let mut batches = 0u64;
     while batches == 0 || start.elapsed() < budget {
         batches += 1;
-        let picks: Vec<(usize, u64)> = (0..16).map(|_| (rng.below(seeds.len()), rng.next())).collect();
-        let batch: Vec<Vec<u8>> = picks.iter().map(|&(i, s)| mutate(&seeds[i], &seeds, s, "pipeline")).collect();
+        let picks: Vec<(usize, u64)> = (0..16)
+            .map(|_| (rng.below(seeds.len()), rng.next()))
+            .collect();
+        let batch: Vec<Vec<u8>> = picks
+            .iter()
+            .map(|&(i, s)| mutate(&seeds[i], &seeds, s, "pipeline"))
+            .collect();
         let with_host = batches % 5 == 0;
         let slot = &RUNNING_INPUTS[index];
         slot.seed.store(picks[0].0 as u64, Ordering::Relaxed);
@@ -1732,11 +2056,27 @@ fn fuzz_pipeline() {
                 }
                 let _ = std::fs::write(
                     dir.join("panic.txt"),
-                    format!("panic at {}: {}\nhost: {}\n", panic.0, panic.1, if with_host { host.display().to_string() } else { "none".into() }),
+                    format!(
+                        "panic at {}: {}\nhost: {}\n",
+                        panic.0,
+                        panic.1,
+                        if with_host {
+                            host.display().to_string()
+                        } else {
+                            "none".into()
+                        }
+                    ),
                 );
                 let first_line = panic.1.lines().next().unwrap_or("").to_string();
-                eprintln!("fuzz pipeline: PANIC at {}: {first_line} (batch in {})", panic.0, dir.display());
-                stats.crashes.insert(panic.0.clone(), format!("{first_line} (batch in {})", dir.display()));
+                eprintln!(
+                    "fuzz pipeline: PANIC at {}: {first_line} (batch in {})",
+                    panic.0,
+                    dir.display()
+                );
+                stats.crashes.insert(
+                    panic.0.clone(),
+                    format!("{first_line} (batch in {})", dir.display()),
+                );
             }
             if stats.crashes.len() >= 20 {
                 break;
@@ -1775,7 +2115,12 @@ const SHF_WRITE_ALLOC: u64 = 3;
 /// `.dynamic` part, then `extra` rows of (type, offset, vaddr, filesz, memsz, flags)),
 /// the parts at their offsets, `.shstrtab`, and the section headers.
 fn mini_elf(base: u64, parts: &[Part], extra: &[[u64; 6]]) -> Vec<u8> {
-    let alloc_end = parts.iter().map(|p| p.offset + p.data.len()).max().unwrap_or(0).max(0x1000);
+    let alloc_end = parts
+        .iter()
+        .map(|p| p.offset + p.data.len())
+        .max()
+        .unwrap_or(0)
+        .max(0x1000);
     let mut out = vec![0u8; alloc_end];
     for p in parts {
         out[p.offset..p.offset + p.data.len()].copy_from_slice(&p.data);
@@ -1783,7 +2128,14 @@ fn mini_elf(base: u64, parts: &[Part], extra: &[[u64; 6]]) -> Vec<u8> {
     let dynamic = parts.iter().find(|p| p.name == ".dynamic");
     let mut phdrs = vec![[1, 0, base, alloc_end as u64, alloc_end as u64, 6]];
     if let Some(d) = dynamic {
-        phdrs.push([2, d.offset as u64, base + d.offset as u64, d.data.len() as u64, d.data.len() as u64, 6]);
+        phdrs.push([
+            2,
+            d.offset as u64,
+            base.wrapping_add(d.offset as u64),
+            d.data.len() as u64,
+            d.data.len() as u64,
+            6,
+        ]);
     }
     phdrs.extend_from_slice(extra);
     let mut shstrtab = vec![0u8];
@@ -1800,27 +2152,93 @@ fn mini_elf(base: u64, parts: &[Part], extra: &[[u64; 6]]) -> Vec<u8> {
     }
     let shoff = out.len();
     out.extend_from_slice(&[0u8; 64]);
-    let mut shdr = |name: u32, kind: u32, flags: u64, addr: u64, offset: u64, size: u64, link: u32, entsize: u64| {
-        for (v, w) in [(name as u64, 4), (kind as u64, 4), (flags, 8), (addr, 8), (offset, 8), (size, 8), (link as u64, 4), (0, 4), (8, 8), (entsize, 8)] {
+    let mut shdr = |name: u32,
+                    kind: u32,
+                    flags: u64,
+                    addr: u64,
+                    offset: u64,
+                    size: u64,
+                    link: u32,
+                    entsize: u64| {
+        for (v, w) in [
+            (name as u64, 4),
+            (kind as u64, 4),
+            (flags, 8),
+            (addr, 8),
+            (offset, 8),
+            (size, 8),
+            (link as u64, 4),
+            (0, 4),
+            (8, 8),
+            (entsize, 8),
+        ] {
             out.extend_from_slice(&v.to_le_bytes()[..w]);
         }
     };
     for (p, name) in parts.iter().zip(&names) {
-        let addr = if p.flags & 2 != 0 { base + p.offset as u64 } else { 0 };
-        shdr(*name, p.kind, p.flags, addr, p.offset as u64, p.data.len() as u64, p.link, p.entsize);
+        let addr = if p.flags & 2 != 0 {
+            base.wrapping_add(p.offset as u64)
+        } else {
+            0
+        };
+        shdr(
+            *name,
+            p.kind,
+            p.flags,
+            addr,
+            p.offset as u64,
+            p.data.len() as u64,
+            p.link,
+            p.entsize,
+        );
     }
-    shdr(names[parts.len()], 3, 0, 0, shstrtab_at as u64, shstrtab.len() as u64, 0, 0);
+    shdr(
+        names[parts.len()],
+        3,
+        0,
+        0,
+        shstrtab_at as u64,
+        shstrtab.len() as u64,
+        0,
+        0,
+    );
     let mut header = Vec::with_capacity(64);
     header.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
-    for (v, w) in [(3u64, 2), (62, 2), (1, 4), (0, 8), (64, 8), (shoff as u64, 8), (0, 4), (64, 2), (56, 2), (phdrs.len() as u64, 2), (64, 2), (parts.len() as u64 + 2, 2), (parts.len() as u64 + 1, 2)] {
+    for (v, w) in [
+        (3u64, 2),
+        (62, 2),
+        (1, 4),
+        (0, 8),
+        (64, 8),
+        (shoff as u64, 8),
+        (0, 4),
+        (64, 2),
+        (56, 2),
+        (phdrs.len() as u64, 2),
+        (64, 2),
+        (parts.len() as u64 + 2, 2),
+        (parts.len() as u64 + 1, 2),
+    ] {
         header.extend_from_slice(&v.to_le_bytes()[..w]);
     }
     out[..64].copy_from_slice(&header);
     for (i, [kind, offset, vaddr, filesz, memsz, flags]) in phdrs.iter().enumerate() {
         let at = 64 + i * 56;
-        assert!(at + 56 <= 0x1000 && parts.iter().all(|p| p.offset >= 0x400), "program headers overlap a part");
+        assert!(
+            at + 56 <= 0x1000 && parts.iter().all(|p| p.offset >= 0x400),
+            "program headers overlap a part"
+        );
         let mut row = Vec::new();
-        for (v, w) in [(*kind, 4), (*flags, 4), (*offset, 8), (*vaddr, 8), (*vaddr, 8), (*filesz, 8), (*memsz, 8), (0x1000, 8)] {
+        for (v, w) in [
+            (*kind, 4),
+            (*flags, 4),
+            (*offset, 8),
+            (*vaddr, 8),
+            (*vaddr, 8),
+            (*filesz, 8),
+            (*memsz, 8),
+            (0x1000, 8),
+        ] {
             row.extend_from_slice(&v.to_le_bytes()[..w]);
         }
         out[at..at + 56].copy_from_slice(&row);
@@ -1863,12 +2281,19 @@ fn go_buildinfo(version: &str) -> Vec<u8> {
 }
 
 fn part(name: &'static str, kind: u32, flags: u64, offset: usize, data: Vec<u8>) -> Part {
-    Part { name, kind, flags, offset, data, link: 0, entsize: 0 }
+    Part {
+        name,
+        kind,
+        flags,
+        offset,
+        data,
+        link: 0,
+        entsize: 0,
+    }
 }
 
 /// The bytes each regression file must hold.
 fn recipe(file: &str) -> Vec<u8> {
-    const TOP: u64 = 0u64.wrapping_sub(0x1_0000);
     match file {
         // A PT_LOAD whose p_offset is near 2^64: mapping the DT_STRTAB address to a file
         // offset overflowed in `elf::vaddr_to_offset`.
@@ -1878,9 +2303,17 @@ fn recipe(file: &str) -> Vec<u8> {
             let mut elf = mini_elf(
                 0,
                 &[
-                    Part { link: 2, entsize: 24, ..part(".dynsym", 11, 2, 0x1000, syms) },
+                    Part {
+                        link: 2,
+                        entsize: 24,
+                        ..part(".dynsym", 11, 2, 0x1000, syms)
+                    },
                     part(".dynstr", 3, 2, 0x1800, strs),
-                    Part { link: 2, entsize: 16, ..part(".dynamic", 6, SHF_WRITE_ALLOC, 0x1c00, dynamic) },
+                    Part {
+                        link: 2,
+                        entsize: 16,
+                        ..part(".dynamic", 6, SHF_WRITE_ALLOC, 0x1c00, dynamic)
+                    },
                 ],
                 &[],
             );
@@ -1891,7 +2324,16 @@ fn recipe(file: &str) -> Vec<u8> {
         // A PT_LOAD whose p_filesz is near 2^64: describing where the truncated segment
         // ends overflowed in the loader's SIGBUS prediction.
         "loader-load-filesz-near-2-64.bin" => {
-            let mut elf = mini_elf(0, &[part(".data", 1, SHF_WRITE_ALLOC, 0x1000, vec![1; 64])], &[]);
+            let mut elf = mini_elf(
+                0,
+                &[
+                    part(".data", 1, SHF_WRITE_ALLOC, 0x1000, vec![1; 64]),
+                    part(".dynamic", 6, SHF_WRITE_ALLOC, 0x1800, words(&[0, 0])),
+                ],
+                &[],
+            );
+            // p_offset 0x1000, p_vaddr 0 (page-congruent), p_filesz 2^64 - 0x800.
+            elf[64 + 8..64 + 16].copy_from_slice(&0x1000u64.to_le_bytes());
             elf[64 + 32..64 + 40].copy_from_slice(&(u64::MAX - 0x800).to_le_bytes());
             elf
         }
@@ -1906,10 +2348,24 @@ fn recipe(file: &str) -> Vec<u8> {
             mini_elf(
                 0,
                 &[
-                    Part { link: 2, entsize: 24, ..part(".dynsym", 11, 2, 0x1000, syms) },
+                    Part {
+                        link: 2,
+                        entsize: 24,
+                        ..part(".dynsym", 11, 2, 0x1000, syms)
+                    },
                     part(".dynstr", 3, 2, 0x1800, strs),
-                    Part { link: 1, entsize: 24, ..part(".rela.dyn", 4, 2, 0x1c00, rela) },
-                    part(".go.buildinfo", 1, SHF_WRITE_ALLOC, 0x2000, go_buildinfo("go1.26.6")),
+                    Part {
+                        link: 1,
+                        entsize: 24,
+                        ..part(".rela.dyn", 4, 2, 0x1c00, rela)
+                    },
+                    part(
+                        ".go.buildinfo",
+                        1,
+                        SHF_WRITE_ALLOC,
+                        0x2000,
+                        go_buildinfo("go1.26.6"),
+                    ),
                     part(".go.module", 1, SHF_WRITE_ALLOC, 0x3000, words(&module)),
                 ],
                 &[],
@@ -1925,9 +2381,19 @@ fn recipe(file: &str) -> Vec<u8> {
             mini_elf(
                 base,
                 &[
-                    Part { link: 2, entsize: 24, ..part(".dynsym", 11, 2, 0x1000, syms) },
+                    Part {
+                        link: 2,
+                        entsize: 24,
+                        ..part(".dynsym", 11, 2, 0x1000, syms)
+                    },
                     part(".dynstr", 3, 2, 0x1400, strs),
-                    part(".go.buildinfo", 1, SHF_WRITE_ALLOC, 0x1800, go_buildinfo("go1.26.6")),
+                    part(
+                        ".go.buildinfo",
+                        1,
+                        SHF_WRITE_ALLOC,
+                        0x1800,
+                        go_buildinfo("go1.26.6"),
+                    ),
                     part(".data", 1, SHF_WRITE_ALLOC, 0x1ff8, words(&[600])),
                 ],
                 &[],
@@ -1936,15 +2402,19 @@ fn recipe(file: &str) -> Vec<u8> {
         // `.go.buildinfo` at the last 16-byte slot below 2^64: the address of the strings
         // after the 32-byte header overflowed.
         "golang-buildinfo-near-2-64.bin" => {
-            let mut elf = mini_elf(
-                TOP,
-                &[part(".go.buildinfo", 1, SHF_WRITE_ALLOC, 0x1000, go_buildinfo("go1.26.6"))],
+            // The segment starts 0x1010 bytes below 2^64 and runs past it; the blob is at
+            // 2^64 - 16, and its strings would start at 2^64 + 16.
+            mini_elf(
+                0u64.wrapping_sub(0x1010),
+                &[part(
+                    ".go.buildinfo",
+                    1,
+                    SHF_WRITE_ALLOC,
+                    0x1000,
+                    go_buildinfo("go1.26.6"),
+                )],
                 &[],
-            );
-            // The section header says the blob sits at 2^64 - 16.
-            let shoff = read_uint(&elf, 0x28, 8, true).unwrap() as usize;
-            elf[shoff + 64 + 16..shoff + 64 + 24].copy_from_slice(&(u64::MAX - 15).to_le_bytes());
-            elf
+            )
         }
         other => panic!("no recipe for {other}"),
     }
@@ -1961,14 +2431,27 @@ fn regression(file: &str, exec: fn(Vec<u8>) -> bool) {
         std::fs::create_dir_all(regressions_dir()).unwrap();
         std::fs::write(&path, &want).unwrap();
     }
-    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (PLUGCTL_BLESS=1 writes it)", path.display()));
-    assert!(data == want, "{file} differs from its recipe (PLUGCTL_BLESS=1 rewrites it)");
+    let data = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (PLUGCTL_BLESS=1 writes it)", path.display()));
+    assert!(
+        data == want,
+        "{file} differs from its recipe (PLUGCTL_BLESS=1 rewrites it)"
+    );
     exec(data);
-    let options = plugctl::predict::Options { host: None, ld_library_path: None, sysroot: None, lazy: false };
+    let options = plugctl::predict::Options {
+        host: None,
+        ld_library_path: None,
+        sysroot: None,
+        lazy: false,
+    };
     let report = plugctl::predict::inspect(&[path.clone()], &options).expect("inspect runs");
-    let detail = plugctl::report::json::Detail { symbols: true, tree: true };
+    let detail = plugctl::report::json::Detail {
+        symbols: true,
+        tree: true,
+    };
     let _ = plugctl::report::json::render(&report, detail);
-    let _ = plugctl::report::table::render(&report, plugctl::report::Style { color: false }, detail);
+    let _ =
+        plugctl::report::table::render(&report, plugctl::report::Style { color: false }, detail);
 }
 
 #[test]
@@ -1999,10 +2482,17 @@ fn regression_golang_buildinfo_near_2_64() {
 #[test]
 fn all_regression_files_have_a_test() {
     let source = include_str!("fuzz.rs");
-    for entry in std::fs::read_dir(regressions_dir()).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(regressions_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".bin") {
-            assert!(source.contains(&format!("regression(\"{name}\"")), "{name} has no regression test in tests/fuzz.rs");
+            assert!(
+                source.contains(&format!("regression(\"{name}\"")),
+                "{name} has no regression test in tests/fuzz.rs"
+            );
         }
     }
 }

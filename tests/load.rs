@@ -203,13 +203,22 @@ fn good_plugin_passes_every_layer() {
         "Name=*string",
         "--env",
         "DEEPSEEK_API_KEY=sk-live-secret-0123456789",
+        "--host",
+        s(&host("1.26.6/default")),
         s(&plugin),
     ]);
     assert_eq!(r.code, 0, "{}", r.json);
     let a = r.artifact(0);
     assert_eq!(a["load"]["outcome"], "ok");
     assert_eq!(a["load"]["error"], Value::Null);
+    // With a Go host, the load compared with inspect is the harness's plugin.Open.
     assert_eq!(a["observed_by"], "go-open");
+    assert!(
+        r.json["harness"]["plan"]["mirrors"]
+            .as_str()
+            .unwrap()
+            .starts_with("host ")
+    );
     assert_eq!(a["prediction"]["agrees"], true);
     for layer in [
         "loader",
@@ -457,7 +466,17 @@ fn memory_hog_hits_the_limit_and_plugctl_survives() {
 }
 
 #[test]
-fn cpu_time_and_thread_limits_are_named() {
+fn cpu_time_thread_and_open_file_limits_are_named() {
+    let r = load(&["--open-files", "6", s(&greeter("1.26.6/default"))]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.run("go")["limits_hit"][0]["limit"],
+        "open-files",
+        "{}",
+        r.run("go")
+    );
+    assert_eq!(r.status(0, "go-open"), "fail");
+
     let spinner = rt_plugin("spinner");
     let r = load(&["--cpu-time", "1s", "--phase-timeout", "30s", s(&spinner)]);
     assert_eq!(r.code, 1);
@@ -699,4 +718,45 @@ fn table_output_names_layers_and_prediction() {
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
+}
+
+#[test]
+fn load_agrees_with_inspect_on_real_hosts() {
+    // Every Go plugin of the corpus into two real hosts: the observed load (the harness
+    // mirrors the host) must equal inspect's prediction, outcome and exact error text,
+    // unless the difference involves a non-std package the host links itself (the
+    // harness links only std), which the report then says.
+    let fx = fixtures();
+    let plugins: Vec<PathBuf> = fx
+        .artifacts_of_kind("go-plugin")
+        .filter(|a| a["big"] != true && a["path"].is_string())
+        .map(|a| fx.path(a["path"].as_str().unwrap()))
+        .collect();
+    assert!(plugins.len() >= 10);
+    let (mut agree, mut explained, mut total) = (0, 0, 0);
+    for h in ["1.26.6/default", "1.26.6/trimpath"] {
+        for p in &plugins {
+            let r = load(&["--host", s(&host(h)), s(p)]);
+            let a = r.artifact(0);
+            total += 1;
+            if a["prediction"]["agrees"] == true {
+                agree += 1;
+            } else {
+                assert!(
+                    a["prediction"]["note"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("expected difference")),
+                    "{h} {}: observed {} {}, predicted {} {}",
+                    p.display(),
+                    a["load"]["outcome"],
+                    a["load"]["error"],
+                    a["prediction"]["outcome"],
+                    a["prediction"]["error"]
+                );
+                explained += 1;
+            }
+        }
+    }
+    eprintln!("load vs inspect: {agree}/{total} agree exactly, {explained} explained differences");
+    assert!(agree * 10 >= total * 8, "{agree}/{total}");
 }

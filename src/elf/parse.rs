@@ -28,6 +28,39 @@ pub struct Parsed {
 }
 
 const EI_NIDENT: usize = 16;
+/// More entries than any real table has (the largest Go binaries have about 100 000
+/// symbols); bounds the time and memory a hostile table size can cost.
+const MAX_ENTRIES: usize = 1 << 20;
+/// Longer than any real program interpreter path (PATH_MAX).
+const MAX_INTERP: usize = 4096;
+
+/// Bounds the bytes of names copied out of one file: a hostile table can point a million
+/// entries at one string a megabyte long.
+struct Names {
+    left: usize,
+    dropped: usize,
+}
+
+impl Names {
+    const BUDGET: usize = 64 << 20;
+
+    fn new() -> Names {
+        Names {
+            left: Self::BUDGET,
+            dropped: 0,
+        }
+    }
+
+    /// `bytes` as a string, or `None` once the budget is spent.
+    fn take(&mut self, bytes: &[u8]) -> Option<String> {
+        if bytes.len() > self.left {
+            self.dropped += 1;
+            return None;
+        }
+        self.left -= bytes.len();
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
 
 /// Reads the identification bytes and dispatches on class.
 pub fn parse(data: &[u8]) -> Result<Parsed, ReadError> {
@@ -105,15 +138,24 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
 
     let loads = load_segments::<Elf>(phdrs, endian);
     check_load_order(&loads, &mut problems);
+    let mut names = Names::new();
     let segments = segment_facts::<Elf>(phdrs, endian);
-    let interpreter = interpreter::<Elf>(phdrs, endian, data, &mut problems);
-    let dynamic = dynamic::<Elf>(phdrs, endian, data, &loads, &mut problems);
-    let (symbols, versions) = symbols_and_versions::<Elf>(&sections, endian, data, &mut problems);
+    let interpreter = interpreter::<Elf>(phdrs, endian, data, &mut names, &mut problems);
+    let dynamic = dynamic::<Elf>(phdrs, endian, data, &loads, &mut names, &mut problems);
+    let (symbols, versions) =
+        symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
     let machine_id = header.e_machine(endian).0;
     let (relocations, tls_counts) =
         relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
     let tls = tls::<Elf>(phdrs, endian, tls_counts, dynamic.static_tls);
-    let section_list = section_list::<Elf>(&sections, endian, data, &mut problems);
+    let section_list = section_list::<Elf>(&sections, endian, data, &mut names, &mut problems);
+    if names.dropped > 0 {
+        problems.push(format!(
+            "{} names not read: the file's tables name more than {} MiB of strings",
+            names.dropped,
+            Names::BUDGET >> 20
+        ));
+    }
 
     let e_type = header.e_type(endian);
     let kind = object_kind(e_type.0, interpreter.is_some(), dynamic.flags_1);
@@ -219,13 +261,15 @@ fn interpreter<Elf: FileHeader<Endian = Endianness>>(
     phdrs: &[Elf::ProgramHeader],
     endian: Endianness,
     data: &[u8],
+    names: &mut Names,
     problems: &mut Vec<String>,
 ) -> Option<String> {
     let phdr = phdrs.iter().find(|p| p.p_type(endian) == elf::PT_INTERP)?;
     match phdr.data(endian, data) {
         Ok(bytes) => {
+            let bytes = &bytes[..bytes.len().min(MAX_INTERP)];
             let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            Some(String::from_utf8_lossy(&bytes[..end]).into_owned())
+            names.take(&bytes[..end])
         }
         Err(_) => {
             problems.push("PT_INTERP points past the end of the file".to_string());
@@ -256,6 +300,7 @@ fn dynamic<Elf: FileHeader<Endian = Endianness>>(
     endian: Endianness,
     data: &[u8],
     loads: &[LoadSegment],
+    names: &mut Names,
     problems: &mut Vec<String>,
 ) -> Dynamic {
     let mut out = Dynamic::default();
@@ -273,7 +318,14 @@ fn dynamic<Elf: FileHeader<Endian = Endianness>>(
     if end.is_none() {
         problems.push("dynamic section has no DT_NULL terminator".to_string());
     }
-    let entries = &entries[..end.unwrap_or(entries.len())];
+    let mut entries = &entries[..end.unwrap_or(entries.len())];
+    if entries.len() > MAX_ENTRIES {
+        problems.push(format!(
+            "dynamic section has {} entries: only the first {MAX_ENTRIES} read",
+            entries.len()
+        ));
+        entries = &entries[..MAX_ENTRIES];
+    }
     let value = |tag: elf::DynamicTag| -> Option<u64> {
         entries
             .iter()
@@ -290,7 +342,9 @@ fn dynamic<Elf: FileHeader<Endian = Endianness>>(
     };
     if let (Some(addr), Some(size)) = (value(elf::DT_STRTAB), value(elf::DT_STRSZ))
         && let Some(off) = vaddr_to_offset(loads, addr)
-        && off.checked_add(size).is_none_or(|end| end > data.len() as u64)
+        && off
+            .checked_add(size)
+            .is_none_or(|end| end > data.len() as u64)
     {
         problems.push(format!(
             "DT_STRSZ ({size} bytes from file offset {off:#x}) runs past the end of the file ({} bytes)",
@@ -307,7 +361,7 @@ fn dynamic<Elf: FileHeader<Endian = Endianness>>(
         if bytes.is_none() {
             bad_strings += 1;
         }
-        bytes.map(|b| String::from_utf8_lossy(b).into_owned())
+        bytes.and_then(|b| names.take(b))
     };
     for entry in entries {
         let tag = entry.d_tag(endian);
@@ -344,11 +398,12 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
     sections: &SectionTable<'_, Elf>,
     endian: Endianness,
     data: &[u8],
+    names: &mut Names,
     problems: &mut Vec<String>,
 ) -> (Vec<DynSymbol>, Versions) {
     let mut versions = Versions::default();
-    read_verneed(sections, endian, data, &mut versions, problems);
-    read_verdef(sections, endian, data, &mut versions, problems);
+    read_verneed(sections, endian, data, &mut versions, names, problems);
+    read_verdef(sections, endian, data, &mut versions, names, problems);
     versions.max_glibc = max_glibc(&versions.needed);
 
     let table = match sections.symbols(endian, data, elf::SHT_DYNSYM) {
@@ -366,14 +421,20 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
         }
     };
     let strings = table.strings();
-    let mut symbols = Vec::with_capacity(table.len());
+    if table.len() > MAX_ENTRIES {
+        problems.push(format!(
+            "dynamic symbol table claims {} entries: only the first {MAX_ENTRIES} read",
+            table.len()
+        ));
+    }
+    let mut symbols = Vec::with_capacity(table.len().min(MAX_ENTRIES));
     let mut bad_names = 0usize;
-    for (index, sym) in table.enumerate() {
+    for (index, sym) in table.enumerate().take(MAX_ENTRIES) {
         if index.0 == 0 {
             continue;
         }
         let name = match sym.name(endian, strings) {
-            Ok(name) => String::from_utf8_lossy(name).into_owned(),
+            Ok(name) => names.take(name).unwrap_or_default(),
             Err(_) => {
                 bad_names += 1;
                 String::new()
@@ -387,7 +448,7 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
                     .version(versym.index())
                     .ok()
                     .flatten()
-                    .map(|v| String::from_utf8_lossy(v.name()).into_owned());
+                    .and_then(|v| names.take(v.name()));
                 (name, versym.is_hidden())
             })
             .unwrap_or((None, false));
@@ -415,6 +476,7 @@ fn read_verneed<Elf: FileHeader<Endian = Endianness>>(
     endian: Endianness,
     data: &[u8],
     versions: &mut Versions,
+    names: &mut Names,
     problems: &mut Vec<String>,
 ) {
     for section in sections.iter() {
@@ -430,7 +492,8 @@ fn read_verneed<Elf: FileHeader<Endian = Endianness>>(
                 Ok(Some((need, mut auxes))) => {
                     let library = need
                         .file(endian, strings)
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .ok()
+                        .and_then(|b| names.take(b))
                         .unwrap_or_default();
                     let mut needed = Vec::new();
                     loop {
@@ -438,7 +501,8 @@ fn read_verneed<Elf: FileHeader<Endian = Endianness>>(
                             Ok(Some(aux)) => needed.push(NeededVersion {
                                 name: aux
                                     .name(endian, strings)
-                                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                                    .ok()
+                                    .and_then(|b| names.take(b))
                                     .unwrap_or_default(),
                                 weak: aux.vna_flags.get(endian).0 & elf::VER_FLG_WEAK.0 != 0,
                             }),
@@ -469,6 +533,7 @@ fn read_verdef<Elf: FileHeader<Endian = Endianness>>(
     endian: Endianness,
     data: &[u8],
     versions: &mut Versions,
+    names: &mut Names,
     problems: &mut Vec<String>,
 ) {
     for section in sections.iter() {
@@ -487,10 +552,9 @@ fn read_verdef<Elf: FileHeader<Endian = Endianness>>(
                     }
                     if let Ok(Some(aux)) = auxes.next()
                         && let Ok(name) = aux.name(endian, strings)
+                        && let Some(name) = names.take(name)
                     {
-                        versions
-                            .defined
-                            .push(String::from_utf8_lossy(name).into_owned());
+                        versions.defined.push(name);
                     }
                 }
                 Ok(None) => break,
@@ -622,6 +686,9 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
             });
         }
     };
+    // Entries still to read, over all sections (a hostile size claims billions).
+    let mut left = MAX_ENTRIES;
+    let mut skipped = 0usize;
     for section in sections.iter() {
         let link = section.sh_link(endian) as usize;
         let is_dynamic = dynsym_index.is_some_and(|i| i == link)
@@ -631,7 +698,9 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
         }
         match section.rela(endian, data) {
             Ok(Some((relas, _))) => {
-                for r in relas {
+                let take = relas.len().min(left);
+                (left, skipped) = (left - take, skipped + relas.len() - take);
+                for r in &relas[..take] {
                     record(
                         r.r_offset(endian).into(),
                         r.r_type(endian, false).0,
@@ -645,7 +714,9 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
         }
         match section.rel(endian, data) {
             Ok(Some((rels, _))) => {
-                for r in rels {
+                let take = rels.len().min(left);
+                (left, skipped) = (left - take, skipped + rels.len() - take);
+                for r in &rels[..take] {
                     record(
                         r.r_offset(endian).into(),
                         r.r_type(endian).0,
@@ -656,6 +727,11 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
             Ok(None) => {}
             Err(e) => problems.push(format!("relocation section unreadable: {e}")),
         }
+    }
+    if skipped > 0 {
+        problems.push(format!(
+            "{skipped} dynamic relocations not read: more than {MAX_ENTRIES} in all"
+        ));
     }
     (out, counts)
 }
@@ -688,6 +764,7 @@ fn section_list<Elf: FileHeader<Endian = Endianness>>(
     sections: &SectionTable<'_, Elf>,
     endian: Endianness,
     data: &[u8],
+    names: &mut Names,
     problems: &mut Vec<String>,
 ) -> Vec<Section> {
     let mut bad_names = 0usize;
@@ -697,7 +774,7 @@ fn section_list<Elf: FileHeader<Endian = Endianness>>(
         .enumerate()
         .map(|(index, s)| {
             let name = match sections.section_name(endian, s) {
-                Ok(n) => String::from_utf8_lossy(n).into_owned(),
+                Ok(n) => names.take(n).unwrap_or_default(),
                 Err(_) => {
                     bad_names += 1;
                     String::new()
@@ -735,7 +812,12 @@ fn section_list<Elf: FileHeader<Endian = Endianness>>(
             "{} sections run past the end of the file ({} bytes): {}",
             past_eof.len(),
             data.len(),
-            past_eof.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+            past_eof
+                .iter()
+                .take(4)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     list

@@ -19,6 +19,10 @@ const HEADER_SIZE: u64 = 32;
 const ALIGN: u64 = 16;
 /// Larger than any real module info; bounds what a hostile length can make us copy.
 const MAX_STRING: u64 = 16 << 20;
+/// How far into `.go.buildinfo` or a writable segment the magic is searched. The linker
+/// puts the blob first (Go before 1.22 read only 64 KiB); a hostile 4 GiB segment must
+/// not be paged in.
+const MAX_SCAN: u64 = 1 << 20;
 
 /// Where and in which form the build info was found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -137,13 +141,14 @@ fn decode_varint_string(image: &Image, addr: u64) -> Option<(Vec<u8>, u64)> {
 fn locate(image: &Image) -> Result<(u64, &'static str), String> {
     if let Some((addr, data)) = image.section(".go.buildinfo") {
         // Go searches the section for the first aligned magic.
+        let data = &data[..data.len().min(MAX_SCAN as usize)];
         if let Some(at) = find_aligned_magic(data, addr) {
             return Ok((at, "section"));
         }
         return Err(".go.buildinfo section holds no build info magic".into());
     }
     for load in image.loads.iter().filter(|l| l.writable) {
-        let Some(data) = image.bytes(load.vaddr, load.file_size) else {
+        let Some(data) = image.bytes(load.vaddr, load.file_size.min(MAX_SCAN)) else {
             continue;
         };
         if let Some(at) = find_aligned_magic(data, load.vaddr) {

@@ -14,6 +14,9 @@ const SHT_SYMTAB: u32 = 2;
 const SHT_RELA: u32 = 4;
 const SHT_REL: u32 = 9;
 const REL_SECTION_PREFIX: &str = ".rel";
+/// More entries than any real relocation or symbol table has (the largest Go binaries
+/// have about 100 000); a hostile size claiming more makes the table unread.
+const MAX_ENTRIES: u64 = 1 << 20;
 
 /// One `PT_LOAD` segment.
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +193,9 @@ impl<'a> Image<'a> {
                 (false, false) => 8,
             };
             let count = section.size / entsize;
-            if section.offset.saturating_add(count * entsize) > self.data.len() as u64 {
+            if count > MAX_ENTRIES
+                || section.offset.saturating_add(count * entsize) > self.data.len() as u64
+            {
                 continue;
             }
             out.reserve(count as usize);
@@ -352,7 +357,9 @@ impl<'a> Image<'a> {
         };
         let entsize: u64 = if self.ptr == 8 { 24 } else { 16 };
         let count = symtab.size / entsize;
-        if symtab.offset.saturating_add(count * entsize) > self.data.len() as u64 {
+        if count > MAX_ENTRIES
+            || symtab.offset.saturating_add(count * entsize) > self.data.len() as u64
+        {
             return out;
         }
         let mut remaining = names.len();
@@ -400,7 +407,9 @@ impl<'a> Image<'a> {
         };
         let entsize: u64 = if self.ptr == 8 { 24 } else { 16 };
         let count = symtab.size / entsize;
-        if symtab.offset.saturating_add(count * entsize) > self.data.len() as u64 {
+        if count > MAX_ENTRIES
+            || symtab.offset.saturating_add(count * entsize) > self.data.len() as u64
+        {
             return;
         }
         for i in 0..count {

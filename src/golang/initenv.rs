@@ -22,6 +22,8 @@ const X86_64: u16 = 62;
 /// Bounds on the scan: functions followed, bytes per function.
 const MAX_FUNCS: usize = 256;
 const MAX_FUNC_SIZE: u64 = 1 << 20;
+/// Bytes of code scanned in all (real init code is a few KiB).
+const MAX_CODE: u64 = 16 << 20;
 const MAX_NAME: u32 = 256;
 
 /// The result of looking for environment reads in the plugin's init.
@@ -156,15 +158,17 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
     let mut names: Vec<String> = Vec::new();
     let mut unnamed = 0usize;
     let mut scanned = 0usize;
+    let mut code_left = MAX_CODE;
     while let Some(i) = queue.pop_front() {
-        if scanned >= MAX_FUNCS {
+        if scanned >= MAX_FUNCS || code_left == 0 {
             break;
         }
         scanned += 1;
         let f = &funcs[i];
-        let Some(code) = image.bytes(f.addr, f.size.min(MAX_FUNC_SIZE)) else {
+        let Some(code) = image.bytes(f.addr, f.size.min(MAX_FUNC_SIZE).min(code_left)) else {
             continue;
         };
+        code_left -= code.len() as u64;
         for at in 0..code.len().saturating_sub(4) {
             if code[at] != 0xe8 {
                 continue;

@@ -33,6 +33,9 @@ const MAX_STRUCT_SIZE: u64 = 1 << 16;
 /// No real program links this many packages; bounds a hostile table length.
 const MAX_PACKAGES: u64 = 100_000;
 const MAX_NAME: u64 = 4096;
+/// How much of each writable segment is scanned for the pkghashes slice header (real
+/// data segments are a few MiB); a hostile 4 GiB segment must not be paged in.
+const MAX_SCAN: u64 = 64 << 20;
 
 /// One field of `runtime.moduledata`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -640,7 +643,9 @@ fn find_slice_header(image: &Image, table: u64, n: u64) -> Option<u64> {
         return Some(a);
     }
     for load in image.loads.iter().filter(|l| l.writable) {
-        let data = image.bytes(load.vaddr, load.file_size)?;
+        let Some(data) = image.bytes(load.vaddr, load.file_size.min(MAX_SCAN)) else {
+            continue;
+        };
         let skip = ((p - load.vaddr % p) % p) as usize;
         for (i, chunk) in data.get(skip..)?.chunks_exact(p as usize).enumerate() {
             if image.uint_of(chunk) == table {

@@ -100,7 +100,11 @@ impl Builder {
         h.update([0]);
         h.update(self.tree_hash.as_bytes());
         // Plugins the engine may build are keyed apart from plain `go build` ones.
-        h.update(if self.engine && b.kind == Kind::GoPlugin { b"engine" } else { b"go-cmd" });
+        h.update(if self.engine && b.kind == Kind::GoPlugin {
+            b"engine"
+        } else {
+            b"go-cmd"
+        });
         for l in &b.link {
             h.update([1]);
             h.update(

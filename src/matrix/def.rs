@@ -168,7 +168,8 @@ impl<'de> Deserialize<'de> for BuildRef {
                 Ok(BuildRef::Name(v.to_string()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<BuildRef, A::Error> {
-                let spec = BuildSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let spec =
+                    BuildSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 Ok(BuildRef::Spec(Box::new(spec)))
             }
         }
@@ -548,11 +549,14 @@ impl Definition {
         let versions: Vec<String> = if selection.go.is_empty() {
             vec![self.go.clone()]
         } else {
-            selection
-                .go
-                .iter()
-                .map(|v| toolchain::normalize_version(v))
-                .collect::<Result<_>>()?
+            let mut v: Vec<String> = Vec::new();
+            for given in &selection.go {
+                let n = toolchain::normalize_version(given)?;
+                if !v.contains(&n) {
+                    v.push(n);
+                }
+            }
+            v
         };
         for p in selection.only.iter().chain(&selection.skip) {
             self.check_pattern(p)?;

@@ -457,7 +457,11 @@ fn execute(
                 if let Some(parent) = cache_file.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                let tmp = cache_file.with_extension(format!("tmp{}", std::process::id()));
+                let tmp = cache_file.with_extension(format!(
+                    "tmp{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
                 std::fs::write(&tmp, serde_json::to_vec_pretty(&r)?)?;
                 std::fs::rename(&tmp, &cache_file)?;
                 r
@@ -567,9 +571,14 @@ fn prepare_dir(
         .with_context(|| format!("creating {}", dir.display()))?;
     for (to, from) in &want {
         let _ = std::fs::remove_file(to);
-        if std::fs::hard_link(from, to).is_err() {
-            std::fs::copy(from, to)
-                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        match std::fs::hard_link(from, to) {
+            Ok(()) => {}
+            // Another row with the same load is preparing the same directory.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(_) => {
+                std::fs::copy(from, to)
+                    .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+            }
         }
     }
     std::fs::write(&ready, b"")?;

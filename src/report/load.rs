@@ -222,6 +222,10 @@ pub fn table(report: &Report, style: Style) -> String {
             );
             out.push_str(&indent(&style.paint(&text, Some(Color::Yellow), true)));
             out.push('\n');
+            if let Some(note) = &a.prediction.note {
+                out.push_str(&indent(&format!("   {note}")));
+                out.push('\n');
+            }
         } else {
             out.push_str(&indent(&format!(
                 "prediction: {} (inspect agrees)",

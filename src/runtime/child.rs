@@ -816,7 +816,12 @@ fn limits_hit(
             });
         }
     }
-    if limits.open_files.is_some() && text_has("too many open files") {
+    if limits.open_files.is_some()
+        && (text_has("too many open files")
+            || text_has("failed with 24")
+            || text_has("errno=24")
+            || text_has("emfile"))
+    {
         out.push(LimitHit {
             limit: "open-files".into(),
             by: "RLIMIT_NOFILE: open/socket failed with EMFILE".into(),

@@ -135,6 +135,8 @@ pub struct Comparison {
     pub agrees: bool,
     /// Same outcome (the error text may differ).
     pub same_outcome: bool,
+    /// Why a disagreement is expected, when it is.
+    pub note: Option<String>,
     pub basis: Vec<String>,
 }
 
@@ -529,8 +531,12 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                     observe::go_open_layer(run, i, &user_paths, item, &path_map, &harness_label);
                 let opened = open_layer.status == Status::Pass;
                 layers.push(open_layer);
-                verdict = go_verdict;
-                observed_by = "go-open";
+                // `inspect` predicts for the host given: a Go host's plugin.Open, else a
+                // C program's dlopen; the observation compared is the same scenario.
+                if host_go.is_some() {
+                    verdict = go_verdict;
+                    observed_by = "go-open";
+                }
                 layers.push(observe::contract_layer(run, i, &options.expect));
                 layers.push(observe::lifecycle_layer(run, i, opened));
                 if !options.env.is_empty() {
@@ -620,6 +626,18 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         }
         let p = &item.load;
         let agrees = p.outcome == verdict.outcome && p.error == verdict.error;
+        // The harness links only the standard library: a difference that involves a
+        // non-std package the host links itself is expected, and inspect's to judge.
+        let non_std = |pkg: &Option<String>| {
+            pkg.as_deref()
+                .is_some_and(|p| p.split('/').next().is_some_and(|e| e.contains('.')))
+        };
+        let note = (!agrees && observed_by == "go-open" && (non_std(&p.package) || non_std(&verdict.package))).then(|| {
+            format!(
+                "expected difference: the harness links only the standard library, so it cannot reproduce the host's own copy of {}; inspect compares the host's and the plugins' hashes of it statically",
+                p.package.clone().or(verdict.package.clone()).unwrap_or_default()
+            )
+        });
         artifacts.push(ArtifactLoad {
             path: user_paths[i].clone(),
             load: verdict.clone(),
@@ -629,6 +647,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                 error: p.error.clone(),
                 agrees,
                 same_outcome: p.outcome == verdict.outcome,
+                note,
                 basis: item.basis.clone(),
             },
             layers,

@@ -23,6 +23,7 @@ pub struct PathMap {
 }
 
 impl PathMap {
+    /// For the C shim: `dlopen(path)` messages name the path as passed, everywhere.
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (abs, user) in &self.pairs {
@@ -32,6 +33,25 @@ impl PathMap {
             out = out.replace(abs.as_str(), user.as_str());
             if let (Some(a), Some(u)) = (abs.strip_suffix(".so"), user.strip_suffix(".so")) {
                 out = out.replace(&format!("\"{a}\""), &format!("\"{u}\""));
+            }
+        }
+        out
+    }
+
+    /// For Go: only the argument of `plugin.Open("...")` is the path as passed (with or
+    /// without `.so`); a loader message after it names the realpath Go gave `dlopen`.
+    pub fn apply_go(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (abs, user) in &self.pairs {
+            let mut forms = vec![(abs.clone(), user.clone())];
+            if let (Some(a), Some(u)) = (abs.strip_suffix(".so"), user.strip_suffix(".so")) {
+                forms.push((a.to_string(), u.to_string()));
+            }
+            for (a, u) in forms {
+                let from = format!("plugin.Open(\"{a}\")");
+                if let Some(rest) = out.strip_prefix(&from) {
+                    out = format!("plugin.Open(\"{u}\"){rest}");
+                }
             }
         }
         out
@@ -76,7 +96,13 @@ pub fn classify_dlerror(error: &str, user_path: &str, artifact: Option<&Artifact
         Outcome::UndefinedSymbol
     } else if e.contains("cannot open shared object file") {
         // ld.so says this about the object itself when its e_machine is foreign.
-        let about_itself = e.starts_with(&format!("{user_path}: "));
+        // (Go passes the realpath to dlopen, the C shim the path as given.)
+        let named = e.split(": ").next().unwrap_or("");
+        let about_itself = e.starts_with(&format!("{user_path}: "))
+            || (!named.is_empty()
+                && std::fs::canonicalize(named)
+                    .ok()
+                    .is_some_and(|n| std::fs::canonicalize(user_path).ok() == Some(n)));
         if about_itself && artifact.is_some() {
             Outcome::WrongMachine
         } else {
@@ -261,10 +287,15 @@ pub fn loader_layer(
             )
         }
         _ => {
+            let status = if run.events.iter().any(|e| e["ev"] == "exec-failed") {
+                Status::Error
+            } else {
+                Status::Fail
+            };
             let layer = Layer::new(
                 "loader",
-                Status::Error,
-                format!("no result: {}", death(run)),
+                status,
+                format!("the shim died before dlopen: {}", death(run)),
             );
             (
                 layer,
@@ -308,7 +339,7 @@ pub fn go_open_layer(
                 LoadVerdict::ok("plugin.Open succeeded in a sandboxed Go harness"),
             );
         }
-        let error = paths.apply(e["error"].as_str().unwrap_or(""));
+        let error = paths.apply_go(e["error"].as_str().unwrap_or(""));
         let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
         let layer = Layer::new("go-open", Status::Fail, error.clone()).with(details);
         return (
@@ -390,10 +421,17 @@ pub fn go_open_layer(
             )
         }
         None => {
+            // Died before opening anything: a quota or the seccomp profile stopped the
+            // harness (a finding); a harness that could not even be executed is plugctl's.
+            let status = if run.events.iter().any(|e| e["ev"] == "exec-failed") {
+                Status::Error
+            } else {
+                Status::Fail
+            };
             let layer = Layer::new(
                 "go-open",
-                Status::Error,
-                format!("no result from the harness: {}", death(run)),
+                status,
+                format!("the harness died before plugin.Open: {}", death(run)),
             );
             (
                 layer,
@@ -732,7 +770,7 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
             None
         } else {
             Some(
-                paths.apply(
+                paths.apply_go(
                     open.and_then(|o| o["error"].as_str())
                         .unwrap_or("did not open"),
                 ),
