@@ -1360,7 +1360,7 @@ fn ldcache_new(rows: &[(&str, &str, u32, u64)], hwcaps: &[&str], base: usize) ->
         out.extend_from_slice(&h.to_le_bytes());
     }
     out.extend_from_slice(&strings);
-    while (base + out.len()) % 4 != 0 {
+    while !(base + out.len()).is_multiple_of(4) {
         out.push(0);
     }
     let data_at = out.len();
@@ -1517,7 +1517,7 @@ fn ldcache_seeds() -> Vec<Seed> {
         ldcache_seed("synthetic old format", ldcache_old(&old_rows)),
     ];
     let mut both = ldcache_old(&old_rows);
-    while both.len() % 8 != 0 {
+    while !both.len().is_multiple_of(8) {
         both.push(0);
     }
     let base = both.len();
@@ -2031,7 +2031,7 @@ fn fuzz_pipeline() {
             .iter()
             .map(|&(i, s)| mutate(&seeds[i], &seeds, s, "pipeline"))
             .collect();
-        let with_host = batches % 5 == 0;
+        let with_host = batches.is_multiple_of(5);
         let slot = &RUNNING_INPUTS[index];
         slot.seed.store(picks[0].0 as u64, Ordering::Relaxed);
         slot.input.store(picks[0].1, Ordering::Relaxed);
@@ -2444,7 +2444,8 @@ fn regression(file: &str, exec: fn(Vec<u8>) -> bool) {
         sysroot: None,
         lazy: false,
     };
-    let report = plugctl::predict::inspect(&[path.clone()], &options).expect("inspect runs");
+    let report =
+        plugctl::predict::inspect(std::slice::from_ref(&path), &options).expect("inspect runs");
     let detail = plugctl::report::json::Detail {
         symbols: true,
         tree: true,
