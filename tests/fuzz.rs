@@ -9,13 +9,20 @@
 //! | `pipeline` | `predict::inspect` (loader emulation, findings) and the table and JSON reports on mutated files |
 //! | `matrix` | [`matrix::Definition::parse`] and `expand` on mutated matrix TOML (line and value mutations) |
 //!
-//! Each input is a seed file mutated by a few operations (bit flips, interesting integers
-//! written over header and table fields, word copies that make pointers point elsewhere,
-//! table entries duplicated, truncation at header and section boundaries, splices of two
-//! seeds), biased towards the bytes the parser reads. Every input runs under
-//! `catch_unwind`; a panic, an allocation past [`MEMORY_LIMIT`] or an input running longer
-//! than [`HANG_LIMIT`] fails the test. A panicking input is written to
-//! `target/fuzz-crashes/` with a `.txt` saying how to replay it.
+//! Seeds are the fixture corpus (`target/fixtures`: C objects of four ABIs, the malformed
+//! files, Go plugins and hosts of five toolchains, `/etc/ld.so.cache`, `matrix/*.toml`),
+//! plus variants made here: each small object and Go binary moved to the top of the
+//! address space (so that address arithmetic overflows one mutation away), a Go plugin
+//! with pre-1.18 pointer-format build info, and synthetic `ld.so.cache` files of the three
+//! layouts. Each input is a seed mutated by a few operations (bit flips, interesting
+//! integers written over header and table fields, a slice's `len` and `cap` set together,
+//! pointers redirected to known structures, table entries duplicated, truncation at header
+//! and section boundaries, splices of two seeds), biased towards the bytes each parser
+//! reads: headers, tables, `.go.buildinfo`, the moduledata, the pkghashes table and the
+//! relocations that patch them. Every input runs under `catch_unwind`; a panic fails the
+//! test, and the input is written to `target/fuzz-crashes/` with a `.txt` saying how to
+//! replay it. An input holding more than [`MEMORY_LIMIT`] of heap or running longer than
+//! [`HANG_LIMIT`] stops the process with a message naming it (neither can be unwound).
 //!
 //! Environment:
 //! - `PLUGCTL_FUZZ_SECONDS`: time per target (default 20; `0` runs the seeds only).
@@ -479,7 +486,7 @@ fn read_uint(data: &[u8], at: usize, width: usize, little: bool) -> Option<u64> 
 
 /// An aligned offset inside `region` (clamped to the current data).
 fn offset_in(rng: &mut Rng, region: &Region, align: usize, len: usize) -> Option<usize> {
-    let end = (region.start + region.len).min(len);
+    let end = region.start.saturating_add(region.len).min(len);
     if end <= region.start {
         return None;
     }
@@ -786,7 +793,12 @@ impl ElfMap {
             } else {
                 (rd(b + 4, 4)?, rd(b + 8, 4)?, rd(b + 16, 4)?)
             };
-            loads.push((vaddr as u64, off, filesz));
+            // Hostile seeds claim sizes past the file: keep what the file holds.
+            loads.push((
+                vaddr as u64,
+                off,
+                filesz.min(data.len().saturating_sub(off)),
+            ));
         }
         let mut raw = Vec::new();
         for i in 0..shnum {
@@ -821,6 +833,7 @@ impl ElfMap {
                     .and_then(|s| s.split(|&b| b == 0).next())
                     .map(|s| String::from_utf8_lossy(s).into_owned())
                     .unwrap_or_default();
+                let size = size.min(data.len().saturating_sub(off));
                 (name, kind as u32, addr as u64, off, size, ent)
             })
             .collect();
@@ -905,27 +918,36 @@ fn elf_seed(name: String, data: Vec<u8>, go: bool) -> Seed {
         },
         Region {
             start: map.phoff,
-            len: map.phnum * map.phentsize,
+            len: map.phnum.saturating_mul(map.phentsize),
             weight: 6,
             entsize: map.phentsize,
         },
         Region {
             start: map.shoff,
-            len: map.shnum * map.shentsize,
+            len: map.shnum.saturating_mul(map.shentsize),
             weight: 5,
             entsize: map.shentsize,
         },
     ];
-    let mut boundaries = vec![0, 4, 16, 52, 64, map.phoff + map.phnum * map.phentsize, len];
+    let mut boundaries = vec![
+        0,
+        4,
+        16,
+        52,
+        64,
+        map.phoff
+            .saturating_add(map.phnum.saturating_mul(map.phentsize)),
+        len,
+    ];
     for i in 0..=map.phnum {
-        boundaries.push(map.phoff + i * map.phentsize);
+        boundaries.push(map.phoff.saturating_add(i.saturating_mul(map.phentsize)));
     }
     for i in 0..=map.shnum {
-        boundaries.push(map.shoff + i * map.shentsize);
+        boundaries.push(map.shoff.saturating_add(i.saturating_mul(map.shentsize)));
     }
     let mut addresses = Vec::new();
     for (sname, kind, addr, off, size, ent) in &map.sections {
-        boundaries.extend([*off, off + size]);
+        boundaries.extend([*off, off.saturating_add(*size)]);
         if *addr != 0 {
             addresses.extend([*addr, addr.wrapping_add(*size as u64)]);
         }
@@ -967,7 +989,7 @@ fn elf_seed(name: String, data: Vec<u8>, go: bool) -> Seed {
         }
     }
     for (va, off, size) in &map.loads {
-        boundaries.extend([*off, off + size]);
+        boundaries.extend([*off, off.saturating_add(*size)]);
         addresses.push(*va);
     }
     let mut seed = Seed {
@@ -1150,9 +1172,12 @@ fn rebased(data: &[u8]) -> Option<Vec<u8>> {
     let end = map
         .loads
         .iter()
-        .map(|&(va, _, size)| va + size as u64)
-        .max()?;
-    let k = 0u64.wrapping_sub(end.next_multiple_of(0x1_0000) + 0x1_0000);
+        .map(|&(va, _, size)| va.checked_add(size as u64))
+        .max()??;
+    let k = 0u64.wrapping_sub(
+        end.checked_next_multiple_of(0x1_0000)?
+            .checked_add(0x1_0000)?,
+    );
     let mut out = data.to_vec();
     let shift = |out: &mut Vec<u8>, at: usize| {
         if let Some(v) = read_uint(out, at, 8, true) {

@@ -91,9 +91,9 @@ with open(out, "w") as f:
 /// peak RSS, killed after [`WALL_LIMIT`].
 fn measure(command: Command) -> Measured {
     let report = tempfile::NamedTempFile::new().unwrap();
-    let mut launcher = Command::new("python3");
+    let mut launcher = Command::new(python());
     launcher
-        .arg("-c")
+        .args(["-I", "-S", "-c"])
         .arg(LAUNCHER)
         .arg(report.path())
         .arg(WALL_LIMIT.as_secs_f64().to_string());
@@ -133,6 +133,19 @@ fn measure(command: Command) -> Measured {
         max_rss_kib: f[1].parse().unwrap(),
         timed_out: f[4] == "1",
     }
+}
+
+/// The Python interpreter itself, not a version manager's shim script in front of it
+/// (pyenv's costs 400 ms a run).
+fn python() -> &'static Path {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
 }
 
 /// `program` as a path `execv` can run (it does not search `PATH`).
