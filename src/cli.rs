@@ -114,6 +114,31 @@ pub struct InspectArgs {
     /// Predict for dlopen(RTLD_LAZY) instead of RTLD_NOW (only for C hosts; Go always uses RTLD_NOW).
     #[arg(long)]
     pub lazy: bool,
+
+    /// One process opens every artifact, in the order given (or sorted, with -r): each
+    /// sees what the earlier ones bound (static TLS, plugin paths, package hashes). The
+    /// default with a Go `--host`: a program calling plugin.Open loads its plugin
+    /// directory into one process, in an order.
+    #[arg(long, conflicts_with = "each")]
+    pub sequence: bool,
+
+    /// Each artifact in a fresh process of its own (of `--host`, or of a minimal C
+    /// program). The default without a Go host: a directory of libraries is a set of
+    /// independent candidates, not one process.
+    #[arg(long)]
+    pub each: bool,
+}
+
+impl InspectArgs {
+    /// `--sequence`/`--each` as given; `None` lets the host decide (see their help).
+    pub fn process_mode(&self) -> Option<crate::predict::ProcessMode> {
+        use crate::predict::ProcessMode;
+        match (self.sequence, self.each) {
+            (true, _) => Some(ProcessMode::Sequence),
+            (_, true) => Some(ProcessMode::Each),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

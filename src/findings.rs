@@ -163,18 +163,24 @@ codes! {
         detect: "No `.go.buildinfo` section or build info blob in the host given with `--host`.",
         fix: "Nothing to fix; give the Go program that calls plugin.Open as `--host` to get Go's checks.",
         docs: ["https://pkg.go.dev/plugin"];
-    BuildSettingSkew = "PC105", Warning, "host and plugin differ in a build setting",
-        "A build setting that changes compiled packages differs between host and plugin (`-trimpath`, `-race`, `-gcflags`, `-asan`, `-msan`, `-cover`, `GOEXPERIMENT`). Some other settings (`GOAMD64`, `-tags`, `-ldflags`) are harmless for loading; the package-hash comparison decides.",
+    BuildSettingSkew = "PC105", Error, "host and plugin differ in a build setting that changes package hashes",
+        "A build setting that changes the compiled form of the package Go reports differs between host and plugin (`-trimpath`, `-race`, `-gcflags` or `-asmflags` whose pattern covers that package, `-asan`, `-msan`, `-cover`, `GOEXPERIMENT`), so the plugin does not load. plugctl emits this only when the package-hash comparison fails and the setting explains it; settings that do not reach the package (`GOAMD64`, `-tags`, `-ldflags`, `-gcflags` without a pattern, which applies to the main package only) are never named as causes.",
         detect: "The build settings of both Go build infos, and whether the package-hash comparison fails because of them.",
         error: "When it matters: `plugin.Open(\"NAME\"): plugin was built with a different version of package PATH`.",
         fix: "Build host and plugin with the same settings; check `GOFLAGS` in both build environments (`plugctl doctor` shows this machine's).",
         docs: ["https://pkg.go.dev/cmd/go#hdr-Compile_packages_and_dependencies", "https://pkg.go.dev/runtime/debug#BuildSetting"];
-    ModuleSkew = "PC106", Warning, "host and plugin use different versions of a shared module",
-        "A module that both host and plugin depend on has a different version, checksum or replacement. If any of its packages is linked into both, plugin.Open fails on that package.",
+    ModuleSkew = "PC106", Error, "host and plugin use different versions of a shared module",
+        "A module that both host and plugin depend on has a different version, checksum, replacement or source directory, and one of its packages is linked into both with different hashes: plugin.Open fails on that package. plugctl emits this only when the package-hash comparison fails on a package of that module.",
         detect: "The module lists (path, version, sum, replacement) of both Go build infos, matched to the package whose hash differs.",
         error: "`plugin.Open(\"NAME\"): plugin was built with a different version of package MODULE/PKG`",
         fix: "Require the host's version in the plugin's go.mod (`go mod edit -require=MOD@VERSION && go mod tidy`), or build with `plugctl build --host HOST`.",
         docs: ["https://go.dev/ref/mod#go-mod-edit", "https://go.dev/ref/mod#minimal-version-selection"];
+    HostCrashes = "PC107", Error, "the host process dies while opening the plugin",
+        "The load does not end with an error value: the host process itself dies (a Go `fatal error`, a nil-pointer panic inside `plugin.lastmoduleinit`, or a signal from the dynamic loader), so nothing after it runs. Go host and plugin from different minor releases are the usual cause; an earlier plugin that crashed the host also stops every later one.",
+        detect: "The simulation of the host runtime's walk over the plugin's module data with each binary's own layout, and the loader emulation's mapping of every segment.",
+        error: "`fatal error: runtime: no plugin module data`, `panic: runtime error: invalid memory address or nil pointer dereference`, or `SIGBUS: bus error`.",
+        fix: "Build the plugin with the host's exact toolchain (`plugctl build --host HOST`); for a loader signal, re-transfer or rebuild the file.",
+        docs: ["https://go.dev/src/runtime/plugin.go", "https://pkg.go.dev/plugin"];
     MissingLibrary = "PC200", Error, "a needed shared library cannot be found",
         "A DT_NEEDED library of the object (or of one of its dependencies) is not found by ld.so's search, so the object cannot be loaded.",
         detect: "ld.so's search emulated per dependency: DT_RPATH (when there is no DT_RUNPATH), `LD_LIBRARY_PATH`, DT_RUNPATH, `/etc/ld.so.cache`, then the default directories, with `$ORIGIN` expansion and hwcaps subdirectories, under `--sysroot` when given (`--tree` shows each step).",
@@ -289,9 +295,45 @@ impl Finding {
     }
 }
 
+impl crate::verdict::Outcome {
+    /// The finding code that states why a load ends this way; `None` for `ok`. The match
+    /// is exhaustive on purpose: a new outcome must choose its code here.
+    pub fn failure_code(self) -> Option<Code> {
+        use crate::verdict::Outcome;
+        Some(match self {
+            Outcome::Ok => return None,
+            Outcome::PackageMismatch => Code::PackageMismatch,
+            Outcome::Crash => Code::HostCrashes,
+            Outcome::NotImplemented => Code::HostWithoutCgo,
+            Outcome::AlreadyLoaded => Code::PluginPathCollision,
+            Outcome::MissingLibrary => Code::MissingLibrary,
+            Outcome::VersionNotFound => Code::VersionNotFound,
+            Outcome::UndefinedSymbol => Code::UndefinedSymbol,
+            Outcome::StaticTls => Code::StaticTlsExhausted,
+            Outcome::WrongClass => Code::WrongClass,
+            Outcome::WrongMachine => Code::WrongMachine,
+            Outcome::WrongLibc => Code::WrongLibc,
+            Outcome::NotElf => Code::NotElf,
+            Outcome::Truncated => Code::Truncated,
+            Outcome::NotAPlugin => Code::NotAGoPlugin,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_failing_outcome_maps_to_an_error_code() {
+        use crate::verdict::Outcome;
+        for outcome in Outcome::ALL {
+            match outcome.failure_code() {
+                None => assert_eq!(*outcome, Outcome::Ok),
+                Some(code) => assert_eq!(code.severity(), Severity::Error, "{outcome} -> {code}"),
+            }
+        }
+    }
 
     #[test]
     fn codes_are_unique_and_well_formed() {

@@ -26,6 +26,24 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: &'static [Outcome] = &[
+        Outcome::Ok,
+        Outcome::PackageMismatch,
+        Outcome::Crash,
+        Outcome::NotImplemented,
+        Outcome::AlreadyLoaded,
+        Outcome::MissingLibrary,
+        Outcome::VersionNotFound,
+        Outcome::UndefinedSymbol,
+        Outcome::StaticTls,
+        Outcome::WrongClass,
+        Outcome::WrongMachine,
+        Outcome::WrongLibc,
+        Outcome::NotElf,
+        Outcome::Truncated,
+        Outcome::NotAPlugin,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",

@@ -1,6 +1,7 @@
 //! Every host×plugin pair of the fixture corpus is loaded for real (a Go host calling
 //! plugin.Open, or a C host calling dlopen, each in a fresh process with a timeout) and
-//! compared with `plugctl inspect --host`'s static prediction: outcome and exact message.
+//! compared with `plugctl inspect --host`'s static prediction: outcome and exact message,
+//! and the CI gate: plugctl's exit status and finding severities against the real loads.
 
 mod common;
 
@@ -118,12 +119,13 @@ fn observe(finished: &Finished, plugins: &[String]) -> Vec<Option<Observed>> {
     results
 }
 
-fn predict(
-    dir: &std::path::Path,
-    pair: &Value,
-    manifest: &Value,
-    plugins: &[String],
-) -> Vec<Value> {
+/// plugctl's answer for one pair: its exit status and each artifact's JSON object.
+struct Predicted {
+    exit: i32,
+    artifacts: Vec<Value>,
+}
+
+fn predict(dir: &std::path::Path, pair: &Value, manifest: &Value, plugins: &[String]) -> Predicted {
     let host_id = pair["host"].as_str().unwrap();
     let host = manifest["hosts"]
         .as_array()
@@ -134,8 +136,10 @@ fn predict(
     let mut command = plugctl();
     command.current_dir(dir);
     apply_pair_env(&mut command, dir, pair);
+    // A pair is one host process opening its plugins in order.
     command.args([
         "inspect",
+        "--sequence",
         "--format",
         "json",
         "--host",
@@ -154,12 +158,26 @@ fn predict(
     );
     let doc: Value = serde_json::from_str(&finished.stdout)
         .unwrap_or_else(|e| panic!("plugctl JSON for {}: {e}\n{}", pair["id"], finished.stderr));
-    doc["artifacts"]
+    Predicted {
+        exit: finished.code().unwrap(),
+        artifacts: doc["artifacts"].as_array().unwrap().clone(),
+    }
+}
+
+/// The CI gate for one artifact: a load that fails for real carries an error-level
+/// finding (so the default `--fail-on error` fails), one that loads carries none.
+fn gate_disagreement(observed: &Observed, artifact: &Value) -> Option<String> {
+    let errors: Vec<&str> = artifact["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a["load"].clone())
-        .collect()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    let loads = *observed == Observed::Ok;
+    (loads == !errors.is_empty()).then(|| {
+        format!("observed {observed:?}, error findings {errors:?}: the CI gate would be wrong")
+    })
 }
 
 /// Whether a prediction matches what happened; `None` when it does.
@@ -185,6 +203,8 @@ fn predictions_agree_with_real_loads_for_every_pair() {
     let manifest = &fx.manifest;
     let mut per_category: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
+    let mut exit_agree = (0usize, 0usize);
+    let mut gate_agree = (0usize, 0usize);
     for pair in manifest["pairs"].as_array().unwrap() {
         let category = pair["category"].as_str().unwrap().to_string();
         if category == "go-env-timing" {
@@ -203,12 +223,44 @@ fn predictions_agree_with_real_loads_for_every_pair() {
         let finished = run_with_timeout(command, Duration::from_secs(60));
         let observed = observe(&finished, &plugins);
         let predicted = predict(&fx.dir, pair, manifest, &plugins);
-        for (index, (seen, load)) in observed.iter().zip(&predicted).enumerate() {
+        let really_fails = observed
+            .iter()
+            .any(|seen| seen.as_ref().is_none_or(|s| *s != Observed::Ok));
+        // 2 when an input is not a readable ELF file (still a failing gate), else 1.
+        let unreadable = predicted
+            .artifacts
+            .iter()
+            .any(|a| a["status"] == "error");
+        let expected_exit = match (really_fails, unreadable) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
+        exit_agree.1 += 1;
+        if predicted.exit == expected_exit {
+            exit_agree.0 += 1;
+        } else {
+            failures.push(format!(
+                "{}: plugctl exits {}, the real load {}",
+                pair["id"],
+                predicted.exit,
+                if really_fails { "fails" } else { "succeeds" }
+            ));
+        }
+        for (index, (seen, artifact)) in observed.iter().zip(&predicted.artifacts).enumerate() {
             let Some(seen) = seen else { continue };
             let entry = per_category.entry(category.clone()).or_default();
             entry.1 += 1;
-            match disagreement(seen, load) {
+            match disagreement(seen, &artifact["load"]) {
                 None => entry.0 += 1,
+                Some(why) => failures.push(format!(
+                    "{} [{}] {}: {why}",
+                    pair["id"], index, plugins[index]
+                )),
+            }
+            gate_agree.1 += 1;
+            match gate_disagreement(seen, artifact) {
+                None => gate_agree.0 += 1,
                 Some(why) => failures.push(format!(
                     "{} [{}] {}: {why}",
                     pair["id"], index, plugins[index]
@@ -224,6 +276,10 @@ fn predictions_agree_with_real_loads_for_every_pair() {
         eprintln!("  {category:<20} {a}/{t}");
     }
     eprintln!("  {:<20} {agree}/{total}", "all");
+    eprintln!(
+        "exit status vs real load (pairs): {}/{}; error findings vs real load (artifacts): {}/{}",
+        exit_agree.0, exit_agree.1, gate_agree.0, gate_agree.1
+    );
     assert!(
         total >= 250,
         "the corpus should give at least 250 loads, got {total}"

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::sha256_file;
-use super::sources::FileTable;
+use crate::golang::sources::FileTable;
 use crate::elf::{Artifact, ObjectKind};
 use crate::golang::{self, GoFacts, GoRole, Module};
 

@@ -13,7 +13,6 @@ pub mod mirror;
 pub mod modules;
 pub mod render;
 pub mod repro;
-pub mod sources;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -25,7 +24,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::elf::Artifact;
-use crate::golang::{self, GoFacts, Module};
+use crate::golang::{self, GoFacts, Module, sources};
 use crate::predict;
 use crate::toolchain::{self, Toolchain};
 use crate::verdict::LoadVerdict;
@@ -609,7 +608,7 @@ fn static_check(
                         "{} plugin for a {} host; the {shared} packages shared with the host have equal hashes",
                         pgo.version, host_go.version
                     )),
-                    golang::OpenOutcome::PackageMismatch { package } => LoadVerdict {
+                    golang::OpenOutcome::PackageMismatch { package, .. } => LoadVerdict {
                         outcome: crate::verdict::Outcome::PackageMismatch,
                         error: prediction
                             .message

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::gocmd::GoEnv;
-use super::sources::{FileTable, clean};
+use crate::golang::sources::{FileTable, clean};
 use crate::golang::{GoFacts, Module};
 
 /// The parts of a `go.mod` that alignment reads (from `go mod edit -json`).

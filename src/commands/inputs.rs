@@ -6,9 +6,8 @@ use anyhow::{Context, Result};
 
 /// The files named by `args`. With `recursive`, a directory stands for every ELF file
 /// below it (symlinks to directories are not followed, so loops cannot trap the walk);
-/// without it a directory is kept and reported as unreadable. A bare file name gets a
-/// `./` so the loader emulation opens that file instead of searching for the name, as
-/// `dlopen` would.
+/// without it a directory is kept and reported as unreadable. Names are kept exactly as
+/// given: Go prints them that way (`plugin.Open("plugin")` for `plugin.so`).
 pub fn expand(args: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for arg in args {
@@ -18,18 +17,10 @@ pub fn expand(args: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
             found.sort();
             out.extend(found);
         } else {
-            out.push(dlopen_form(arg));
+            out.push(arg.clone());
         }
     }
     Ok(out)
-}
-
-fn dlopen_form(path: &Path) -> PathBuf {
-    if path.components().count() == 1 && path.is_relative() && !path.as_os_str().is_empty() {
-        Path::new(".").join(path)
-    } else {
-        path.to_path_buf()
-    }
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -62,16 +53,6 @@ fn starts_with_elf_magic(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bare_names_are_opened_not_searched() {
-        assert_eq!(dlopen_form(Path::new("libx.so")), Path::new("./libx.so"));
-        assert_eq!(dlopen_form(Path::new("a/libx.so")), Path::new("a/libx.so"));
-        assert_eq!(
-            dlopen_form(Path::new("/abs/libx.so")),
-            Path::new("/abs/libx.so")
-        );
-    }
 
     #[test]
     fn recursive_walk_keeps_only_elf_files_and_survives_symlink_loops() {

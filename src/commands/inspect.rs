@@ -14,6 +14,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         ld_library_path: args.ld_library_path.clone(),
         sysroot: args.sysroot.clone(),
         lazy: args.lazy,
+        mode: args.process_mode(),
     };
     let paths = inputs::expand(&args.artifacts, args.recursive)?;
     let detail = report::json::Detail {
@@ -24,7 +25,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if args.format == InspectFormat::Jsonl {
         let mut summary = report::json::Summary::default();
         let mut failed = None;
-        predict::inspect_each(&paths, &options, |_, item| {
+        let setting = predict::inspect_each(&paths, &options, |_, item| {
             tally.add(&item);
             summary.add(&item);
             warn_unreadable(&item);
@@ -37,7 +38,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         if let Some(err) = failed {
             return Err(err.into());
         }
-        write_stdout(&report::json::summary_line(&summary))?;
+        write_stdout(&report::json::summary_line(&summary, setting.mode))?;
         return Ok(tally.status(args.fail_on));
     }
     super::verbose(

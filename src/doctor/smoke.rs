@@ -227,6 +227,7 @@ fn predict(host: &Path, plugin: &Path) -> anyhow::Result<(bool, String)> {
         ld_library_path: None,
         sysroot: None,
         lazy: false,
+        mode: None,
     };
     let report = crate::predict::inspect(&[plugin.to_path_buf()], &options)?;
     let item = report

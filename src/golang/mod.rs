@@ -13,6 +13,7 @@ mod image;
 mod initenv;
 mod moduledata;
 mod open;
+pub mod sources;
 
 use serde::{Serialize, Serializer};
 

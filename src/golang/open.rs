@@ -44,8 +44,13 @@ pub enum OpenOutcome {
     EmptyPluginPath,
     /// `plugin already loaded` (an error, not a crash).
     AlreadyLoaded,
-    /// `plugin was built with a different version of package <package>`.
-    PackageMismatch { package: String },
+    /// `plugin was built with a different version of package <package>`. `bound_by` says
+    /// whose copy of the package the check compared with: `None` for the host's, else the
+    /// index in `earlier` of the plugin that bound it first.
+    PackageMismatch {
+        package: String,
+        bound_by: Option<usize>,
+    },
     /// A nil or small-integer pointer dereference in `plugin.lastmoduleinit`: SIGSEGV,
     /// `panic: runtime error: invalid memory address or nil pointer dereference`.
     Crash,
@@ -345,14 +350,15 @@ fn check_hashes(
         plugin.package_hashes.len(),
         plugin.hash_order
     ));
-    let lookup = |path: &str| -> Option<(&[u8; 8], String)> {
+    let lookup = |path: &str| -> Option<(&[u8; 8], Option<usize>, String)> {
         if let Some(h) = host.package_hash(path) {
-            return Some((&h.hash, "the host".into()));
+            return Some((&h.hash, None, "the host".into()));
         }
-        earlier.iter().find_map(|e| {
+        earlier.iter().enumerate().find_map(|(index, e)| {
             e.facts.package_hash(path).map(|h| {
                 (
                     &h.hash,
+                    Some(index),
                     format!(
                         "earlier plugin {}",
                         e.facts.plugin_path.as_deref().unwrap_or("?")
@@ -362,7 +368,7 @@ fn check_hashes(
         })
     };
     for ph in &plugin.package_hashes {
-        let Some((bound, whose)) = lookup(&ph.path) else {
+        let Some((bound, bound_by, whose)) = lookup(&ph.path) else {
             continue; // binds to the plugin's own copy
         };
         if *bound != ph.hash {
@@ -375,6 +381,7 @@ fn check_hashes(
             return OpenPrediction {
                 outcome: OpenOutcome::PackageMismatch {
                     package: ph.path.clone(),
+                    bound_by,
                 },
                 message: Some(format!(
                     "plugin was built with a different version of package {}",

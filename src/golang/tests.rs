@@ -612,7 +612,7 @@ fn predictions_match_observed_outcomes() {
                 OpenOutcome::NotRegistered => {
                     item.contains("fatal error: runtime: no plugin module data")
                 }
-                OpenOutcome::PackageMismatch { package } => item.ends_with(&format!(
+                OpenOutcome::PackageMismatch { package, .. } => item.ends_with(&format!(
                     "plugin was built with a different version of package {package}"
                 )),
                 OpenOutcome::Crash => {

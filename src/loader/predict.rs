@@ -282,6 +282,13 @@ impl Map<'_> {
             &self.l_name
         }
     }
+    /// The name for explanations: the main program by its file, not `<main program>`.
+    fn shown_name(&self) -> String {
+        match self.file.art.as_ref() {
+            Some(art) if self.l_name.is_empty() => art.get().path.display().to_string(),
+            _ => self.dso_filename().to_string(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -772,10 +779,9 @@ impl<'a> Loader<'a> {
                 });
             }
         }
-        let mut state = SearchState {
-            errno: errno::ENOENT,
-            ..SearchState::default()
-        };
+        // errno as ld.so leaves it: 0 until an open() fails, so a search that tries
+        // nothing (-z nodefaultlib, no paths) reports no strerror text.
+        let mut state = SearchState::default();
         let searched = if name.contains('/') {
             let realname = match loader {
                 Some(l) => search::expand(name, &self.dst(&p.maps[l])).unwrap_or_default(),
@@ -858,7 +864,7 @@ impl<'a> Loader<'a> {
                 let map = &p.maps[l];
                 if let Some(rpath) = &map.file.rpath {
                     let dirs = self.dirs_of(rpath, map);
-                    let via = map.dso_filename().to_string();
+                    let via = map.shown_name();
                     if !dirs.is_empty() {
                         if let Some(c) = self.open_path(name, &dirs, state)? {
                             return Ok(Some((c, Rule::Rpath, Some(via))));
@@ -876,7 +882,7 @@ impl<'a> Loader<'a> {
                     return Ok(Some((
                         c,
                         Rule::Rpath,
-                        Some(p.maps[main].dso_filename().to_string()),
+                        Some(p.maps[main].shown_name()),
                     )));
                 }
             }
@@ -900,7 +906,7 @@ impl<'a> Loader<'a> {
                 return Ok(Some((
                     c,
                     Rule::Runpath,
-                    Some(p.maps[l].dso_filename().to_string()),
+                    Some(p.maps[l].shown_name()),
                 )));
             }
         }
@@ -1105,7 +1111,7 @@ impl<'a> Loader<'a> {
             );
         }
         let requester = loader
-            .map(|l| p.maps[l].dso_filename().to_string())
+            .map(|l| p.maps[l].shown_name())
             .unwrap_or_default();
         if let Some((path, why)) = state.skipped.first() {
             let cause = if root {
@@ -1158,6 +1164,23 @@ impl<'a> Loader<'a> {
                     "musl-linked object: it needs musl's {name}, which this glibc system does not have{by}"
                 ),
                 "rebuild it against glibc",
+            );
+        }
+        let nodeflib = p.maps[loader.unwrap_or(0)].file.flags_1 & DF_1_NODEFLIB != 0;
+        if nodeflib && state.errno == 0 {
+            // Nothing was opened, so errno stayed 0 and glibc prints no strerror text.
+            let who = p.maps[loader.unwrap_or(0)].shown_name();
+            return Failure::new(
+                name,
+                "cannot open shared object file",
+                0,
+                Outcome::MissingLibrary,
+                format!(
+                    "{name}{by} was never looked for: {who} is linked with -z nodefaultlib (DF_1_NODEFLIB), which skips ld.so.cache entries in the system directories and the system directories themselves, and it has no RPATH/RUNPATH (nor LD_LIBRARY_PATH) that holds {name}"
+                ),
+                format!(
+                    "give {who} a RUNPATH to {name}'s directory (-Wl,-rpath,DIR), set LD_LIBRARY_PATH, or link it without -z nodefaultlib"
+                ),
             );
         }
         Failure::new(
@@ -1379,7 +1402,13 @@ impl<'a> Loader<'a> {
             Plugin::Artifact(art) => (Some(*art), art.path.to_string_lossy().into_owned()),
             Plugin::Name(name) => (None, name.clone()),
         };
-        let mut name = given.clone();
+        // A file the user named without a slash is that file, not a name to search for:
+        // the C host plugctl models is handed `./NAME`. (Go resolves it with realpath.)
+        let mut name = if art.is_some() && !mode.realpath && !given.contains('/') {
+            format!("./{given}")
+        } else {
+            given.clone()
+        };
         let mut notes = Vec::new();
         let free_before = p.tls.free();
         let mut tls = TlsUse {

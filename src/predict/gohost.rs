@@ -9,21 +9,38 @@ use std::path::Path;
 
 use crate::elf::Artifact;
 use crate::findings::{Code, Finding};
-use crate::golang::{GoFacts, GoRole, OpenOutcome, OpenPrediction, open_error};
+use crate::golang::{GoFacts, GoRole, OpenOutcome, OpenPrediction, open_error, predict_open};
 use crate::verdict::{LoadVerdict, Outcome};
+
+use super::mismatch::{self, Side};
 
 pub struct GoCheck {
     pub verdict: LoadVerdict,
     pub findings: Vec<Finding>,
 }
 
+/// A plugin opened earlier in the same host process (it stays mapped even when Go
+/// refused it, so its package hashes still bind first).
+pub struct EarlierPlugin<'a> {
+    /// The path as given to `plugin.Open`.
+    pub name: String,
+    pub facts: &'a GoFacts,
+    pub artifact: Option<&'a Artifact>,
+    /// It passed Go's checks (an active module).
+    pub active: bool,
+}
+
 pub struct GoHostCheck<'h> {
     host: &'h GoFacts,
+    host_artifact: Option<&'h Artifact>,
 }
 
 impl<'h> GoHostCheck<'h> {
-    pub fn new(host: &'h GoFacts) -> Self {
-        GoHostCheck { host }
+    pub fn new(host: &'h GoFacts, host_artifact: Option<&'h Artifact>) -> Self {
+        GoHostCheck {
+            host,
+            host_artifact,
+        }
     }
 
     /// A host without cgo has the stub `plugin.Open`, whatever the file.
@@ -57,9 +74,10 @@ impl<'h> GoHostCheck<'h> {
     pub fn verdict(
         &self,
         path: &Path,
-        _artifact: Option<&Artifact>,
+        artifact: Option<&Artifact>,
         plugin: Option<&GoFacts>,
         prediction: &OpenPrediction,
+        earlier: &[EarlierPlugin],
     ) -> GoCheck {
         let host = self.host;
         let name = path.display().to_string();
@@ -129,19 +147,29 @@ impl<'h> GoHostCheck<'h> {
                     findings: vec![finding],
                 }
             }
-            OpenOutcome::PackageMismatch { package } => {
+            OpenOutcome::PackageMismatch { package, bound_by } => {
                 let plugin = plugin.expect("a mismatching plugin has Go facts");
-                let cause = explain_mismatch(host, plugin, package);
-                let fix = cause
-                    .fix
-                    .clone()
-                    .unwrap_or_else(|| rebuild_command(host, &name));
+                let this = Side {
+                    facts: plugin,
+                    artifact,
+                };
+                let (cause, fix) = match bound_by.and_then(|i| earlier.get(i)) {
+                    None => {
+                        let host_side = Side {
+                            facts: host,
+                            artifact: self.host_artifact,
+                        };
+                        let cause = mismatch::explain(host_side, "host", this, package);
+                        let fix = cause.fix.clone().unwrap_or_else(|| {
+                            rebuild_command(host, &name, plugin, artifact)
+                        });
+                        (cause, fix)
+                    }
+                    Some(first) => self.poisoned(first, this, package),
+                };
                 let finding = Finding::new(
                     cause.code,
-                    format!(
-                        "{shown}: package {package} differs from the host's ({})",
-                        cause.summary
-                    ),
+                    format!("{shown}: package {package} differs ({})", cause.summary),
                     format!(
                         "plugin.Open fails: plugin was built with a different version of package {package}"
                     ),
@@ -163,7 +191,7 @@ impl<'h> GoHostCheck<'h> {
             | OpenOutcome::Crash
             | OpenOutcome::Unpredictable => {
                 let plugin = plugin.expect("checked above");
-                let fix = rebuild_command(host, &name);
+                let fix = rebuild_command(host, &name, plugin, artifact);
                 let same_minor = plugin.minor() == host.minor();
                 let code = if same_minor {
                     Code::PackageMismatch
@@ -195,6 +223,51 @@ impl<'h> GoHostCheck<'h> {
                 }
             }
         }
+    }
+}
+
+impl GoHostCheck<'_> {
+    /// The package was bound first by an earlier plugin, not by the host: name it, say
+    /// why the two plugins differ, and whether this plugin would load on its own.
+    fn poisoned(
+        &self,
+        first: &EarlierPlugin,
+        this: Side,
+        package: &str,
+    ) -> (mismatch::MismatchCause, String) {
+        let first_side = Side {
+            facts: first.facts,
+            artifact: first.artifact,
+        };
+        let label = format!("earlier plugin {}", first.name);
+        let between = mismatch::explain(first_side, &label, this, package);
+        let alone = predict_open(self.host, this.facts, &[]).outcome == OpenOutcome::Passes;
+        let summary = format!(
+            "an earlier plugin in this process, {}, bound package {package} first (the host does not contain it) and its copy differs: {}{}",
+            first.name,
+            between.summary,
+            if alone {
+                "; on its own this plugin loads"
+            } else {
+                ""
+            }
+        );
+        let fix = format!(
+            "open only one of {} and this plugin per process, or build both alike ({})",
+            first.name,
+            between
+                .fix
+                .clone()
+                .unwrap_or_else(|| "same toolchain, flags and module sources".to_string())
+        );
+        (
+            mismatch::MismatchCause {
+                code: between.code,
+                summary,
+                fix: Some(fix.clone()),
+            },
+            fix,
+        )
     }
 }
 
@@ -255,115 +328,16 @@ fn not_a_plugin(
     }
 }
 
-struct MismatchCause {
-    code: Code,
-    summary: String,
-    fix: Option<String>,
-}
-
-/// Settings that change the compiled form (and so the hash) of every package.
-const HASH_SETTINGS: &[&str] = &[
-    "-trimpath",
-    "-race",
-    "-msan",
-    "-asan",
-    "-gcflags",
-    "GOEXPERIMENT",
-    "-cover",
-];
-
-fn explain_mismatch(host: &GoFacts, plugin: &GoFacts, package: &str) -> MismatchCause {
-    if host.version != plugin.version {
-        return MismatchCause {
-            code: Code::ToolchainPatchSkew,
-            summary: format!("toolchain {} vs host's {}", plugin.version, host.version),
-            fix: None,
-        };
-    }
-    let differing: Vec<String> = HASH_SETTINGS
-        .iter()
-        .filter(|key| host.setting(key) != plugin.setting(key))
-        .map(|key| {
-            format!(
-                "{key}: plugin {}, host {}",
-                plugin.setting(key).unwrap_or("unset"),
-                host.setting(key).unwrap_or("unset")
-            )
-        })
-        .collect();
-    if !differing.is_empty() {
-        return MismatchCause {
-            code: Code::BuildSettingSkew,
-            summary: differing.join(", "),
-            fix: None,
-        };
-    }
-    if let Some(module_diff) = module_difference(host, plugin, package) {
-        return MismatchCause {
-            code: Code::ModuleSkew,
-            summary: module_diff.0,
-            fix: Some(module_diff.1),
-        };
-    }
-    MismatchCause {
-        code: Code::PackageMismatch,
-        summary: "same toolchain, settings and module versions in build info; the package's source differs (e.g. a replaced module at v0.0.0 or a local edit)".into(),
-        fix: None,
-    }
-}
-
-/// The module (longest path prefix) that provides `package` in both builds, if its
-/// version, sum or replacement differ.
-fn module_difference(host: &GoFacts, plugin: &GoFacts, package: &str) -> Option<(String, String)> {
-    let owner = |facts: &GoFacts| {
-        facts
-            .deps
-            .iter()
-            .filter(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
-            .max_by_key(|m| m.path.len())
-            .cloned()
-    };
-    let (h, p) = (owner(host)?, owner(plugin)?);
-    let describe = |m: &crate::golang::Module| {
-        let mut text = format!("{}@{}", m.path, m.version);
-        if let Some(r) = &m.replace {
-            text.push_str(&format!(" => {} {}", r.path, r.version));
-        }
-        text
-    };
-    let (hd, pd) = (describe(&h), describe(&p));
-    if hd != pd
-        || h.sum != p.sum
-        || h.replace.as_ref().map(|r| &r.sum) != p.replace.as_ref().map(|r| &r.sum)
-    {
-        let fix = match &h.replace {
-            Some(r) => format!(
-                "go mod edit -replace={}={}@{} (the host's replacement), then rebuild",
-                h.path, r.path, r.version
-            ),
-            None => format!(
-                "go mod edit -require={}@{} && go mod tidy, then rebuild the plugin",
-                h.path, h.version
-            ),
-        };
-        return Some((format!("module {pd} in the plugin, {hd} in the host"), fix));
-    }
-    if h.replace.is_some() {
-        return Some((
-            format!(
-                "module {hd} is replaced in both builds; its source differs (build info cannot show local replacements' content)"
-            ),
-            format!(
-                "point the plugin's replace of {} at exactly the host's source",
-                h.path
-            ),
-        ));
-    }
-    None
-}
-
 /// The `go build` command line that reproduces the host's toolchain and hash-relevant settings.
-pub fn rebuild_command(host: &GoFacts, output: &str) -> String {
+/// `plugin`/`artifact` locate the plugin's main package: its directory when the plugin
+/// recorded one (built without `-trimpath`), else its import path (which `go build`
+/// accepts when run inside the plugin's module).
+pub fn rebuild_command(
+    host: &GoFacts,
+    output: &str,
+    plugin: &GoFacts,
+    artifact: Option<&Artifact>,
+) -> String {
     let mut env = vec![
         format!("GOTOOLCHAIN={}", host.version),
         "CGO_ENABLED=1".to_string(),
@@ -384,8 +358,17 @@ pub fn rebuild_command(host: &GoFacts, output: &str) -> String {
             flags.push(format!("{key}={}", shell_quote(value)));
         }
     }
+    let package = match mismatch::main_package_dir(plugin, artifact) {
+        Some(dir) => shell_quote(&dir.display().to_string()),
+        None => match plugin.main_path.as_deref() {
+            Some(path) if !path.starts_with("command-line-arguments") => {
+                format!("{} (run in the plugin's module directory)", shell_quote(path))
+            }
+            _ => "FILES.go (the plugin's source files, as it was built)".to_string(),
+        },
+    };
     format!(
-        "{} go build {} -o {} ./PLUGIN_PKG",
+        "{} go build {} -o {} {package}",
         env.join(" "),
         flags.join(" "),
         shell_quote(output)

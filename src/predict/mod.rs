@@ -4,6 +4,7 @@
 mod elf_findings;
 mod go_findings;
 mod gohost;
+mod mismatch;
 mod process;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,27 @@ pub struct Options {
     pub ld_library_path: Option<String>,
     pub sysroot: Option<PathBuf>,
     pub lazy: bool,
+    /// `None`: [`ProcessMode::Sequence`] for a Go host, else [`ProcessMode::Each`].
+    pub mode: Option<ProcessMode>,
+}
+
+/// How the artifacts of one run relate to host processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessMode {
+    /// One process opens them all, in order: each sees what the earlier ones left.
+    Sequence,
+    /// Each artifact in a fresh process of its own.
+    Each,
+}
+
+impl ProcessMode {
+    fn default_for(host_go: Option<&GoFacts>) -> ProcessMode {
+        match host_go {
+            Some(go) if go.role != golang::GoRole::Plugin => ProcessMode::Sequence,
+            _ => ProcessMode::Each,
+        }
+    }
 }
 
 /// The host every artifact is checked against.
@@ -58,34 +80,42 @@ impl ArtifactReport {
 pub struct Report {
     pub host: Option<Host>,
     pub environment: Environment,
+    pub mode: ProcessMode,
     pub artifacts: Vec<ArtifactReport>,
+}
+
+/// What a run was checked against, known before the first artifact is reported.
+pub struct Setting {
+    pub host: Option<Host>,
+    pub environment: Environment,
+    pub mode: ProcessMode,
 }
 
 /// Reads every artifact and predicts how it loads; the report keeps the input order.
 pub fn inspect(paths: &[PathBuf], options: &Options) -> Result<Report> {
     let mut items = Vec::with_capacity(paths.len());
-    let (host, environment) =
-        inspect_each(paths, options, |index, item| items.push((index, item)))?;
+    let setting = inspect_each(paths, options, |index, item| items.push((index, item)))?;
     items.sort_by_key(|(index, _)| *index);
     let artifacts = items.into_iter().map(|(_, item)| item).collect();
     Ok(Report {
-        host,
-        environment,
+        host: setting.host,
+        environment: setting.environment,
+        mode: setting.mode,
         artifacts,
     })
 }
 
 /// Calls `emit(index, report)` for every artifact as soon as its prediction is ready.
 ///
-/// With a host, the artifacts are opened in order by one host process, so each depends
-/// on the ones before it (static TLS, plugin paths, bound hashes). Without one, each is
-/// dlopened by its own minimal C program: they are independent and analysed in
-/// parallel, and `emit` sees them in completion order.
+/// In [`ProcessMode::Sequence`] the artifacts are opened in order by one process, so
+/// each depends on the ones before it (static TLS, plugin paths, bound hashes). In
+/// [`ProcessMode::Each`] every artifact gets a fresh process: they are independent and
+/// analysed in parallel, and `emit` sees them in completion order.
 pub fn inspect_each(
     paths: &[PathBuf],
     options: &Options,
     mut emit: impl FnMut(usize, ArtifactReport),
-) -> Result<(Option<Host>, Environment)> {
+) -> Result<Setting> {
     let environment = Environment::detect(options.ld_library_path.clone(), options.sysroot.clone());
     let target = TargetFacts {
         glibc: environment
@@ -93,37 +123,74 @@ pub fn inspect_each(
             .as_deref()
             .map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
     };
-    let Some(host_path) = &options.host else {
-        each_alone(paths, &environment, &target, options.lazy, &mut emit);
-        return Ok((None, environment));
+    let host = match &options.host {
+        Some(host_path) => {
+            let artifact = Artifact::read(host_path)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("host {}", host_path.display()))?;
+            let go = golang::read(&artifact);
+            Some((artifact, go))
+        }
+        None => None,
     };
-    let host_artifact = Artifact::read(host_path)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("host {}", host_path.display()))?;
-    let host_go = golang::read(&host_artifact);
+    let host_go = host.as_ref().and_then(|(_, go)| go.as_ref());
+    let mode = options
+        .mode
+        .unwrap_or_else(|| ProcessMode::default_for(host_go));
+    let process = Process {
+        host: host.as_ref().map(|(artifact, _)| artifact),
+        host_go,
+        lazy: options.lazy,
+    };
+    let setup = match mode {
+        ProcessMode::Each => each_alone(paths, &environment, &target, &process, &mut emit),
+        ProcessMode::Sequence => one_process(paths, &environment, &target, &process, &mut emit),
+    };
+    let host = host.map(|(artifact, go)| Host {
+        artifact,
+        go,
+        setup: setup.expect("a process with a host has its start-up"),
+    });
+    Ok(Setting {
+        host,
+        environment,
+        mode,
+    })
+}
+
+/// The program that opens the artifacts.
+struct Process<'h> {
+    host: Option<&'h Artifact>,
+    host_go: Option<&'h GoFacts>,
+    lazy: bool,
+}
+
+/// Every artifact opened in order by one process; returns the host's start-up.
+fn one_process(
+    paths: &[PathBuf],
+    environment: &Environment,
+    target: &TargetFacts,
+    process: &Process,
+    emit: &mut dyn FnMut(usize, ArtifactReport),
+) -> Option<HostSetup> {
     let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> =
         paths.par_iter().map(|path| read_one(path)).collect();
-    let mut loader = Loader::new(&environment);
+    let mut loader = Loader::new(environment);
     let (setup, outcomes) = process::simulate(
         &mut loader,
-        Some(&host_artifact),
-        host_go.as_ref(),
+        process.host,
+        process.host_go,
         paths,
         &read,
-        options.lazy,
+        process.lazy,
     );
     drop(loader);
     for (index, ((path, (artifact, go)), outcome)) in
         paths.iter().zip(read).zip(outcomes).enumerate()
     {
-        emit(index, assemble(path, artifact, go, outcome, &target));
+        emit(index, assemble(path, artifact, go, outcome, target));
     }
-    let host = Host {
-        artifact: host_artifact,
-        go: host_go,
-        setup,
-    };
-    Ok((Some(host), environment))
+    Some(setup)
 }
 
 fn read_one(path: &Path) -> (Result<Artifact, ReadError>, Option<GoFacts>) {
@@ -137,17 +204,19 @@ fn read_one(path: &Path) -> (Result<Artifact, ReadError>, Option<GoFacts>) {
 /// memory stays bounded on thousands of files.
 const BATCH: usize = 64;
 
-/// Every artifact in its own minimal C process, in parallel, streamed to `emit`.
+/// Every artifact in a fresh process of its own, in parallel, streamed to `emit`;
+/// returns the host's start-up (the same for every process).
 fn each_alone(
     paths: &[PathBuf],
     environment: &Environment,
     target: &TargetFacts,
-    lazy: bool,
+    process: &Process,
     emit: &mut dyn FnMut(usize, ArtifactReport),
-) {
+) -> Option<HostSetup> {
     let (sender, receiver) = std::sync::mpsc::channel();
+    let mut setup = None;
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        let worker = scope.spawn(move || {
             let batches: Vec<(usize, &[PathBuf])> = paths
                 .chunks(BATCH)
                 .enumerate()
@@ -163,11 +232,11 @@ fn each_alone(
                         let one = &read[offset..=offset];
                         let (_, mut predicted) = process::simulate(
                             &mut loader,
-                            None,
-                            None,
+                            process.host,
+                            process.host_go,
                             std::slice::from_ref(path),
                             one,
-                            lazy,
+                            process.lazy,
                         );
                         outcomes.push(predicted.pop().expect("one prediction per artifact"));
                     }
@@ -180,11 +249,17 @@ fn each_alone(
                         let _ = sender.send((first + offset, item));
                     }
                 });
+            process.host.map(|_| {
+                let mut loader = Loader::new(environment);
+                process::simulate(&mut loader, process.host, process.host_go, &[], &[], process.lazy).0
+            })
         });
         for (index, item) in receiver {
             emit(index, item);
         }
+        setup = worker.join().expect("the prediction worker does not panic");
     });
+    setup
 }
 
 /// One artifact's report: its own findings, then the prediction's.
@@ -203,6 +278,9 @@ fn assemble(
         findings.extend(go_findings::findings(path, go));
     }
     findings.extend(outcome.findings);
+    if let Some(finding) = failing_load_finding(path, &outcome.verdict, &findings) {
+        findings.push(finding);
+    }
     ArtifactReport {
         path: path.to_path_buf(),
         artifact,
@@ -212,4 +290,24 @@ fn assemble(
         tree: outcome.tree,
         findings,
     }
+}
+
+/// The rule CI gates rely on: an artifact that will not load carries at least one
+/// error-level finding, so `--fail-on error` (the default) exits 1 and SARIF says
+/// `error`. When no rule produced one (a cached earlier failure, a host that died on an
+/// earlier plugin, a GOOS without plugins), the verdict's own code states it.
+fn failing_load_finding(path: &Path, load: &LoadVerdict, findings: &[Finding]) -> Option<Finding> {
+    let code = load.outcome.failure_code()?;
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        return None;
+    }
+    Some(Finding::new(
+        code,
+        format!("{}: {}", path.display(), load.cause),
+        match &load.error {
+            Some(error) => format!("the load fails: {error}"),
+            None => "the load fails".to_string(),
+        },
+        load.fix.clone(),
+    ))
 }

@@ -12,7 +12,7 @@ use crate::loader::predict::Plugin;
 use crate::loader::{self, DepTree, Environment, HostSetup, LoaderPrediction, OpenMode};
 use crate::verdict::{LoadVerdict, Outcome};
 
-use super::gohost;
+use super::gohost::{self, EarlierPlugin};
 
 /// The prediction for one artifact, before the artifact's own findings are added.
 pub struct Predicted {
@@ -55,7 +55,7 @@ pub fn simulate<'a>(
     let loader_basis = loader_basis(host, go_host.is_some(), mode, env);
     let predictions = match go_host {
         Some(host_go) => {
-            GoProcess::new(host_go).run(paths, read, simulation.plugins, &loader_basis)
+            GoProcess::new(host_go, host).run(paths, read, simulation.plugins, &loader_basis)
         }
         None => simulation
             .plugins
@@ -128,19 +128,7 @@ fn loader_only(
 
 /// A finding for a loader-level failure, with the loader's own cause and fix.
 fn loader_finding(path: &Path, verdict: &LoadVerdict) -> Option<Finding> {
-    let code = match verdict.outcome {
-        Outcome::Ok => return None,
-        Outcome::MissingLibrary => Code::MissingLibrary,
-        Outcome::VersionNotFound => Code::VersionNotFound,
-        Outcome::UndefinedSymbol => Code::UndefinedSymbol,
-        Outcome::StaticTls => Code::StaticTlsExhausted,
-        Outcome::WrongClass => Code::WrongClass,
-        Outcome::WrongMachine => Code::WrongMachine,
-        Outcome::WrongLibc => Code::WrongLibc,
-        Outcome::NotElf => Code::NotElf,
-        Outcome::Truncated => Code::Truncated,
-        _ => Code::NotAGoPlugin,
-    };
+    let code = verdict.outcome.failure_code()?;
     let error = verdict.error.as_deref().unwrap_or("");
     Some(Finding::new(
         code,
@@ -153,18 +141,20 @@ fn loader_finding(path: &Path, verdict: &LoadVerdict) -> Option<Finding> {
 /// What one Go process has seen so far.
 struct GoProcess<'h> {
     host: &'h GoFacts,
+    host_artifact: Option<&'h Artifact>,
     /// realpath → the Go error it failed with (`None`: it opened fine).
     opened: HashMap<PathBuf, Option<String>>,
-    /// Plugins whose dlopen succeeded, in order, and whether they passed Go's checks.
-    modules: Vec<(GoFacts, bool)>,
+    /// Go plugins whose dlopen succeeded, in order, and whether they passed Go's checks.
+    modules: Vec<EarlierPlugin<'h>>,
     /// The host died at this artifact; the rest never run.
     crashed_at: Option<String>,
 }
 
 impl<'h> GoProcess<'h> {
-    fn new(host: &'h GoFacts) -> Self {
+    fn new(host: &'h GoFacts, host_artifact: Option<&'h Artifact>) -> Self {
         GoProcess {
             host,
+            host_artifact,
             opened: HashMap::new(),
             modules: Vec::new(),
             crashed_at: None,
@@ -174,7 +164,7 @@ impl<'h> GoProcess<'h> {
     fn run(
         mut self,
         paths: &[PathBuf],
-        read: &[(Result<Artifact, ReadError>, Option<GoFacts>)],
+        read: &'h [(Result<Artifact, ReadError>, Option<GoFacts>)],
         loader: Vec<LoaderPrediction>,
         loader_basis: &str,
     ) -> Vec<Predicted> {
@@ -194,8 +184,8 @@ impl<'h> GoProcess<'h> {
     fn open(
         &mut self,
         path: &Path,
-        artifact: Option<&Artifact>,
-        go: Option<&GoFacts>,
+        artifact: Option<&'h Artifact>,
+        go: Option<&'h GoFacts>,
         loader: LoaderPrediction,
     ) -> Predicted {
         let name = path.display().to_string();
@@ -214,7 +204,7 @@ impl<'h> GoProcess<'h> {
             );
             return out;
         }
-        let gh = gohost::GoHostCheck::new(self.host);
+        let gh = gohost::GoHostCheck::new(self.host, self.host_artifact);
         if let Some(stub) = gh.cgo_stub() {
             out.basis.push("host build info: CGO_ENABLED=0".into());
             out.findings.extend(stub.findings);
@@ -266,7 +256,7 @@ impl<'h> GoProcess<'h> {
         let prediction = self.runtime_checks(go);
         out.basis.extend(prediction.steps.iter().cloned());
         let errstr = prediction.message.clone();
-        let check = gh.verdict(path, artifact, go, &prediction);
+        let check = gh.verdict(path, artifact, go, &prediction, &self.modules);
         out.findings.extend(check.findings);
         out.verdict = check.verdict;
         match &prediction.outcome {
@@ -279,8 +269,12 @@ impl<'h> GoProcess<'h> {
             _ => self.crashed_at = Some(name.clone()),
         }
         if let Some(facts) = go.filter(|g| g.role == GoRole::Plugin) {
-            let passed = prediction.outcome == OpenOutcome::Passes;
-            self.modules.push((facts.clone(), passed));
+            self.modules.push(EarlierPlugin {
+                name,
+                facts,
+                artifact,
+                active: prediction.outcome == OpenOutcome::Passes,
+            });
         }
         out
     }
@@ -290,9 +284,9 @@ impl<'h> GoProcess<'h> {
         let earlier: Vec<Earlier> = self
             .modules
             .iter()
-            .map(|(facts, active)| Earlier {
-                facts,
-                active: *active,
+            .map(|m| Earlier {
+                facts: m.facts,
+                active: m.active,
             })
             .collect();
         match go.filter(|g| g.role == GoRole::Plugin) {

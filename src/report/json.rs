@@ -7,7 +7,7 @@ use crate::elf::{Artifact, Dynamic, Identity, Segments, Tls, Versions};
 use crate::findings::{Finding, Severity};
 use crate::golang::GoFacts;
 use crate::loader::{DepTree, HostSetup};
-use crate::predict::{ArtifactReport, Report};
+use crate::predict::{ArtifactReport, ProcessMode, Report};
 use crate::verdict::LoadVerdict;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -18,6 +18,8 @@ struct Document<'a> {
     plugctl_version: &'static str,
     host: Option<HostJson<'a>>,
     environment: EnvironmentJson<'a>,
+    /// `sequence`: one process opened the artifacts in order; `each`: a fresh process each.
+    process_mode: ProcessMode,
     artifacts: Vec<ArtifactJson<'a>>,
     summary: Summary,
 }
@@ -183,6 +185,7 @@ pub fn render(report: &Report, detail: Detail) -> String {
             glibc_tunables: env.glibc_tunables.as_deref(),
             static_tls_surplus: env.static_tls.surplus,
         },
+        process_mode: report.mode,
         artifacts: report
             .artifacts
             .iter()
@@ -204,9 +207,11 @@ pub fn line(item: &ArtifactReport, detail: Detail) -> String {
 }
 
 /// The closing line of `--format jsonl`.
-pub fn summary_line(summary: &Summary) -> String {
-    let mut text = serde_json::to_string(&serde_json::json!({ "summary": summary }))
-        .expect("summary serializes");
+pub fn summary_line(summary: &Summary, mode: ProcessMode) -> String {
+    let mut text = serde_json::to_string(
+        &serde_json::json!({ "summary": summary, "process_mode": mode }),
+    )
+    .expect("summary serializes");
     text.push('\n');
     text
 }

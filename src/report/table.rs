@@ -6,7 +6,7 @@ use crate::elf::{Artifact, Libc, ObjectKind, TlsModel};
 use crate::findings::{Finding, Severity};
 use crate::golang::{GoFacts, GoRole};
 use crate::loader::{DepNode, DepTree};
-use crate::predict::{ArtifactReport, Report};
+use crate::predict::{ArtifactReport, ProcessMode, Report};
 use crate::verdict::LoadVerdict;
 
 use super::{
@@ -39,6 +39,10 @@ pub fn render(report: &Report, style: Style, detail: Detail) -> String {
         out.push_str(&indent(&table.to_string()));
         out.push_str("\n\n");
     }
+    if report.artifacts.len() > 1 {
+        out.push_str(&process_line(report));
+        out.push_str("\n\n");
+    }
     for item in &report.artifacts {
         render_artifact(&mut out, item, style, detail);
         out.push('\n');
@@ -49,6 +53,23 @@ pub fn render(report: &Report, style: Style, detail: Detail) -> String {
         s.artifacts, s.would_not_load, s.unreadable, s.errors, s.warnings, s.infos
     ));
     out
+}
+
+/// How the artifacts relate to processes, and the flag that changes it.
+fn process_line(report: &Report) -> String {
+    let program = match &report.host {
+        Some(host) => host.artifact.path.display().to_string(),
+        None => "a minimal C program".to_string(),
+    };
+    match report.mode {
+        ProcessMode::Sequence => format!(
+            "mode: sequence: one process of {program} opens the {} artifacts in this order; each sees what the earlier ones left (--each: a fresh process each)",
+            report.artifacts.len()
+        ),
+        ProcessMode::Each => format!(
+            "mode: each: every artifact in a fresh process of {program} (--sequence: one process, in order)"
+        ),
+    }
 }
 
 fn render_artifact(out: &mut String, item: &ArtifactReport, style: Style, detail: Detail) {

@@ -309,6 +309,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             ld_library_path: Some(ld_library_path),
             sysroot: None,
             lazy: options.lazy,
+            mode: None,
         },
     )?;
     let host_go: Option<GoFacts> = predicted
