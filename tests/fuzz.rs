@@ -1667,6 +1667,7 @@ fn exec_pipeline(batch: &[Vec<u8>], dir: &Path, host: Option<&Path>) -> u64 {
         ld_library_path: Some(dir.display().to_string()),
         sysroot: None,
         lazy: false,
+        mode: None,
     };
     if let Ok(report) = plugctl::predict::inspect(&paths, &options) {
         let detail = plugctl::report::json::Detail {
@@ -2468,6 +2469,7 @@ fn regression(file: &str, exec: fn(Vec<u8>) -> bool) {
         ld_library_path: None,
         sysroot: None,
         lazy: false,
+        mode: None,
     };
     let report =
         plugctl::predict::inspect(std::slice::from_ref(&path), &options).expect("inspect runs");

@@ -227,10 +227,7 @@ fn predictions_agree_with_real_loads_for_every_pair() {
             .iter()
             .any(|seen| seen.as_ref().is_none_or(|s| *s != Observed::Ok));
         // 2 when an input is not a readable ELF file (still a failing gate), else 1.
-        let unreadable = predicted
-            .artifacts
-            .iter()
-            .any(|a| a["status"] == "error");
+        let unreadable = predicted.artifacts.iter().any(|a| a["status"] == "error");
         let expected_exit = match (really_fails, unreadable) {
             (false, _) => 0,
             (true, false) => 1,

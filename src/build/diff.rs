@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::sha256_file;
-use crate::golang::sources::FileTable;
 use crate::elf::{Artifact, ObjectKind};
+use crate::golang::sources::FileTable;
 use crate::golang::{self, GoFacts, GoRole, Module};
 
 /// Settings that change the compiled form of every package they apply to.

@@ -59,6 +59,9 @@ pub struct OpenMode {
     pub global: bool,
     /// Open `realpath(path)` instead of the path as given (Go's `plugin.Open` does).
     pub realpath: bool,
+    /// Hand a file named without a slash to dlopen as `./NAME` (the file the user
+    /// meant), instead of searching for the name as dlopen does with a bare name.
+    pub bare_name_is_file: bool,
 }
 
 impl OpenMode {
@@ -67,12 +70,14 @@ impl OpenMode {
         lazy: false,
         global: false,
         realpath: false,
+        bare_name_is_file: false,
     };
     /// Go's `plugin.Open`: `dlopen(realpath(path), RTLD_NOW|RTLD_GLOBAL)`.
     pub const GO_PLUGIN_OPEN: OpenMode = OpenMode {
         lazy: false,
         global: true,
         realpath: true,
+        bare_name_is_file: false,
     };
 }
 
@@ -879,11 +884,7 @@ impl<'a> Loader<'a> {
                 if !dirs.is_empty()
                     && let Some(c) = self.open_path(name, &dirs, state)?
                 {
-                    return Ok(Some((
-                        c,
-                        Rule::Rpath,
-                        Some(p.maps[main].shown_name()),
-                    )));
+                    return Ok(Some((c, Rule::Rpath, Some(p.maps[main].shown_name()))));
                 }
             }
         }
@@ -903,11 +904,7 @@ impl<'a> Loader<'a> {
             if !dirs.is_empty()
                 && let Some(c) = self.open_path(name, &dirs, state)?
             {
-                return Ok(Some((
-                    c,
-                    Rule::Runpath,
-                    Some(p.maps[l].shown_name()),
-                )));
+                return Ok(Some((c, Rule::Runpath, Some(p.maps[l].shown_name()))));
             }
         }
         let nodeflib = p.maps[loader.unwrap_or(main)].file.flags_1 & DF_1_NODEFLIB != 0;
@@ -1110,9 +1107,7 @@ impl<'a> Loader<'a> {
                 "rebuild it as a 64-bit x86-64 object".to_string(),
             );
         }
-        let requester = loader
-            .map(|l| p.maps[l].shown_name())
-            .unwrap_or_default();
+        let requester = loader.map(|l| p.maps[l].shown_name()).unwrap_or_default();
         if let Some((path, why)) = state.skipped.first() {
             let cause = if root {
                 format!("{why}, host is x86-64 (glibc reports a wrong-machine object as missing)")
@@ -1402,9 +1397,9 @@ impl<'a> Loader<'a> {
             Plugin::Artifact(art) => (Some(*art), art.path.to_string_lossy().into_owned()),
             Plugin::Name(name) => (None, name.clone()),
         };
-        // A file the user named without a slash is that file, not a name to search for:
-        // the C host plugctl models is handed `./NAME`. (Go resolves it with realpath.)
-        let mut name = if art.is_some() && !mode.realpath && !given.contains('/') {
+        // A file the user named without a slash can stand for that file rather than a
+        // name to search for: the C host is then handed `./NAME`.
+        let mut name = if art.is_some() && mode.bare_name_is_file && !given.contains('/') {
             format!("./{given}")
         } else {
             given.clone()

@@ -160,9 +160,10 @@ impl<'h> GoHostCheck<'h> {
                             artifact: self.host_artifact,
                         };
                         let cause = mismatch::explain(host_side, "host", this, package);
-                        let fix = cause.fix.clone().unwrap_or_else(|| {
-                            rebuild_command(host, &name, plugin, artifact)
-                        });
+                        let fix = cause
+                            .fix
+                            .clone()
+                            .unwrap_or_else(|| rebuild_command(host, &name, plugin, artifact));
                         (cause, fix)
                     }
                     Some(first) => self.poisoned(first, this, package),
@@ -362,7 +363,10 @@ pub fn rebuild_command(
         Some(dir) => shell_quote(&dir.display().to_string()),
         None => match plugin.main_path.as_deref() {
             Some(path) if !path.starts_with("command-line-arguments") => {
-                format!("{} (run in the plugin's module directory)", shell_quote(path))
+                format!(
+                    "{} (run in the plugin's module directory)",
+                    shell_quote(path)
+                )
             }
             _ => "FILES.go (the plugin's source files, as it was built)".to_string(),
         },

@@ -311,7 +311,10 @@ mod tests {
             effective_flags(Some("example.com/.../x=-N"), "example.com/a/b/x"),
             "-N"
         );
-        assert_eq!(effective_flags(Some("example.com/a=-N"), "example.com/ab"), "");
+        assert_eq!(
+            effective_flags(Some("example.com/a=-N"), "example.com/ab"),
+            ""
+        );
         assert_eq!(effective_flags(None, "net"), "");
     }
 

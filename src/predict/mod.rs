@@ -251,7 +251,15 @@ fn each_alone(
                 });
             process.host.map(|_| {
                 let mut loader = Loader::new(environment);
-                process::simulate(&mut loader, process.host, process.host_go, &[], &[], process.lazy).0
+                process::simulate(
+                    &mut loader,
+                    process.host,
+                    process.host_go,
+                    &[],
+                    &[],
+                    process.lazy,
+                )
+                .0
             })
         });
         for (index, item) in receiver {

@@ -38,8 +38,10 @@ pub fn simulate<'a>(
     let mode = if go_host.is_some() {
         OpenMode::GO_PLUGIN_OPEN
     } else {
+        // `plugctl inspect libx.so` means that file, not a library search.
         OpenMode {
             lazy,
+            bare_name_is_file: true,
             ..OpenMode::C_HOST
         }
     };

@@ -208,10 +208,9 @@ pub fn line(item: &ArtifactReport, detail: Detail) -> String {
 
 /// The closing line of `--format jsonl`.
 pub fn summary_line(summary: &Summary, mode: ProcessMode) -> String {
-    let mut text = serde_json::to_string(
-        &serde_json::json!({ "summary": summary, "process_mode": mode }),
-    )
-    .expect("summary serializes");
+    let mut text =
+        serde_json::to_string(&serde_json::json!({ "summary": summary, "process_mode": mode }))
+            .expect("summary serializes");
     text.push('\n');
     text
 }
