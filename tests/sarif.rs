@@ -286,6 +286,68 @@ fn sarif_rules_results_and_locations() {
     );
 }
 
+/// The CI gate in SARIF: every artifact that will not load has an `error` result, and
+/// the one-sided `-trimpath` mismatch (PC105) is one of them.
+#[test]
+fn sarif_levels_follow_the_load_verdict() {
+    let f = fixtures();
+    let host = f.path(&f.rel("go/host/1.26.6/default"));
+    let plugins: Vec<PathBuf> = [
+        "go/plugin/1.26.6/trimpath",
+        "go/plugin/1.26.6/race",
+        "go/plugin/1.26.6/default",
+        "go/plugin/1.26.6/goamd64-v3",
+        "go/plugin/1.27.3/default",
+    ]
+    .iter()
+    .map(|id| f.path(&f.rel(id)))
+    .collect();
+    let run = |format: &str| -> Value {
+        let output = plugctl()
+            .args(["inspect", "--each", "--format", format, "--host"])
+            .arg(&host)
+            .args(&plugins)
+            .output()
+            .expect("run plugctl");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let json = run("json");
+    let sarif = run("sarif");
+    let sarif_run = &sarif["runs"][0];
+    let uris: Vec<&str> = sarif_run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["location"]["uri"].as_str().unwrap())
+        .collect();
+    let results = sarif_run["results"].as_array().unwrap();
+    let mut failing = 0;
+    for (index, artifact) in json["artifacts"].as_array().unwrap().iter().enumerate() {
+        let errors: Vec<&str> = results
+            .iter()
+            .filter(|r| {
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["index"] == index
+                    && r["level"] == "error"
+            })
+            .map(|r| r["ruleId"].as_str().unwrap())
+            .collect();
+        let loads = artifact["load"]["outcome"] == "ok";
+        failing += usize::from(!loads);
+        assert_eq!(
+            loads,
+            errors.is_empty(),
+            "{}: outcome {}, SARIF error results {errors:?}",
+            uris[index],
+            artifact["load"]["outcome"]
+        );
+        if index == 0 {
+            assert!(errors.contains(&"PC105"), "{errors:?}");
+        }
+    }
+    assert_eq!(failing, 3, "trimpath, race and 1.27.3 do not load");
+}
+
 #[test]
 fn the_validator_rejects_broken_sarif() {
     let (mut document, _) = sarif_of_fixtures();
