@@ -175,7 +175,7 @@ fn gate_disagreement(observed: &Observed, artifact: &Value) -> Option<String> {
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     let loads = *observed == Observed::Ok;
-    (loads == !errors.is_empty()).then(|| {
+    (loads != errors.is_empty()).then(|| {
         format!("observed {observed:?}, error findings {errors:?}: the CI gate would be wrong")
     })
 }

@@ -44,17 +44,11 @@ impl LoadCheck {
     }
 }
 
-/// Whether a package can be named in an import of another module's `main`.
+/// Whether the harness can blank-import a package: another module's `main` may import
+/// it, and the harness's own imports do not already name it.
 fn importable(path: &str, plugin_module: &str) -> bool {
-    let internal = path.split('/').any(|e| e == "internal");
-    !(internal
-        || path.starts_with("vendor/")
-        || path.starts_with("cmd/")
-        || path.contains(".test")
-        || ["main", "unsafe", "C", "fmt", "os", "plugin", "time"].contains(&path)
-        || path.starts_with("go.shape")
-        || path == plugin_module
-        || path.starts_with(&format!("{plugin_module}/")))
+    crate::runtime::harness::importable(path, Some(plugin_module))
+        && !["fmt", "os", "plugin", "time"].contains(&path)
 }
 
 /// The harness's `main.go`.

@@ -105,14 +105,7 @@ impl ModFile {
     }
 }
 
-/// A replacement target that is a directory (`./x`, `../x`, `/x`), not a module.
-pub fn is_local_path(path: &str) -> bool {
-    path == "."
-        || path == ".."
-        || path.starts_with("./")
-        || path.starts_with("../")
-        || path.starts_with('/')
-}
+pub use crate::golang::sources::is_local_path;
 
 /// What alignment did for one module both builds use.
 #[derive(Debug, Clone, Serialize)]

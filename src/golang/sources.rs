@@ -141,6 +141,15 @@ impl FileTable {
     }
 }
 
+/// A `replace` target that is a directory (`./x`, `../x`, `/x`), not a module.
+pub fn is_local_path(path: &str) -> bool {
+    path == "."
+        || path == ".."
+        || path.starts_with("./")
+        || path.starts_with("../")
+        || path.starts_with('/')
+}
+
 /// The module cache's case encoding: `A` → `!a`.
 pub fn escape_module_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());

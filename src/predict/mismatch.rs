@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::elf::Artifact;
 use crate::findings::Code;
-use crate::golang::sources::FileTable;
+use crate::golang::sources::{FileTable, is_local_path};
 use crate::golang::{GoFacts, Module};
 
 /// One side of the comparison: a binary's Go facts and, when available, its file (for
@@ -201,6 +201,20 @@ fn module_difference(
         || h.replace.as_ref().map(|r| &r.sum) != p.replace.as_ref().map(|r| &r.sum)
     {
         let fix = match &h.replace {
+            // A local directory: point at the very directory the first side compiled
+            // (without -trimpath the directory is part of the hash), else its path as
+            // its go.mod wrote it.
+            Some(r) if is_local_path(&r.path) => match source_dir(first, h, package) {
+                Some(dir) => format!(
+                    "go mod edit -replace={}={} (the directory the {first_name} was built from), then rebuild the plugin",
+                    h.path,
+                    dir.display()
+                ),
+                None => format!(
+                    "go mod edit -replace={}={} (the {first_name}'s replacement, relative to its module), then rebuild the plugin",
+                    h.path, r.path
+                ),
+            },
             Some(r) => format!(
                 "go mod edit -replace={}={}@{} (the {first_name}'s replacement), then rebuild the plugin",
                 h.path, r.path, r.version

@@ -4,10 +4,12 @@
 //!
 //! What is mirrored: the Go release, `-trimpath`, `-race`, `-msan`, `-asan`, `-gcflags`,
 //! `-asmflags`, `-tags`, `CGO_ENABLED`, `GOAMD64` and `GOEXPERIMENT` (the settings that
-//! change package hashes or the runtime). What is not: `-ldflags` (link-time only; `-X`
-//! and `-s -w` do not change hashes) and the host's own non-std modules: the harness
-//! imports only the standard library, so a mismatch in a module the host shares with
-//! the plugin is `inspect`'s to predict, not the harness's to observe.
+//! change package hashes or the runtime), and, with a `--host`, the non-standard modules
+//! the host shares with the plugins ([`link_host_modules`]): at the host's version, from
+//! the directory the host compiled them from (recorded in its `pclntab` without
+//! `-trimpath`), blank-imported so that `plugin.Open` compares the host's copy of their
+//! packages, as in the real host. Not mirrored: `-ldflags` (link-time only; `-X` and
+//! `-s -w` do not change hashes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,13 +19,15 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::golang::GoFacts;
+use crate::elf::Artifact;
+use crate::golang::sources::FileTable;
+use crate::golang::{GoFacts, Module};
 use crate::toolchain::{self, Toolchain};
 
 pub const SOURCE: &str = include_str!("harness/main.go");
 const GO_MOD: &str = "module plugctl.local/harness\n\ngo 1.16\n";
 /// Bump when the way the harness is built changes.
-const BUILD_SCHEME: &str = "plugctl-harness-1";
+const BUILD_SCHEME: &str = "plugctl-harness-2";
 
 /// How to build the harness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +42,21 @@ pub struct BuildPlan {
     pub mirrors: String,
     /// Settings deliberately not mirrored, and why.
     pub notes: Vec<String>,
+    /// The host's non-standard modules the harness links (see [`link_host_modules`]).
+    pub modules: Vec<LinkedModule>,
+}
+
+/// A module the harness links as the host does: same version, same source directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkedModule {
+    pub path: String,
+    pub version: String,
+    /// The directory the host compiled it from; the harness's `replace` target.
+    pub dir: PathBuf,
+    /// Its packages that the host and a plugin both link, blank-imported by the harness.
+    pub packages: Vec<String>,
+    /// SHA-256 of the directory's files, so an edited source rebuilds the harness.
+    pub tree_hash: String,
 }
 
 impl BuildPlan {
@@ -72,6 +91,7 @@ pub fn plan_from(facts: &GoFacts, mirrors: String) -> Result<BuildPlan> {
         env: Vec::new(),
         mirrors,
         notes: Vec::new(),
+        modules: Vec::new(),
     };
     let mut cgo = "1".to_string();
     for s in &facts.settings {
@@ -142,7 +162,136 @@ fn empty_plan(version: &str) -> BuildPlan {
         env: vec![("CGO_ENABLED".into(), "1".into())],
         mirrors: String::new(),
         notes: Vec::new(),
+        modules: Vec::new(),
     }
+}
+
+/// Whether another module's `main` may import `path` (and whether that is useful: the
+/// plugin's own module and `main` never bind to the host's copy).
+pub fn importable(path: &str, plugin_module: Option<&str>) -> bool {
+    let internal = path.split('/').any(|e| e == "internal");
+    let own = plugin_module.is_some_and(|m| path == m || path.starts_with(&format!("{m}/")));
+    !(internal
+        || own
+        || path.starts_with("vendor/")
+        || path.starts_with("cmd/")
+        || path.contains(".test")
+        || ["main", "unsafe", "C"].contains(&path)
+        || path.starts_with("go.shape"))
+}
+
+fn is_std(path: &str) -> bool {
+    !path.split('/').next().unwrap_or("").contains('.')
+}
+
+/// Adds to `plan` every non-standard module whose packages the host and one of
+/// `plugins` both link, from the directory the host compiled it from. A module the
+/// harness cannot reproduce (a `-trimpath` host records no directory; a module cache
+/// this machine does not have) is named in `plan.notes` instead.
+pub fn link_host_modules(
+    plan: &mut BuildPlan,
+    host: &GoFacts,
+    host_artifact: &Artifact,
+    plugins: &[&GoFacts],
+) {
+    let mut by_module: std::collections::BTreeMap<&str, (&Module, Vec<String>)> =
+        std::collections::BTreeMap::new();
+    for plugin in plugins {
+        let own = plugin.main_module.as_ref().map(|m| m.path.as_str());
+        for package in &plugin.package_hashes {
+            let path = package.path.as_str();
+            if is_std(path) || !importable(path, own) || host.package_hash(path).is_none() {
+                continue;
+            }
+            let Some(module) = owner(host, path) else {
+                continue;
+            };
+            let entry = by_module
+                .entry(module.path.as_str())
+                .or_insert_with(|| (module, Vec::new()));
+            if !entry.1.iter().any(|p| p == path) {
+                entry.1.push(path.to_string());
+            }
+        }
+    }
+    if by_module.is_empty() {
+        return;
+    }
+    let files = FileTable::read(host_artifact);
+    for (path, (module, packages)) in by_module {
+        let names: Vec<&str> = packages.iter().map(String::as_str).collect();
+        let dir = match &module.replace {
+            Some(r) => files.module_dir(path, &names, Some(&r.path)),
+            None => files
+                .module_cache(path, &module.version)
+                .map(|cache| {
+                    cache.join(format!(
+                        "{}@{}",
+                        crate::golang::sources::escape_module_path(path),
+                        module.version
+                    ))
+                })
+                .filter(|d| d.is_dir()),
+        };
+        let Some(dir) = dir.filter(|d| d.is_dir()) else {
+            plan.notes.push(format!(
+                "module {path} ({}) is not linked: the host records no source directory for it that exists here{}; a mismatch in it is inspect's to predict",
+                packages.join(", "),
+                if files.has_absolute_paths() { "" } else { " (built with -trimpath)" }
+            ));
+            continue;
+        };
+        let tree_hash = crate::build::hash_tree(&dir, &[])
+            .map(|(hash, _)| hash)
+            .unwrap_or_default();
+        plan.modules.push(LinkedModule {
+            path: path.to_string(),
+            version: module.version.clone(),
+            dir,
+            packages,
+            tree_hash,
+        });
+    }
+}
+
+/// The host's module that provides `package` (longest path prefix).
+fn owner<'f>(facts: &'f GoFacts, package: &str) -> Option<&'f Module> {
+    facts
+        .deps
+        .iter()
+        .filter(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
+        .max_by_key(|m| m.path.len())
+}
+
+/// The harness's `go.mod`: the host's linked modules required and replaced by directory.
+fn go_mod(plan: &BuildPlan) -> String {
+    let mut text = GO_MOD.to_string();
+    for m in &plan.modules {
+        text.push_str(&format!(
+            "\nrequire {} {}\nreplace {} => {}\n",
+            m.path,
+            m.version,
+            m.path,
+            m.dir.display()
+        ));
+    }
+    text
+}
+
+/// `linked.go`: blank imports of the linked packages (none: no file).
+fn linked_source(plan: &BuildPlan) -> Option<String> {
+    let packages: Vec<&String> = plan.modules.iter().flat_map(|m| &m.packages).collect();
+    if packages.is_empty() {
+        return None;
+    }
+    let mut text = String::from(
+        "// Code generated by plugctl: the host's shared modules, linked as the host links them.\npackage main\n\nimport (\n",
+    );
+    for p in packages {
+        text.push_str(&format!("\t_ {p:?}\n"));
+    }
+    text.push_str(")\n");
+    Some(text)
 }
 
 /// A built harness.
@@ -184,6 +333,21 @@ pub fn cache_key(plan: &BuildPlan, go: &Path) -> String {
         h.update([2]);
         h.update(v.as_bytes());
         h.update([3]);
+    }
+    for m in &plan.modules {
+        for part in [
+            &m.path,
+            &m.version,
+            &m.dir.display().to_string(),
+            &m.tree_hash,
+        ] {
+            h.update(part.as_bytes());
+            h.update([4]);
+        }
+        for p in &m.packages {
+            h.update(p.as_bytes());
+            h.update([5]);
+        }
     }
     hex(&h.finalize()[..16])
 }
@@ -242,7 +406,10 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
     std::fs::write(staging.join("main.go"), SOURCE)?;
-    std::fs::write(staging.join("go.mod"), GO_MOD)?;
+    std::fs::write(staging.join("go.mod"), go_mod(plan))?;
+    if let Some(linked) = linked_source(plan) {
+        std::fs::write(staging.join("linked.go"), linked)?;
+    }
     let mut cmd = go_build_command(&tc, &plan.env);
     cmd.current_dir(&staging)
         .arg("build")

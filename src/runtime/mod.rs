@@ -399,7 +399,16 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     } else if let Some(v) = &options.go {
         Some(harness::plan_for_version(v, first_plugin_facts))
     } else if let (Some(h), Some(path)) = (&host_go, &options.host) {
-        Some(harness::plan_from(h, format!("host {}", path.display())))
+        let plugins: Vec<&GoFacts> = go_plugins.iter().map(|(_, g)| *g).collect();
+        let host_artifact = predicted.host.as_ref().map(|host| &host.artifact);
+        Some(
+            harness::plan_from(h, format!("host {}", path.display())).map(|mut plan| {
+                if let Some(artifact) = host_artifact {
+                    harness::link_host_modules(&mut plan, h, artifact, &plugins);
+                }
+                plan
+            }),
+        )
     } else {
         let (i, facts) = go_plugins[0];
         Some(harness::plan_from(
@@ -627,15 +636,22 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         }
         let p = &item.load;
         let agrees = p.outcome == verdict.outcome && p.error == verdict.error;
-        // The harness links only the standard library: a difference that involves a
-        // non-std package the host links itself is expected, and inspect's to judge.
-        let non_std = |pkg: &Option<String>| {
-            pkg.as_deref()
-                .is_some_and(|p| p.split('/').next().is_some_and(|e| e.contains('.')))
+        // A non-std package the harness could not link as the host does (see
+        // `harness::link_host_modules`): a difference there is expected, and inspect's.
+        let unlinked = |pkg: &Option<String>| {
+            pkg.as_deref().is_some_and(|p| {
+                p.split('/').next().is_some_and(|e| e.contains('.'))
+                    && !harness.as_ref().is_some_and(|h| {
+                        h.plan
+                            .modules
+                            .iter()
+                            .any(|m| m.packages.iter().any(|x| x == p))
+                    })
+            })
         };
-        let note = (!agrees && observed_by == "go-open" && (non_std(&p.package) || non_std(&verdict.package))).then(|| {
+        let note = (!agrees && observed_by == "go-open" && (unlinked(&p.package) || unlinked(&verdict.package))).then(|| {
             format!(
-                "expected difference: the harness links only the standard library, so it cannot reproduce the host's own copy of {}; inspect compares the host's and the plugins' hashes of it statically",
+                "expected difference: the harness could not link the host's own copy of {} (see the harness notes); inspect compares the host's and the plugins' hashes of it statically",
                 p.package.clone().or(verdict.package.clone()).unwrap_or_default()
             )
         });
