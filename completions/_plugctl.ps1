@@ -52,6 +52,8 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--symbols', '--symbols', [CompletionResultType]::ParameterName, 'List undefined dynamic symbols and Go plugin exports in full')
             [CompletionResult]::new('--tree', '--tree', [CompletionResultType]::ParameterName, 'Show the dependency tree with where each library was found and why')
             [CompletionResult]::new('--lazy', '--lazy', [CompletionResultType]::ParameterName, 'Predict for dlopen(RTLD_LAZY) instead of RTLD_NOW (only for C hosts; Go always uses RTLD_NOW)')
+            [CompletionResult]::new('--sequence', '--sequence', [CompletionResultType]::ParameterName, 'One process opens every artifact, in the order given (or sorted, with -r): each sees what the earlier ones bound (static TLS, plugin paths, package hashes). The default with a Go `--host`: a program calling plugin.Open loads its plugin directory into one process, in an order')
+            [CompletionResult]::new('--each', '--each', [CompletionResultType]::ParameterName, 'Each artifact in a fresh process of its own (of `--host`, or of a minimal C program). The default without a Go host: a directory of libraries is a set of independent candidates, not one process')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')

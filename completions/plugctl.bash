@@ -222,7 +222,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__explain)
-            opts="-q -v -h -V --list --format --color --quiet --verbose --help --version PC001 PC010 PC011 PC012 PC013 PC014 PC015 PC016 PC017 PC100 PC101 PC102 PC103 PC104 PC105 PC106 PC200 PC201 PC202 PC203 PC204 PC205 PC206 PC207 PC208 PC209"
+            opts="-q -v -h -V --list --format --color --quiet --verbose --help --version PC001 PC010 PC011 PC012 PC013 PC014 PC015 PC016 PC017 PC100 PC101 PC102 PC103 PC104 PC105 PC106 PC107 PC200 PC201 PC202 PC203 PC204 PC205 PC206 PC207 PC208 PC209"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -384,7 +384,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__inspect)
-            opts="-r -q -v -h -V --host --format --fail-on --recursive --symbols --tree --ld-library-path --sysroot --lazy --color --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --host --format --fail-on --recursive --symbols --tree --ld-library-path --sysroot --lazy --sequence --each --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -48,6 +48,8 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand --symbols 'List undefined dynamic symbols and Go plugin exports in full'
             cand --tree 'Show the dependency tree with where each library was found and why'
             cand --lazy 'Predict for dlopen(RTLD_LAZY) instead of RTLD_NOW (only for C hosts; Go always uses RTLD_NOW)'
+            cand --sequence 'One process opens every artifact, in the order given (or sorted, with -r): each sees what the earlier ones bound (static TLS, plugin paths, package hashes). The default with a Go `--host`: a program calling plugin.Open loads its plugin directory into one process, in an order'
+            cand --each 'Each artifact in a fresh process of its own (of `--host`, or of a minimal C program). The default without a Go host: a directory of libraries is a set of independent candidates, not one process'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
             cand -v 'Log what plugctl does on stderr (commands run, steps); repeat for more'

@@ -57,6 +57,8 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s r -l recursi
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l symbols -d 'List undefined dynamic symbols and Go plugin exports in full'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l tree -d 'Show the dependency tree with where each library was found and why'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l lazy -d 'Predict for dlopen(RTLD_LAZY) instead of RTLD_NOW (only for C hosts; Go always uses RTLD_NOW)'
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sequence -d 'One process opens every artifact, in the order given (or sorted, with -r): each sees what the earlier ones bound (static TLS, plugin paths, package hashes). The default with a Go `--host`: a program calling plugin.Open loads its plugin directory into one process, in an order'
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l each -d 'Each artifact in a fresh process of its own (of `--host`, or of a minimal C program). The default without a Go host: a directory of libraries is a set of independent candidates, not one process'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -1098,8 +1098,10 @@ fn predict(
     libs: &BTreeMap<String, Built>,
 ) -> Result<Prediction> {
     let started = Instant::now();
+    // A row's host opens its plugins in one process, in order.
     let mut args = vec![
         "inspect".to_string(),
+        "--sequence".into(),
         "--format".into(),
         "json".into(),
         "--fail-on".into(),
