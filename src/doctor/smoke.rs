@@ -64,6 +64,12 @@ fn language_version(version: &str) -> String {
 
 pub(super) fn run(toolchain: Option<&Toolchain>, cache_dir: &Path, options: &Options) -> Check {
     let Some(tc) = toolchain else {
+        if which::which("python3").is_ok() {
+            return check(
+                Status::Skip,
+                "not run: no Go toolchain yet; the first `plugctl build` or `plugctl load` installs one (see go.toolchains)",
+            );
+        }
         return check(Status::Fail, "not run: no Go toolchain (see go.toolchains)")
             .fix("install a Go toolchain, then run plugctl doctor again");
     };

@@ -1399,7 +1399,7 @@ impl<'a> Loader<'a> {
         };
         // A file the user named without a slash can stand for that file rather than a
         // name to search for: the C host is then handed `./NAME`.
-        let mut name = if art.is_some() && mode.bare_name_is_file && !given.contains('/') {
+        let mut name = if mode.bare_name_is_file && !given.contains('/') {
             format!("./{given}")
         } else {
             given.clone()

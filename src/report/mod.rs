@@ -6,6 +6,7 @@ pub mod json;
 pub mod load;
 pub mod sarif;
 pub mod table;
+pub mod wrap;
 
 /// How to style human output.
 #[derive(Debug, Clone, Copy)]

@@ -12,9 +12,8 @@ use crate::verdict::LoadVerdict;
 use super::{
     Style,
     json::{Detail, Summary},
+    wrap,
 };
-
-const WIDTH: u16 = 100;
 
 pub fn render(report: &Report, style: Style, detail: Detail) -> String {
     let mut out = String::new();
@@ -36,7 +35,7 @@ pub fn render(report: &Report, style: Style, detail: Detail) -> String {
         if !host.setup.problems.is_empty() {
             table.add_row(vec!["start-up".to_string(), host.setup.problems.join("\n")]);
         }
-        out.push_str(&indent(&table.to_string()));
+        out.push_str(&indent(&laid_out(&table, style)));
         out.push_str("\n\n");
     }
     if report.artifacts.len() > 1 {
@@ -102,10 +101,13 @@ fn render_artifact(out: &mut String, item: &ArtifactReport, style: Style, detail
     if detail.tree {
         table.add_row(vec!["tree".to_string(), render_tree(&item.tree)]);
     }
-    out.push_str(&indent(&table.to_string()));
+    out.push_str(&indent(&laid_out(&table, style)));
     out.push('\n');
     if !item.findings.is_empty() {
-        out.push_str(&indent(&findings_table(&item.findings, style).to_string()));
+        out.push_str(&indent(&laid_out(
+            &findings_table(&item.findings, style),
+            style,
+        )));
         out.push('\n');
     }
 }
@@ -175,7 +177,13 @@ pub fn render_tree(tree: &DepTree) -> String {
 }
 
 fn walk(tree: &DepTree, node: &DepNode, depth: usize, lines: &mut Vec<String>) {
-    let pad = "  ".repeat(depth);
+    // `  ` per level and a `- ` marker, so a wrapped line (indented by two more spaces)
+    // is never mistaken for a child.
+    let pad = if depth == 0 {
+        String::new()
+    } else {
+        format!("{}- ", "  ".repeat(depth - 1))
+    };
     let line = match (&node.path, node.rule) {
         (Some(path), Some(rule)) if path != &node.name => {
             format!("{pad}{} => {path} [{}]", node.name, rule.as_str())
@@ -202,12 +210,18 @@ fn walk(tree: &DepTree, node: &DepNode, depth: usize, lines: &mut Vec<String>) {
     }
 }
 
+/// A (label, text) table as text: wrapped at spaces and commas to the terminal's width
+/// (less the two-space indent), never inside a word.
+fn laid_out(table: &Table, style: Style) -> String {
+    wrap::two_columns(table, || facts_table(style), wrap::columns() - 2).to_string()
+}
+
 fn facts_table(style: Style) -> Table {
     let mut table = Table::new();
     table
         .load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH - 2);
+        .set_width(u16::try_from(wrap::columns() - 2).unwrap_or(u16::MAX));
     if !style.color {
         table.force_no_tty();
     }
