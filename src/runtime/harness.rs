@@ -402,9 +402,12 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
     progress(&format!("building the Go harness with {}", plan.describe()));
     let parent = dir.parent().expect("harness dir has a parent");
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = parent.join(format!(".build-{key}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
+    // Unique per call: threads of one plugctl (matrix rows) may build the same harness.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".build-{key}-"))
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a build directory in {}", parent.display()))?
+        .keep();
     std::fs::write(staging.join("main.go"), SOURCE)?;
     std::fs::write(staging.join("go.mod"), go_mod(plan))?;
     if let Some(linked) = linked_source(plan) {
