@@ -107,8 +107,15 @@ fn explain_is_case_insensitive_and_rejects_unknown_codes() {
 #[test]
 fn explain_list_names_every_code() {
     let list = stdout(&["explain", "--list", "--color", "never"]);
-    assert_eq!(list.lines().count(), Code::ALL.len());
-    for (line, code) in list.lines().zip(Code::ALL) {
+    let (codes, rule) = list
+        .split_once("\n\n")
+        .expect("codes, a blank line, the exit rule");
+    assert_eq!(codes.lines().count(), Code::ALL.len());
+    assert!(
+        rule.starts_with("Exit status: an artifact whose predicted load outcome is not `ok`"),
+        "{rule}"
+    );
+    for (line, code) in codes.lines().zip(Code::ALL) {
         assert!(
             line.starts_with(code.id()) && line.ends_with(code.title()),
             "{line}"

@@ -332,6 +332,36 @@ mod tests {
         assert_eq!(effective_flags(None, "net"), "");
     }
 
+    fn with_settings(settings: &[(&str, &str)]) -> GoFacts {
+        let mut facts = crate::build::test_support::go_facts("go1.26.6");
+        facts.settings = settings
+            .iter()
+            .map(|(key, value)| crate::golang::BuildSetting {
+                key: key.to_string(),
+                value: value.to_string(),
+            })
+            .collect();
+        facts
+    }
+
+    #[test]
+    fn only_settings_that_reach_the_package_are_causes() {
+        let host = with_settings(&[]);
+        // -trimpath reaches every package; -gcflags without a pattern only `main`.
+        let plugin = with_settings(&[("-trimpath", "true"), ("-gcflags", "-N -l")]);
+        let side = |facts| Side {
+            facts,
+            artifact: None,
+        };
+        let cause = explain(side(&host), "host", side(&plugin), "internal/goarch");
+        assert_eq!(cause.code, Code::BuildSettingSkew);
+        assert_eq!(cause.summary, "-trimpath: plugin true, host unset");
+        // With a pattern that covers the package, -gcflags is a cause too.
+        let plugin = with_settings(&[("-gcflags", "all=-N -l")]);
+        let cause = explain(side(&host), "host", side(&plugin), "internal/abi");
+        assert_eq!(cause.summary, "-gcflags: plugin all=-N -l, host unset");
+    }
+
     #[test]
     fn standard_library_is_told_by_the_first_element() {
         assert!(is_std("internal/goarch"));

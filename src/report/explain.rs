@@ -58,6 +58,16 @@ pub fn render_code(code: Code, style: Style) -> String {
         out.push('\n');
         out.push_str(&wrap(text, "  ", WIDTH));
     }
+    if code.severity() == crate::findings::Severity::Error {
+        out.push('\n');
+        out.push_str(&style.paint("Exit status", None, true));
+        out.push('\n');
+        out.push_str(&wrap(
+            "An error-level finding: `plugctl inspect` exits 1 under the default `--fail-on error`, and SARIF marks it `error`. Every artifact that will not load carries at least one.",
+            "  ",
+            WIDTH,
+        ));
+    }
     if !code.docs().is_empty() {
         out.push('\n');
         out.push_str(&style.paint("Documentation", None, true));
@@ -69,7 +79,10 @@ pub fn render_code(code: Code, style: Style) -> String {
     out
 }
 
-/// One line per code: id, severity, title.
+/// The rule CI gates rely on, as `explain` states it.
+pub const EXIT_RULE: &str = "Exit status: an artifact whose predicted load outcome is not `ok` always carries at least one error-level finding (the code that names the cause, or the outcome's own code), so `plugctl inspect` exits 1 under the default `--fail-on error` and SARIF marks it `error`; an artifact that loads exits 0 unless a real error finding exists. Exit 2: an input could not be read or the command line is wrong.";
+
+/// One line per code: id, severity, title; then the exit-status rule.
 pub fn render_list(style: Style) -> String {
     let mut out = String::new();
     for code in Code::ALL {
@@ -80,6 +93,8 @@ pub fn render_list(style: Style) -> String {
             code.title()
         ));
     }
+    out.push('\n');
+    out.push_str(&wrap(EXIT_RULE, "", WIDTH));
     out
 }
 
