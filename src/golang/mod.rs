@@ -13,6 +13,7 @@ mod image;
 mod initenv;
 mod moduledata;
 mod open;
+mod types;
 
 use serde::{Serialize, Serializer};
 
@@ -25,6 +26,10 @@ pub use moduledata::{
 };
 pub use open::{
     Earlier, OpenOutcome, OpenPrediction, open_error, predict_open, predict_open_non_go,
+};
+pub use types::{
+    ChanDir, ExportType, Field as TypeField, Kind as TypeKind, Method as TypeMethod, TypeGraph,
+    TypeId, TypeNode, TypeTree,
 };
 
 use image::Image;
@@ -153,6 +158,10 @@ pub struct GoExport {
     /// Whether that symbol is in `.dynsym` (if not, `plugin.Open` fails with
     /// `could not find symbol`).
     pub in_dynsym: bool,
+    /// The type `Plugin.Lookup` returns (a pointer to the variable for variables),
+    /// read from the plugin's type metadata; rendered as a tree (see `types.rs`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ExportType>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -460,6 +469,7 @@ fn read_plugin(image: &Image, facts: &mut GoFacts) {
         return;
     };
     read_exports(image, &pp, tables.ptab, facts);
+    types::attach(image, facts);
     let (names, scan) = initenv::scan(image, &pp);
     facts.init_env_reads = names;
     facts.init_env = scan;
@@ -495,6 +505,7 @@ fn read_exports(
                     symbol: format!("{prefix}{name}"),
                     in_dynsym: dynsyms.contains_key(name.as_str()),
                     name,
+                    type_: None,
                 })
                 .collect();
         }
@@ -514,6 +525,7 @@ fn read_exports(
                     kind: kind_of(name, None),
                     symbol: format!("{prefix}{name}"),
                     in_dynsym: true,
+                    type_: None,
                 })
                 .collect();
         }
