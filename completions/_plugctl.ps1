@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Read ELF shared objects and Go plugins (never executing them) and predict how they load')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified')
+            [CompletionResult]::new('contract', 'contract', [CompletionResultType]::ParameterValue, 'Read a Go plugin''s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare two artifacts'' build facts and say which difference explains the others')
             [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Load plugins for real in sandboxed child processes and report every layer')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin')
@@ -85,6 +86,22 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the alignment into the plugin''s go.mod and go.sum (default: a temporary copy)')
             [CompletionResult]::new('--load', '--load', [CompletionResultType]::ParameterName, 'Also load the plugin for real, in a harness built like the host')
             [CompletionResult]::new('--verify-repro', '--verify-repro', [CompletionResultType]::ParameterName, 'Rebuild in another directory with an empty build cache and compare the SHA-256')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plugctl;contract' {
+            [CompletionResult]::new('--symbol', '--symbol', [CompletionResultType]::ParameterName, 'Show only this exported symbol (and the structs it reaches)')
+            [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Emit JSON Schema for a struct: a type (`main.Config`), a type name (`Config`) or an exported variable of that type')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Validate this JSON config against the --schema struct; exit 1 on any violation')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines (a schema is always JSON)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
@@ -230,6 +247,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
         'plugctl;help' {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Read ELF shared objects and Go plugins (never executing them) and predict how they load')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified')
+            [CompletionResult]::new('contract', 'contract', [CompletionResultType]::ParameterValue, 'Read a Go plugin''s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare two artifacts'' build facts and say which difference explains the others')
             [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Load plugins for real in sandboxed child processes and report every layer')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin')
@@ -242,6 +260,9 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;help;build' {
+            break
+        }
+        'plugctl;help;contract' {
             break
         }
         'plugctl;help;diff' {

@@ -33,6 +33,7 @@ complete -c plugctl -n "__fish_plugctl_needs_command" -s h -l help -d 'Print hel
 complete -c plugctl -n "__fish_plugctl_needs_command" -s V -l version -d 'Print version'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "inspect" -d 'Read ELF shared objects and Go plugins (never executing them) and predict how they load'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "build" -d 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified'
+complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "contract" -d 'Read a Go plugin\'s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "diff" -d 'Compare two artifacts\' build facts and say which difference explains the others'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "load" -d 'Load plugins for real in sandboxed child processes and report every layer'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "doctor" -d 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin'
@@ -89,6 +90,18 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s q -l quiet -d 
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s V -l version -d 'Print version'
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l symbol -d 'Show only this exported symbol (and the structs it reaches)' -r
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l schema -d 'Emit JSON Schema for a struct: a type (`main.Config`), a type name (`Config`) or an exported variable of that type' -r
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l config -d 'Validate this JSON config against the --schema struct; exit 1 on any violation' -r -F
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l format -d 'Output format; `table` for people, `json` for machines (a schema is always JSON)' -r -f -a "table\t''
+json\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s q -l quiet -d 'Print only errors'
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s h -l help -d 'Print help'
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s V -l version -d 'Print version'
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
 json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
@@ -189,12 +202,13 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand matrix; and __fish_seen_
 complete -c plugctl -n "__fish_plugctl_using_subcommand matrix; and __fish_seen_subcommand_from merge" -s V -l version -d 'Print version'
 complete -c plugctl -n "__fish_plugctl_using_subcommand matrix; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Combine shard reports (`plugctl matrix --shard I/N --format json`) into one report'
 complete -c plugctl -n "__fish_plugctl_using_subcommand matrix; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "inspect" -d 'Read ELF shared objects and Go plugins (never executing them) and predict how they load'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "build" -d 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "diff" -d 'Compare two artifacts\' build facts and say which difference explains the others'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "load" -d 'Load plugins for real in sandboxed child processes and report every layer'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "doctor" -d 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "explain" -d 'Explain a finding code: what it means, how it is detected, the runtime error, the fix'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "matrix" -d 'Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect'
-complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build diff load doctor explain matrix help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "inspect" -d 'Read ELF shared objects and Go plugins (never executing them) and predict how they load'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "build" -d 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "contract" -d 'Read a Go plugin\'s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "diff" -d 'Compare two artifacts\' build facts and say which difference explains the others'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "load" -d 'Load plugins for real in sandboxed child processes and report every layer'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "doctor" -d 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "explain" -d 'Explain a finding code: what it means, how it is detected, the runtime error, the fix'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "matrix" -d 'Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect'
+complete -c plugctl -n "__fish_plugctl_using_subcommand help; and not __fish_seen_subcommand_from inspect build contract diff load doctor explain matrix help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand help; and __fish_seen_subcommand_from matrix" -f -a "merge" -d 'Combine shard reports (`plugctl matrix --shard I/N --format json`) into one report'

@@ -13,13 +13,16 @@ use crate::report;
 
 pub const EXAMPLES: &str = "\
 Examples:
-  plugctl contract plugin.so                          exported symbols, their types, structs and tags
-  plugctl contract plugin.so --symbol Init            one symbol and the structs it reaches
-  plugctl contract plugin.so --format json            the same as JSON (type trees, fingerprints)
-  plugctl contract plugin.so --schema Config          JSON Schema (draft 2020-12) for a struct
-  plugctl contract plugin.so --schema Config --config app.json   validate a config file
-Tag grammar: json:\"name,omitempty,string\"; schema:\"required|optional|min=N|max=N|enum=a|b|format=F|pattern=R\";
-  validate:\"required|omitempty|min|max|len|gt|gte|lt|lte=N|oneof=a b|email|url|uri|uuid|ip|ipv4|ipv6|hostname|dive\"
+  plugctl contract plugin.so                    exported symbols, types, structs, tags
+  plugctl contract plugin.so --symbol Init      one symbol and the structs it reaches
+  plugctl contract plugin.so --format json      the same as JSON (type trees, fingerprints)
+  plugctl contract plugin.so --schema Config    JSON Schema (draft 2020-12) for a struct
+  plugctl contract plugin.so --schema Config --config app.json    validate a config file
+Tag grammar (see docs/json-schema.md):
+  json:\"name,omitempty,string\"
+  schema:\"required,optional,min=N,max=N,enum=a|b,format=F,pattern=RE\"
+  validate:\"required,omitempty,min=N,max=N,len=N,gt=N,gte=N,lt=N,lte=N,oneof=a b,
+            email,url,uri,uuid,ip,ipv4,ipv6,hostname,dive\"
 Exit status: 0 ok (config valid), 1 config invalid, 2 an input could not be read.";
 
 #[derive(Debug, Args)]

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// Go's `reflect.StructTag.Lookup`: the value of `key` in a conventional tag.
-pub fn lookup<'t>(tag: &'t str, key: &str) -> Option<String> {
+pub fn lookup(tag: &str, key: &str) -> Option<String> {
     let mut rest = tag;
     loop {
         rest = rest.trim_start_matches(' ');
