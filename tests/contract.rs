@@ -400,3 +400,157 @@ fn bad_inputs_exit_2_with_one_line_naming_the_file() {
         );
     }
 }
+
+/// `load --lifecycle-check` on one plugin: (exit code, transition -> reaction, phases).
+fn lifecycle_check(plugin: &Path, extra: &[&str]) -> (i32, Vec<(String, String)>, Value) {
+    let mut c = plugctl();
+    c.args(["load", "--lifecycle-check", "--format", "json"])
+        .args(extra)
+        .arg(plugin);
+    let done = run_with_timeout(c, Duration::from_secs(120));
+    assert!(!done.timed_out);
+    let doc: Value = serde_json::from_str(&done.stdout)
+        .unwrap_or_else(|_| panic!("{}: {}", plugin.display(), done.stderr));
+    let layer = doc["artifacts"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["layer"] == "lifecycle-check")
+        .unwrap_or_else(|| panic!("no lifecycle-check layer: {doc:#}"))
+        .clone();
+    let reactions = layer["details"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["transition"].as_str().unwrap().to_string(),
+                t["reaction"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (done.code().unwrap_or(-1), reactions, layer)
+}
+
+const TRANSITIONS: [&str; 4] = [
+    "run_before_init",
+    "init_twice",
+    "run_after_close",
+    "close_twice",
+];
+
+#[test]
+fn lifecycle_check_gives_the_right_class_per_plugin() {
+    let f = fixtures();
+    let plugins: Vec<(PathBuf, String)> = f
+        .artifacts_of_kind("go-lifecycle-plugin")
+        .map(|a| {
+            (
+                f.path(a["path"].as_str().unwrap()),
+                a["lifecycle_reaction"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(plugins.len(), 4, "refuse, panic, hang, accept");
+    let mut right = 0;
+    for (plugin, reaction) in &plugins {
+        let (code, got, layer) = lifecycle_check(plugin, &["--phase-timeout", "1s"]);
+        let want: Vec<(String, String)> = TRANSITIONS
+            .iter()
+            .map(|t| (t.to_string(), reaction.clone()))
+            .collect();
+        assert_eq!(got, want, "{}: {layer:#}", plugin.display());
+        right += got.len();
+        // Default expectation: every illegal call refused.
+        assert_eq!(
+            code,
+            if reaction == "refused" { 0 } else { 1 },
+            "{}",
+            plugin.display()
+        );
+        // A contract file stating the actual behaviour makes the check pass; one
+        // stating another makes it fail.
+        let tmp = tempfile::tempdir().unwrap();
+        let state = |r: &str| {
+            TRANSITIONS
+                .iter()
+                .map(|t| format!("{t} = \"{r}\"\n"))
+                .collect::<String>()
+        };
+        let good = tmp.path().join("good.toml");
+        std::fs::write(&good, format!("[lifecycle_check]\n{}", state(reaction))).unwrap();
+        let other = if reaction == "accepted" {
+            "refused"
+        } else {
+            "accepted"
+        };
+        let bad = tmp.path().join("bad.toml");
+        std::fs::write(&bad, format!("[lifecycle_check]\n{}", state(other))).unwrap();
+        let contract = |p: &Path| {
+            vec![
+                "--phase-timeout".to_string(),
+                "1s".to_string(),
+                "--contract".to_string(),
+                p.display().to_string(),
+            ]
+        };
+        let args = contract(&good);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(lifecycle_check(plugin, &args).0, 0, "{}", plugin.display());
+        let args = contract(&bad);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(lifecycle_check(plugin, &args).0, 1, "{}", plugin.display());
+    }
+    eprintln!("lifecycle check: {right}/{right} transitions classified right over 4 plugins");
+    // The greeter refuses Run before Init and after Close, and accepts the rest.
+    let greeter = f.path(&f.rel("go/plugin/1.26.6/default"));
+    let (code, got, _) = lifecycle_check(&greeter, &[]);
+    assert_eq!(
+        got,
+        vec![
+            ("run_before_init".to_string(), "refused".to_string()),
+            ("init_twice".to_string(), "accepted".to_string()),
+            ("run_after_close".to_string(), "refused".to_string()),
+            ("close_twice".to_string(), "accepted".to_string()),
+        ]
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn lifecycle_check_timeouts_follow_the_contract_file() {
+    let f = fixtures();
+    let hang = f
+        .artifacts_of_kind("go-lifecycle-plugin")
+        .find(|a| a["lifecycle_reaction"] == "hung")
+        .map(|a| f.path(a["path"].as_str().unwrap()))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("plugctl.toml");
+    std::fs::write(
+        &file,
+        "[lifecycle_check]\ninit_timeout = \"1500ms\"\nrun_timeout = \"300ms\"\nclose_timeout = \"300ms\"\n",
+    )
+    .unwrap();
+    let (_, got, layer) = lifecycle_check(&hang, &["--contract", file.to_str().unwrap()]);
+    assert!(got.iter().all(|g| g.1 == "hung"), "{layer:#}");
+    let ms_of = |transition: &str| -> f64 {
+        let t = layer["details"]["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["transition"] == transition)
+            .unwrap();
+        t["phases"].as_array().unwrap().last().unwrap()["ms"]
+            .as_f64()
+            .unwrap()
+    };
+    // Init gets its own budget; Run and Close theirs.
+    let init = ms_of("init_twice");
+    assert!((1500.0..3000.0).contains(&init), "init hung for {init} ms");
+    let close = ms_of("close_twice");
+    assert!(
+        (300.0..1400.0).contains(&close),
+        "close hung for {close} ms"
+    );
+}

@@ -206,3 +206,21 @@ pub fn layer(results: Vec<TransitionResult>) -> Layer {
     };
     Layer::new("lifecycle-check", status, parts.join("; ")).with(json!({ "transitions": results }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let spec = CheckSpec::default();
+        assert_eq!(spec.init_timeout, Duration::from_secs(3));
+        assert!(
+            TRANSITIONS
+                .iter()
+                .all(|t| spec.expected(t.0) == Some(Reaction::Refused))
+        );
+        assert_eq!(Reaction::parse("any").unwrap(), None);
+        assert!(Reaction::parse("sometimes").is_err());
+    }
+}
