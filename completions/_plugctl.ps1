@@ -154,6 +154,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--lazy', '--lazy', [CompletionResultType]::ParameterName, 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)')
             [CompletionResult]::new('--loader-only', '--loader-only', [CompletionResultType]::ParameterName, 'Only the loader layer (the C shim), no Go harness')
             [CompletionResult]::new('--env-after-open', '--env-after-open', [CompletionResultType]::ParameterName, 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them')
+            [CompletionResult]::new('--lifecycle-check', '--lifecycle-check', [CompletionResultType]::ParameterName, 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file''s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms')
             [CompletionResult]::new('--writable', '--writable', [CompletionResultType]::ParameterName, 'Do not make the file system read-only for the child')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')

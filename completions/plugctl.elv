@@ -146,6 +146,7 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand --lazy 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)'
             cand --loader-only 'Only the loader layer (the C shim), no Go harness'
             cand --env-after-open 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
+            cand --lifecycle-check 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file''s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
             cand --writable 'Do not make the file system read-only for the child'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'

@@ -143,6 +143,7 @@ never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lazy -d 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l loader-only -d 'Only the loader layer (the C shim), no Go harness'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env-after-open -d 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lifecycle-check -d 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file\'s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l writable -d 'Do not make the file system read-only for the child'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
