@@ -261,6 +261,27 @@ pub struct TypeNode {
 }
 
 impl TypeNode {
+    /// A node not decoded (yet): incomplete until its descriptor is read.
+    fn placeholder() -> TypeNode {
+        TypeNode {
+            string: String::new(),
+            kind: Kind::Invalid,
+            named: false,
+            pkg_path: String::new(),
+            size: 0,
+            elem: None,
+            key: None,
+            len: None,
+            dir: None,
+            fields: Vec::new(),
+            params: Vec::new(),
+            results: Vec::new(),
+            variadic: false,
+            methods: Vec::new(),
+            incomplete: true,
+        }
+    }
+
     /// `reflect.Type.Name()`: the string after the last `.` outside brackets.
     pub fn name(&self) -> &str {
         if !self.named {
@@ -449,23 +470,7 @@ impl<'a, 'b> Reader<'a, 'b> {
             return None;
         }
         let id = self.nodes.len();
-        self.nodes.push(TypeNode {
-            string: String::new(),
-            kind: Kind::Invalid,
-            named: false,
-            pkg_path: String::new(),
-            size: 0,
-            elem: None,
-            key: None,
-            len: None,
-            dir: None,
-            fields: Vec::new(),
-            params: Vec::new(),
-            results: Vec::new(),
-            variadic: false,
-            methods: Vec::new(),
-            incomplete: true,
-        });
+        self.nodes.push(TypeNode::placeholder());
         self.by_addr.insert(addr, id);
         self.queue.push_back((addr, id));
         Some(id)
@@ -501,18 +506,9 @@ impl<'a, 'b> Reader<'a, 'b> {
             string,
             kind,
             named: tflag & TFLAG_NAMED != 0,
-            pkg_path: String::new(),
             size,
-            elem: None,
-            key: None,
-            len: None,
-            dir: None,
-            fields: Vec::new(),
-            params: Vec::new(),
-            results: Vec::new(),
-            variadic: false,
-            methods: Vec::new(),
             incomplete: false,
+            ..TypeNode::placeholder()
         };
         let at = |k: u64| t.checked_add(h + k);
         let base = match kind {
@@ -748,34 +744,14 @@ impl Serialize for FieldNode<'_, '_, '_> {
     }
 }
 
-struct Children<'a, 'g, 'e> {
-    parent: &'a Node<'g, 'e>,
-    ids: &'a [TypeId],
-}
+/// A slice serialized element by element through `F` (no intermediate vector).
+struct SeqOf<'a, T, F>(&'a [T], F);
 
-impl Serialize for Children<'_, '_, '_> {
+impl<'a, T, R: Serialize, F: Fn(&'a T) -> R> Serialize for SeqOf<'a, T, F> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.ids.len()))?;
-        for &id in self.ids {
-            seq.serialize_element(&self.parent.child(id))?;
-        }
-        seq.end()
-    }
-}
-
-struct Fields<'a, 'g, 'e> {
-    parent: &'a Node<'g, 'e>,
-    fields: &'a [Field],
-}
-
-impl Serialize for Fields<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.fields.len()))?;
-        for field in self.fields {
-            seq.serialize_element(&FieldNode {
-                parent: self.parent,
-                field,
-            })?;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&(self.1)(item))?;
         }
         seq.end()
     }
@@ -831,27 +807,15 @@ impl Serialize for Node<'_, '_> {
         if n.kind == Kind::Struct {
             m.serialize_entry(
                 "fields",
-                &Fields {
+                &SeqOf(&n.fields, |field| FieldNode {
                     parent: self,
-                    fields: &n.fields,
-                },
+                    field,
+                }),
             )?;
         }
         if n.kind == Kind::Func {
-            m.serialize_entry(
-                "in",
-                &Children {
-                    parent: self,
-                    ids: &n.params,
-                },
-            )?;
-            m.serialize_entry(
-                "out",
-                &Children {
-                    parent: self,
-                    ids: &n.results,
-                },
-            )?;
+            m.serialize_entry("in", &SeqOf(&n.params, |&id| self.child(id)))?;
+            m.serialize_entry("out", &SeqOf(&n.results, |&id| self.child(id)))?;
             if n.variadic {
                 m.serialize_entry("variadic", &true)?;
             }
