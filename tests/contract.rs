@@ -75,7 +75,7 @@ fn static_contract_equals_reflect_for_every_export() {
     // Every x86-64 Go plugin of the corpus built with default-compatible flags, and
     // every contract plugin: the ones a std-only host of the same toolchain can open.
     let mut plugins: Vec<(String, PathBuf, bool, Option<String>)> = Vec::new();
-    for kind in ["go-contract-plugin", "go-plugin"] {
+    for kind in ["go-contract-plugin", "go-lifecycle-plugin", "go-plugin"] {
         for a in f.artifacts_of_kind(kind) {
             let (Some(path), Some(go)) = (a["path"].as_str(), a["go"].as_str()) else {
                 continue;
@@ -172,7 +172,7 @@ fn inspect_json_carries_the_same_export_types() {
     let doc: Value = serde_json::from_str(&done.stdout).expect("inspect JSON");
     let exports = doc["artifacts"][0]["go"]["exports"].as_array().unwrap();
     let contract = contract_json(&plugin);
-    assert_eq!(exports.len(), 9);
+    assert_eq!(exports.len(), 10);
     for e in exports {
         let s = contract["symbols"]
             .as_array()
@@ -262,7 +262,7 @@ fn fingerprints_ignore_toolchain_patch_and_build_flags() {
         &contract_plugin("1.26.5", "v1"),
     );
     assert!(changes.is_empty(), "{doc:#}");
-    assert_eq!(doc["unchanged_symbols"], 9);
+    assert_eq!(doc["unchanged_symbols"], 10);
     // The greeter built with -trimpath, -race, -ldflags=-s -w, GOAMD64=v3.
     let f = fixtures();
     let base = f.path(&f.rel("go/plugin/1.26.6/default"));

@@ -43,7 +43,10 @@ pub fn for_struct(contract: &Contract, root: &StructContract) -> Value {
     head.insert("$schema".into(), json!(DRAFT));
     head.insert(
         "$id".into(),
-        json!(format!("urn:plugctl:contract:{}", root.name)),
+        json!(format!(
+            "urn:plugctl:contract:{}",
+            def_key(contract.graph.node(root.id))
+        )),
     );
     head.insert("title".into(), json!(root.name));
     head.append(obj);
@@ -59,8 +62,18 @@ pub fn for_struct(contract: &Contract, root: &StructContract) -> Value {
 }
 
 fn def_key(n: &TypeNode) -> String {
-    // JSON pointer-safe and readable: `main.Endpoint`.
-    n.string.replace(['/', '~'], "_")
+    // Readable and safe in a URI fragment and a JSON pointer: `main.Endpoint`,
+    // `main.Box_string_` for `main.Box[string]`.
+    n.string
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 struct Builder<'g> {
