@@ -263,10 +263,18 @@ fn fingerprints_ignore_toolchain_patch_and_build_flags() {
     );
     assert!(changes.is_empty(), "{doc:#}");
     assert_eq!(doc["unchanged_symbols"], 10);
-    // The greeter built with -trimpath, -race, -ldflags=-s -w, GOAMD64=v3.
+    // The greeter built with -trimpath, -race, -ldflags=-s -w, GOAMD64=v3, -N -l, and
+    // for arm64 (read with the artifact's own pointer size and byte order).
     let f = fixtures();
     let base = f.path(&f.rel("go/plugin/1.26.6/default"));
-    for variant in ["trimpath", "race", "ldflags-sw", "goamd64-v3", "noopt"] {
+    for variant in [
+        "trimpath",
+        "race",
+        "ldflags-sw",
+        "goamd64-v3",
+        "noopt",
+        "arm64",
+    ] {
         let other = f.path(&f.rel(&format!("go/plugin/1.26.6/{variant}")));
         let (_, changes, doc) = contract_changes(&base, &other);
         assert!(changes.is_empty(), "{variant}: {doc:#}");
