@@ -199,7 +199,13 @@ pub fn layer(results: Vec<TransitionResult>) -> Layer {
             s
         })
         .collect();
-    let status = if results.iter().all(|r| r.ok) {
+    let status = if results
+        .iter()
+        .all(|r| r.reaction == Reaction::NotApplicable)
+    {
+        // No lifecycle functions (or Init itself fails): nothing to check.
+        Status::Skip
+    } else if results.iter().all(|r| r.ok) {
         Status::Pass
     } else {
         Status::Fail
