@@ -186,11 +186,14 @@ pub fn classify(
 
 /// The `lifecycle-check` layer from the per-transition results.
 pub fn layer(results: Vec<TransitionResult>) -> Layer {
+    let skip = results
+        .iter()
+        .all(|r| r.reaction == Reaction::NotApplicable);
     let parts: Vec<String> = results
         .iter()
         .map(|r| {
             let mut s = format!("{}: {}", r.transition, r.reaction.as_str());
-            if !r.ok {
+            if !r.ok && !skip {
                 s.push_str(&format!(
                     " (expected {})",
                     r.expected.map_or("any", Reaction::as_str)
@@ -199,11 +202,8 @@ pub fn layer(results: Vec<TransitionResult>) -> Layer {
             s
         })
         .collect();
-    let status = if results
-        .iter()
-        .all(|r| r.reaction == Reaction::NotApplicable)
-    {
-        // No lifecycle functions (or Init itself fails): nothing to check.
+    // No lifecycle functions (or Init itself fails): nothing to check.
+    let status = if skip {
         Status::Skip
     } else if results.iter().all(|r| r.ok) {
         Status::Pass
