@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Read ELF shared objects and Go plugins (never executing them) and predict how they load')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified')
+            [CompletionResult]::new('contract', 'contract', [CompletionResultType]::ParameterValue, 'Read a Go plugin''s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare two artifacts'' build facts and say which difference explains the others')
             [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Load plugins for real in sandboxed child processes and report every layer')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin')
@@ -97,6 +98,22 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'plugctl;contract' {
+            [CompletionResult]::new('--symbol', '--symbol', [CompletionResultType]::ParameterName, 'Show only this exported symbol (and the structs it reaches)')
+            [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Emit JSON Schema for a struct: a type (`main.Config`), a type name (`Config`) or an exported variable of that type')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Validate this JSON config against the --schema struct; exit 1 on any violation')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines (a schema is always JSON)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'plugctl;diff' {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
@@ -139,6 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--lazy', '--lazy', [CompletionResultType]::ParameterName, 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)')
             [CompletionResult]::new('--loader-only', '--loader-only', [CompletionResultType]::ParameterName, 'Only the loader layer (the C shim), no Go harness')
             [CompletionResult]::new('--env-after-open', '--env-after-open', [CompletionResultType]::ParameterName, 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them')
+            [CompletionResult]::new('--lifecycle-check', '--lifecycle-check', [CompletionResultType]::ParameterName, 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file''s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms')
             [CompletionResult]::new('--writable', '--writable', [CompletionResultType]::ParameterName, 'Do not make the file system read-only for the child')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
@@ -232,6 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
         'plugctl;help' {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Read ELF shared objects and Go plugins (never executing them) and predict how they load')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified')
+            [CompletionResult]::new('contract', 'contract', [CompletionResultType]::ParameterValue, 'Read a Go plugin''s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare two artifacts'' build facts and say which difference explains the others')
             [CompletionResult]::new('load', 'load', [CompletionResultType]::ParameterValue, 'Load plugins for real in sandboxed child processes and report every layer')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin')
@@ -244,6 +263,9 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;help;build' {
+            break
+        }
+        'plugctl;help;contract' {
             break
         }
         'plugctl;help;diff' {

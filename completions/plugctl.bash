@@ -19,6 +19,9 @@ _plugctl() {
             plugctl,build)
                 cmd="plugctl__subcmd__build"
                 ;;
+            plugctl,contract)
+                cmd="plugctl__subcmd__contract"
+                ;;
             plugctl,diff)
                 cmd="plugctl__subcmd__diff"
                 ;;
@@ -42,6 +45,9 @@ _plugctl() {
                 ;;
             plugctl__subcmd__help,build)
                 cmd="plugctl__subcmd__help__subcmd__build"
+                ;;
+            plugctl__subcmd__help,contract)
+                cmd="plugctl__subcmd__help__subcmd__contract"
                 ;;
             plugctl__subcmd__help,diff)
                 cmd="plugctl__subcmd__help__subcmd__diff"
@@ -86,7 +92,7 @@ _plugctl() {
 
     case "${cmd}" in
         plugctl)
-            opts="-q -v -h -V --color --quiet --verbose --help --version inspect build diff load doctor explain matrix help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version inspect build contract diff load doctor explain matrix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +183,40 @@ _plugctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plugctl__subcmd__contract)
+            opts="-q -v -h -V --symbol --schema --config --format --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --symbol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schema)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plugctl__subcmd__diff)
             opts="-q -v -h -V --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -244,7 +284,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__help)
-            opts="inspect build diff load doctor explain matrix help"
+            opts="inspect build contract diff load doctor explain matrix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,6 +298,20 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__help__subcmd__build)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plugctl__subcmd__help__subcmd__contract)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -422,7 +476,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__load)
-            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

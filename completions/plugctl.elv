@@ -29,6 +29,7 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand --version 'Print version'
             cand inspect 'Read ELF shared objects and Go plugins (never executing them) and predict how they load'
             cand build 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified'
+            cand contract 'Read a Go plugin''s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks'
             cand diff 'Compare two artifacts'' build facts and say which difference explains the others'
             cand load 'Load plugins for real in sandboxed child processes and report every layer'
             cand doctor 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin'
@@ -91,6 +92,21 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'plugctl;contract'= {
+            cand --symbol 'Show only this exported symbol (and the structs it reaches)'
+            cand --schema 'Emit JSON Schema for a struct: a type (`main.Config`), a type name (`Config`) or an exported variable of that type'
+            cand --config 'Validate this JSON config against the --schema struct; exit 1 on any violation'
+            cand --format 'Output format; `table` for people, `json` for machines (a schema is always JSON)'
+            cand --color 'When to colour output: auto (terminal and no NO_COLOR), always, never'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Log what plugctl does on stderr (commands run, steps); repeat for more'
+            cand --verbose 'Log what plugctl does on stderr (commands run, steps); repeat for more'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'plugctl;diff'= {
             cand --format 'Output format; `table` for people, `json` for machines'
             cand --color 'When to colour output: auto (terminal and no NO_COLOR), always, never'
@@ -132,6 +148,7 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand --lazy 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)'
             cand --loader-only 'Only the loader layer (the C shim), no Go harness'
             cand --env-after-open 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
+            cand --lifecycle-check 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file''s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
             cand --writable 'Do not make the file system read-only for the child'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
@@ -217,6 +234,7 @@ set edit:completion:arg-completer[plugctl] = {|@words|
         &'plugctl;help'= {
             cand inspect 'Read ELF shared objects and Go plugins (never executing them) and predict how they load'
             cand build 'Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified'
+            cand contract 'Read a Go plugin''s exported API statically: types, struct tags, fingerprints, JSON Schema, config checks'
             cand diff 'Compare two artifacts'' build facts and say which difference explains the others'
             cand load 'Load plugins for real in sandboxed child processes and report every layer'
             cand doctor 'Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin'
@@ -227,6 +245,8 @@ set edit:completion:arg-completer[plugctl] = {|@words|
         &'plugctl;help;inspect'= {
         }
         &'plugctl;help;build'= {
+        }
+        &'plugctl;help;contract'= {
         }
         &'plugctl;help;diff'= {
         }

@@ -47,6 +47,9 @@ pub enum Command {
     /// Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified.
     #[command(after_help = crate::commands::build::EXAMPLES)]
     Build(crate::commands::build::BuildArgs),
+    /// Read a Go plugin's exported API statically: types, struct tags, fingerprints, JSON Schema, config checks.
+    #[command(after_help = crate::commands::contract::EXAMPLES)]
+    Contract(crate::commands::contract::ContractArgs),
     /// Compare two artifacts' build facts and say which difference explains the others.
     #[command(after_help = crate::commands::diff::EXAMPLES)]
     Diff(crate::commands::diff::DiffArgs),

@@ -8,6 +8,7 @@
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod contract;
 pub mod doctor;
 pub mod elf;
 pub mod findings;

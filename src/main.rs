@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &cli.global),
         Command::Build(args) => commands::build::run(args, &cli.global),
+        Command::Contract(args) => commands::contract::run(args, &cli.global),
         Command::Diff(args) => commands::diff::run(args, &cli.global),
         Command::Load(args) => commands::load::run(args, &cli.global),
         Command::Doctor(args) => commands::doctor::run(args, &cli.global),

@@ -189,6 +189,8 @@ pub struct Diff {
     pub first_mismatch: Option<String>,
     pub verdict: String,
     pub same_build_facts: bool,
+    /// Between two Go plugins: the changes of their exported API (see `contract::drift`).
+    pub contract: Option<crate::contract::drift::ContractDiff>,
 }
 
 pub fn compare_paths(a: &Path, b: &Path) -> Result<Diff> {
@@ -239,6 +241,7 @@ pub fn compare(a: &Side, b: &Side) -> Diff {
         first_mismatch: None,
         verdict: String::new(),
         same_build_facts: true,
+        contract: None,
     };
     if let (Some(ga), Some(gb)) = (&a.go, &b.go) {
         go_diff(&mut diff, ga, gb, a, b, cross, (&label_a, &label_b));
@@ -264,7 +267,17 @@ pub fn compare(a: &Side, b: &Side) -> Diff {
         || a.artifact.identity.machine_id != b.artifact.identity.machine_id;
     diff.same_build_facts = !significant;
     diff.verdict = verdict(&diff, a, b);
+    diff.contract = contract_diff(a, b);
     diff
+}
+
+/// The drift of the exported API between two Go plugins whose export types are readable.
+fn contract_diff(a: &Side, b: &Side) -> Option<crate::contract::drift::ContractDiff> {
+    let read = |s: &Side| {
+        let go = s.go.as_ref().filter(|g| g.role == GoRole::Plugin)?;
+        crate::contract::from_facts(go, &s.path.display().to_string()).ok()
+    };
+    Some(crate::contract::drift::compare(&read(a)?, &read(b)?))
 }
 
 fn normalized(key: &str, value: Option<&str>) -> Option<String> {

@@ -373,5 +373,8 @@ pub fn diff(d: &Diff, style: Style) -> String {
     }
     out.push_str(&indent(&t.to_string()));
     out.push('\n');
+    if let Some(c) = &d.contract {
+        out.push_str(&crate::report::contract::diff_table(c, style));
+    }
     out
 }

@@ -14,7 +14,10 @@ Examples:
   plugctl diff ./server plugin.so        why the plugin's package hashes differ from the host's
   plugctl diff old.so new.so             what changed between two builds of a plugin
   plugctl diff --format json a.so b.so   the same, for machines
-Exit status: 0 same build facts, 1 differences, 2 an input could not be read.";
+Between two Go plugins the exported API is compared too (symbols, signatures, struct fields and
+tags), each change classified breaking or compatible for a host built against A.
+Exit status: 0 same build facts and no breaking contract change, 1 differences, 2 an input could
+not be read.";
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -38,7 +41,8 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;
     }
-    Ok(if d.same_build_facts {
+    let breaking = d.contract.as_ref().is_some_and(|c| c.breaking > 0);
+    Ok(if d.same_build_facts && !breaking {
         ExitStatus::Success
     } else {
         ExitStatus::Findings

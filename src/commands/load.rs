@@ -82,6 +82,12 @@ pub struct LoadArgs {
     /// Cancel Run's context after this long (default: never).
     #[arg(long, value_name = "DURATION")]
     pub run_for: Option<String>,
+    /// Also call the illegal orders (Run before Init, Init twice, Run after Close, Close
+    /// twice), each in a fresh process, and report refused/panicked/hung/accepted; the
+    /// contract file's [lifecycle_check] states what is expected (default: refused).
+    /// Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms.
+    #[arg(long)]
+    pub lifecycle_check: bool,
 
     /// Wall-clock limit per child process.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
@@ -171,24 +177,34 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
     lifecycle.init = pick(&args.init_fn, &file.init, lifecycle.init.clone());
     lifecycle.run = pick(&args.run_fn, &file.run, lifecycle.run.clone());
     lifecycle.close = pick(&args.close_fn, &file.close, lifecycle.close.clone());
-    if let Some(d) = args
+    let cli_timeout = args
         .phase_timeout
         .as_deref()
         .map(contract::parse_duration)
-        .transpose()?
-        .or(file.phase_timeout)
-    {
+        .transpose()?;
+    if let Some(d) = cli_timeout.or(file.phase_timeout) {
         lifecycle.phase_timeout = d;
     }
-    if let Some(d) = args
+    let cli_run_for = args
         .run_for
         .as_deref()
         .map(contract::parse_duration)
-        .transpose()?
-        .or(file.run_for)
-    {
+        .transpose()?;
+    if let Some(d) = cli_run_for.or(file.run_for) {
         lifecycle.run_for = d;
     }
+    let lifecycle_check = args.lifecycle_check.then(|| {
+        let mut check = file.lifecycle_check.clone();
+        if let Some(d) = cli_timeout {
+            check.init_timeout = d;
+            check.run_timeout = d;
+            check.close_timeout = d;
+        }
+        if let Some(d) = cli_run_for {
+            check.run_for = d;
+        }
+        check
+    });
     let seccomp = match args.seccomp.as_deref() {
         None => None,
         Some([mode]) if mode == "learn" => Some(seccomp::Mode::Learn {
@@ -250,6 +266,7 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
             SandboxArg::Gvisor => Sandbox::Gvisor,
         },
         loader_only: args.loader_only,
+        lifecycle_check,
     })
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand: wires arguments to the library and chooses the exit status.
 
 pub mod build;
+pub mod contract;
 pub mod diff;
 pub mod doctor;
 pub mod explain;

@@ -14,6 +14,7 @@ mod initenv;
 mod moduledata;
 mod open;
 pub mod sources;
+mod types;
 
 use serde::{Serialize, Serializer};
 
@@ -26,6 +27,10 @@ pub use moduledata::{
 };
 pub use open::{
     Earlier, OpenOutcome, OpenPrediction, open_error, predict_open, predict_open_non_go,
+};
+pub use types::{
+    ChanDir, ExportType, Field as TypeField, Kind as TypeKind, Method as TypeMethod, TypeGraph,
+    TypeId, TypeNode, TypeTree,
 };
 
 use image::Image;
@@ -154,6 +159,10 @@ pub struct GoExport {
     /// Whether that symbol is in `.dynsym` (if not, `plugin.Open` fails with
     /// `could not find symbol`).
     pub in_dynsym: bool,
+    /// The type `Plugin.Lookup` returns (a pointer to the variable for variables),
+    /// read from the plugin's type metadata; rendered as a tree (see `types.rs`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ExportType>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -461,6 +470,7 @@ fn read_plugin(image: &Image, facts: &mut GoFacts) {
         return;
     };
     read_exports(image, &pp, tables.ptab, facts);
+    types::attach(image, facts);
     let (names, scan) = initenv::scan(image, &pp);
     facts.init_env_reads = names;
     facts.init_env = scan;
@@ -496,6 +506,7 @@ fn read_exports(
                     symbol: format!("{prefix}{name}"),
                     in_dynsym: dynsyms.contains_key(name.as_str()),
                     name,
+                    type_: None,
                 })
                 .collect();
         }
@@ -515,6 +526,7 @@ fn read_exports(
                     kind: kind_of(name, None),
                     symbol: format!("{prefix}{name}"),
                     in_dynsym: true,
+                    type_: None,
                 })
                 .collect();
         }

@@ -961,6 +961,7 @@ fn load_with_runtime(
         seccomp: None,
         sandbox: runtime::Sandbox::Native,
         loader_only: false,
+        lifecycle_check: None,
     };
     let started = Instant::now();
     let report = runtime::load(&options, &|m| step(m))?;

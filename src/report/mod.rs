@@ -1,5 +1,6 @@
 //! `report`: the only place that formats. Turns verdicts into tables and JSON.
 
+pub mod contract;
 pub mod doctor;
 pub mod explain;
 pub mod json;

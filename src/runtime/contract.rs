@@ -13,6 +13,13 @@
 //! close = "Close"
 //! phase_timeout = "5s"
 //! run_for = "0s"             # cancel Run's context after this long (0: never)
+//!
+//! [lifecycle_check]          # plugctl load --lifecycle-check
+//! run_before_init = "refused"   # refused | panicked | hung | crashed | accepted | any
+//! init_twice = "refused"
+//! run_after_close = "refused"
+//! close_twice = "accepted"
+//! init_timeout = "3s"        # the seed's Init budget; run_timeout, close_timeout too
 //! ```
 //!
 //! Types are compared as Go's `reflect.Type.String()` prints them, whitespace ignored:
@@ -24,6 +31,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+
+use super::lifecycle_check::{CheckSpec, Reaction};
 
 /// One expected export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,6 +72,21 @@ struct File {
     expect: BTreeMap<String, String>,
     #[serde(default)]
     lifecycle: Option<LifecycleFile>,
+    #[serde(default)]
+    lifecycle_check: Option<LifecycleCheckFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleCheckFile {
+    run_before_init: Option<String>,
+    init_twice: Option<String>,
+    run_after_close: Option<String>,
+    close_twice: Option<String>,
+    init_timeout: Option<String>,
+    run_timeout: Option<String>,
+    close_timeout: Option<String>,
+    run_for: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +108,8 @@ pub struct ContractFile {
     pub close: Option<Option<String>>,
     pub phase_timeout: Option<Duration>,
     pub run_for: Option<Duration>,
+    /// `[lifecycle_check]`: expectations and timeouts for `--lifecycle-check`.
+    pub lifecycle_check: CheckSpec,
 }
 
 fn name_or_none(text: String) -> Option<String> {
@@ -113,6 +139,32 @@ pub fn parse_contract(text: &str) -> Result<ContractFile> {
         out.close = l.close.map(name_or_none);
         out.phase_timeout = l.phase_timeout.as_deref().map(parse_duration).transpose()?;
         out.run_for = l.run_for.as_deref().map(parse_duration).transpose()?;
+    }
+    if let Some(c) = file.lifecycle_check {
+        let check = &mut out.lifecycle_check;
+        for (name, value) in [
+            ("run_before_init", c.run_before_init),
+            ("init_twice", c.init_twice),
+            ("run_after_close", c.run_after_close),
+            ("close_twice", c.close_twice),
+        ] {
+            if let Some(v) = value {
+                let reaction =
+                    Reaction::parse(&v).with_context(|| format!("lifecycle_check.{name}"))?;
+                check.expected.retain(|e| e.0 != name);
+                check.expected.push((name.to_string(), reaction));
+            }
+        }
+        for (slot, value) in [
+            (&mut check.init_timeout, c.init_timeout),
+            (&mut check.run_timeout, c.run_timeout),
+            (&mut check.close_timeout, c.close_timeout),
+            (&mut check.run_for, c.run_for),
+        ] {
+            if let Some(v) = value {
+                *slot = parse_duration(&v)?;
+            }
+        }
     }
     Ok(out)
 }
@@ -260,6 +312,16 @@ mod tests {
         assert_eq!(c.phase_timeout, Some(Duration::from_secs(2)));
         assert!(parse_contract("[expect]\nlower = \"int\"\n").is_err());
         assert!(parse_contract("[bogus]\n").is_err());
+        let c = parse_contract(
+            "[lifecycle_check]\nclose_twice = \"accepted\"\ninit_twice = \"any\"\ninit_timeout = \"1s\"\n",
+        )
+        .unwrap();
+        let check = &c.lifecycle_check;
+        assert_eq!(check.expected("close_twice"), Some(Reaction::Accepted));
+        assert_eq!(check.expected("init_twice"), None);
+        assert_eq!(check.expected("run_before_init"), Some(Reaction::Refused));
+        assert_eq!(check.init_timeout, Duration::from_secs(1));
+        assert!(parse_contract("[lifecycle_check]\nclose_twice = \"maybe\"\n").is_err());
     }
 
     #[test]

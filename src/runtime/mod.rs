@@ -13,6 +13,7 @@ pub mod child;
 pub mod contract;
 pub mod env;
 pub mod harness;
+pub mod lifecycle_check;
 pub mod observe;
 pub mod reload;
 mod sandbox;
@@ -124,6 +125,8 @@ pub struct Options {
     pub sandbox: Sandbox,
     /// Skip the Go layers even for Go plugins.
     pub loader_only: bool,
+    /// `--lifecycle-check`: run the illegal call orders, each in a fresh harness.
+    pub lifecycle_check: Option<lifecycle_check::CheckSpec>,
 }
 
 /// The prediction for one artifact and whether the observation agrees.
@@ -519,6 +522,31 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             comparison_run = Some(child::run(&launch, &plan.masker)?);
         }
     }
+    // --lifecycle-check: one fresh harness process per illegal order.
+    let mut check_runs: Vec<(&'static str, &'static [&'static str], ChildRun)> = Vec::new();
+    if let (Some(h), Some(check)) = (&harness, &options.lifecycle_check) {
+        for &(name, calls) in lifecycle_check::TRANSITIONS {
+            progress(&format!(
+                "lifecycle check: {} in a fresh process",
+                calls.join(" → ")
+            ));
+            let mut spec: Value =
+                serde_json::from_slice(&spec_for(true, false)).expect("spec is JSON");
+            if let (Some(obj), Value::Object(extra)) =
+                (spec.as_object_mut(), check.spec_fields(calls))
+            {
+                obj.extend(extra);
+            }
+            let launch = plan.launch(
+                &format!("go-check-{name}"),
+                h.path.clone(),
+                vec!["--report-fd".into(), "3".into()],
+                child_env.clone(),
+                serde_json::to_vec(&spec).expect("spec serialises"),
+            );
+            check_runs.push((name, calls, child::run(&launch, &plan.masker)?));
+        }
+    }
 
     // 3. Layers per artifact.
     let harness_label = harness
@@ -549,6 +577,20 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                 }
                 layers.push(observe::contract_layer(run, i, &options.expect));
                 layers.push(observe::lifecycle_layer(run, i, opened));
+                if let Some(check) = &options.lifecycle_check {
+                    layers.push(if opened {
+                        lifecycle_check::layer(
+                            check_runs
+                                .iter()
+                                .map(|(name, calls, r)| {
+                                    lifecycle_check::classify(name, calls, r, i, check)
+                                })
+                                .collect(),
+                        )
+                    } else {
+                        Layer::new("lifecycle-check", Status::Skip, "plugin not opened")
+                    });
+                }
                 if !options.env.is_empty() {
                     layers.push(if opened {
                         observe::env_layer(

@@ -56,6 +56,38 @@ type spec struct {
 	Watch          []string      `json:"watch"`
 	Reload         []pluginSpec  `json:"reload"`
 	SettleMs       int64         `json:"settle_ms"`
+	// Per-phase timeouts (0: PhaseTimeoutMs).
+	InitTimeoutMs  int64 `json:"init_timeout_ms"`
+	RunTimeoutMs   int64 `json:"run_timeout_ms"`
+	CloseTimeoutMs int64 `json:"close_timeout_ms"`
+	// Sequence ("init", "run", "close" in any order, e.g. run before init): called
+	// instead of the normal lifecycle, each call reported as a phase event with its
+	// step; plugctl's lifecycle check runs each illegal order in a fresh process.
+	Sequence []string `json:"sequence"`
+}
+
+// timeoutFor is the timeout of one phase.
+func timeoutFor(s *spec, name string) time.Duration {
+	ms := map[string]int64{"init": s.InitTimeoutMs, "run": s.RunTimeoutMs, "close": s.CloseTimeoutMs}[name]
+	if ms <= 0 {
+		ms = s.PhaseTimeoutMs
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// sequence calls the lifecycle functions in the order given and stops after the first
+// call that does not return normally (the process may hold a hung goroutine then).
+func sequence(p *plugin.Plugin, index int, s *spec) {
+	symbols := map[string]string{"init": s.Init, "run": s.Run, "close": s.Close}
+	for _, name := range s.Sequence {
+		var runFor time.Duration
+		if name == "run" {
+			runFor = time.Duration(s.RunForMs) * time.Millisecond
+		}
+		if st := phase(p, index, name, symbols[name], timeoutFor(s, name), runFor); st != "ok" && st != "error" {
+			return
+		}
+	}
 }
 
 var report *os.File
@@ -304,23 +336,22 @@ func open(index int, ps pluginSpec) *plugin.Plugin {
 }
 
 func lifecycle(p *plugin.Plugin, index int, ps pluginSpec, s *spec) {
-	timeout := time.Duration(s.PhaseTimeoutMs) * time.Millisecond
 	initOK := true
 	if s.Init != "" {
-		st := phase(p, index, "init", s.Init, timeout, 0)
+		st := phase(p, index, "init", s.Init, timeoutFor(s, "init"), 0)
 		initOK = st == "ok" || st == "missing"
 	}
 	envCheck(p, index, ps, s, "after-init")
 	if s.Run != "" {
 		if initOK {
-			phase(p, index, "run", s.Run, timeout, time.Duration(s.RunForMs)*time.Millisecond)
+			phase(p, index, "run", s.Run, timeoutFor(s, "run"), time.Duration(s.RunForMs)*time.Millisecond)
 		} else {
 			emit(map[string]interface{}{"ev": "phase", "index": index, "phase": "run", "symbol": s.Run,
 				"status": "skipped", "error": "Init did not succeed"})
 		}
 	}
 	if s.Close != "" {
-		phase(p, index, "close", s.Close, timeout, 0)
+		phase(p, index, "close", s.Close, timeoutFor(s, "close"), 0)
 	}
 }
 
@@ -374,6 +405,10 @@ func main() {
 		p := open(i, ps)
 		setEnv()
 		if p == nil {
+			continue
+		}
+		if len(s.Sequence) > 0 {
+			sequence(p, i, &s)
 			continue
 		}
 		envCheck(p, i, ps, &s, "after-open")
