@@ -8,16 +8,20 @@
 //! reported into layers and the same `load` verdict `inspect` predicts, which [`load`]
 //! then compares with `predict::inspect`.
 
+mod bwrap;
 pub mod cgroup;
 pub mod child;
 pub mod contract;
 pub mod env;
 pub mod harness;
 pub mod observe;
+pub mod probe;
 pub mod reload;
+pub mod runsc;
 mod sandbox;
 pub mod seccomp;
 mod shim;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -306,7 +310,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         &options.plugins,
         &predict::Options {
             host: options.host.clone(),
-            ld_library_path: Some(ld_library_path),
+            ld_library_path: Some(ld_library_path.clone()),
             sysroot: None,
             lazy: options.lazy,
         },
@@ -317,20 +321,34 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         .and_then(|h| h.go.clone())
         .filter(|g| g.role != GoRole::Plugin);
 
-    let wrapper = match options.sandbox {
-        Sandbox::Native => Vec::new(),
-        Sandbox::Gvisor => {
-            let runsc = which::which("runsc").map_err(|_| {
-                anyhow::anyhow!("--sandbox gvisor: gVisor is unavailable (no `runsc` on PATH); install gVisor or use --sandbox native")
-            })?;
-            let mut w = vec![runsc.display().to_string(), "--ignore-cgroups".into()];
-            if options.isolate_network {
-                w.push("--network=none".into());
-            }
-            w.push("do".into());
-            w
+    // The sandbox program must exist: a clear error (exit 2) before any child runs.
+    match options.sandbox {
+        Sandbox::Native => {
+            bwrap::find()?;
         }
-    };
+        Sandbox::Gvisor => {
+            runsc::find()?;
+        }
+    }
+    // The inputs and everything they resolve to are bound read-only into the sandbox.
+    let inputs: Vec<PathBuf> = abs_paths
+        .iter()
+        .cloned()
+        .chain(options.host.iter().map(|h| absolute(h)))
+        .collect();
+    let mut binds: Vec<PathBuf> = predicted
+        .artifacts
+        .iter()
+        .flat_map(|a| a.tree.nodes.iter().filter_map(|n| n.path.as_ref()))
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .collect();
+    binds.extend(
+        ld_library_path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| absolute(Path::new(d))),
+    );
     let seccomp_plan = match &options.seccomp {
         None => None,
         Some(seccomp::Mode::Learn { out }) => Some(Arc::new(seccomp::Plan::learn(out))),
@@ -338,7 +356,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             Some(Arc::new(seccomp::Plan::enforce(profile)?))
         }
     };
-    let plan = Plan {
+    let filter = seccomp_plan
+        .clone()
+        .unwrap_or_else(|| Arc::new(seccomp::Plan::deny_list_only()));
+    let mut plan = Plan {
         launch_base: child::Launch {
             label: String::new(),
             program: PathBuf::new(),
@@ -349,8 +370,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             isolate_network: options.isolate_network,
             readonly: options.readonly,
             limits: options.limits.clone(),
-            seccomp: seccomp_plan.clone(),
-            wrapper,
+            seccomp: filter,
+            sandbox: options.sandbox,
+            inputs,
+            binds,
         },
         masker: masker.clone(),
     };
@@ -487,6 +510,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     let mut comparison_run = None;
     if let Some(h) = &harness {
         progress("Go layers: plugin.Open, contract, lifecycle in a sandboxed harness");
+        plan.launch_base.binds.extend(copies.iter().flat_map(|c| c.paths.iter().cloned()));
         let launch = plan.launch(
             "go",
             h.path.clone(),
