@@ -645,9 +645,8 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             hits.join("; ")
         };
         layers.push(Layer::new("limits", quota_status, quota_reason));
-        if let Some(sp) = &seccomp_plan {
-            layers.push(seccomp_layer(sp, &runs));
-        }
+        layers.push(seccomp_layer(&plan.launch_base.seccomp, &runs));
+        layers.push(isolation_layer(options, &runs));
         let p = &item.load;
         let agrees = p.outcome == verdict.outcome && p.error == verdict.error;
         // The harness links only the standard library: a difference that involves a
@@ -757,6 +756,10 @@ fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
     {
         return Layer::new("seccomp", Status::Error, format!("{label}: {e}"));
     }
+    let installed: Vec<String> = reports
+        .iter()
+        .filter_map(|(l, r)| r.installed.as_ref().map(|i| format!("{l}: {i}")))
+        .collect();
     if plan.learn {
         let per_run: Vec<String> = reports
             .iter()
@@ -776,24 +779,97 @@ fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
         .flat_map(|(label, r)| {
             r.denied.iter().map(move |d| {
                 format!(
-                    "{} ({}, {}x, {}, first after {} ms)",
+                    "{} ({}, {}x, {}, by the {}, first after {} ms)",
                     d.syscall,
                     label,
                     d.count,
                     d.action.describe(),
+                    if d.by == "deny-list" {
+                        "default deny-list"
+                    } else {
+                        "profile"
+                    },
                     d.at_ms
                 )
             })
         })
         .collect();
+    let what = if plan.profile_path.is_some() {
+        "profile + default deny-list enforced"
+    } else {
+        "default deny-list enforced"
+    };
+    let unnamed = reports
+        .iter()
+        .any(|(_, r)| r.installed.as_deref().is_some_and(|i| i.contains("not named")));
     if denied.is_empty() {
-        Layer::new("seccomp", Status::Pass, "enforced: no system call denied")
+        Layer::new(
+            "seccomp",
+            Status::Pass,
+            if unnamed {
+                format!(
+                    "{what} in the kernel: denied calls fail but cannot be named here ({})",
+                    installed.join("; ")
+                )
+            } else {
+                format!("{what}: no system call denied")
+            },
+        )
     } else {
         Layer::new(
             "seccomp",
             Status::Fail,
             format!("DENIED: {}", denied.join(", ")),
         )
+    }
+}
+
+/// The isolation the probe verified inside each sandbox before the target ran; a claim
+/// that did not hold fails the layer (a choice like `--network host` is not a failure).
+fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
+    let mut broken = Vec::new();
+    let mut held = Vec::new();
+    for r in runs {
+        let Some(i) = &r.isolation else {
+            broken.push(format!("{}: the sandbox stage did not report", r.label));
+            continue;
+        };
+        let mut claims = vec![
+            ("pid_isolated", "own PID namespace"),
+            ("env_isolated", "no plugctl variable readable"),
+            ("cgroup_locked", "cgroups not writable"),
+            ("escapes_blocked", "no mount/setns/unshare/ptrace"),
+        ];
+        if options.isolate_network {
+            claims.push(("network_isolated", "no network"));
+        }
+        if options.readonly {
+            claims.push(("readonly", "read-only file system"));
+        }
+        for (key, text) in claims {
+            if i[key] == true {
+                if !held.contains(&text) {
+                    held.push(text);
+                }
+            } else {
+                broken.push(format!("{}: NOT {text}", r.label));
+            }
+        }
+        if i["privileges_dropped"] != true {
+            broken.push(format!(
+                "{}: capabilities {} / no_new_privs {}",
+                r.label, i["probe"]["cap_eff"], i["probe"]["no_new_privs"]
+            ));
+        }
+    }
+    if broken.is_empty() {
+        Layer::new(
+            "isolation",
+            Status::Pass,
+            format!("verified inside the sandbox before loading: {}", held.join(", ")),
+        )
+    } else {
+        Layer::new("isolation", Status::Fail, broken.join("; "))
     }
 }
 

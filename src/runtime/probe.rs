@@ -310,7 +310,8 @@ pub fn run(spec: &ProbeSpec) -> Value {
     let _ = std::fs::remove_dir(&cg_target);
 
     let cap_eff = status_field(&status, "CapEff:");
-    let no_new_privs = status_field(&status, "NoNewPrivs:");
+    // SAFETY: prctl(PR_GET_NO_NEW_PRIVS) reads a flag (gVisor's /proc lacks the field).
+    let no_new_privs = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) } == 1;
     let privileges_dropped = cap_eff.chars().all(|c| c == '0') && !cap_eff.is_empty();
     let readonly = !root_write && !remount && inputs_writable.is_empty();
     let pid_isolated = !ns_shared.contains(&"pid".to_string()) && !parent_visible;
@@ -319,7 +320,7 @@ pub fn run(spec: &ProbeSpec) -> Value {
     json!({
         "uid": uid,
         "cap_eff": cap_eff,
-        "no_new_privs": no_new_privs == "1",
+        "no_new_privs": no_new_privs,
         "seccomp_mode": status_field(&status, "Seccomp:"),
         "privileges_dropped": privileges_dropped,
         "namespaces_shared_with_plugctl": ns_shared,
