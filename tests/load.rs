@@ -499,17 +499,22 @@ fn sockets_are_blocked_by_default_network_isolation() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("DIAL_ADDR={}", listener.local_addr().unwrap());
     let plugin = rt_plugin("dialer");
+    listener.set_nonblocking(true).unwrap();
     let r = load(&["--env", &addr, s(&plugin)]);
     assert_eq!(r.code, 1);
     let init = r.phase(0, "init");
     assert_eq!(init["status"], "error");
+    // bubblewrap's network namespace has its own `lo` and nothing listening on it.
+    let error = init["error"].as_str().unwrap();
     assert!(
-        init["error"]
-            .as_str()
-            .unwrap()
-            .contains("network is unreachable"),
+        error.contains("connection refused") || error.contains("network is unreachable"),
         "{init}"
     );
+    assert!(
+        listener.accept().is_err(),
+        "the sandboxed dialer reached the test's listener"
+    );
+    assert_eq!(r.run("go")["isolation"]["network_isolated"], true);
 
     // With the host's network the same plugin connects: the test can fail.
     listener.set_nonblocking(false).unwrap();
@@ -580,7 +585,9 @@ fn learned_seccomp_profile_then_enforces() {
         .iter()
         .map(|n| n.as_str().unwrap())
         .collect();
-    for needed in ["execve", "openat", "mmap", "clone3"] {
+    // clone3 fails with ENOSYS under the default deny-list (as under Docker): the
+    // threads are created with clone.
+    for needed in ["execve", "openat", "mmap", "clone"] {
         assert!(names.contains(&needed), "{needed} not learned: {names:?}");
     }
     assert!(!names.contains(&"socket"), "the greeter opens no socket");
@@ -636,18 +643,20 @@ fn processes_started_by_a_plugin_do_not_outlive_the_load() {
         .unwrap()
         .parse()
         .unwrap_or_else(|_| panic!("{out}"));
-    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // The pid is the sleep's pid in the sandbox's own PID namespace: the kernel killed
+    // it with that namespace. No `/bin/sleep 300` may be left anywhere.
+    assert!(pid > 0 && go["isolation"]["pid_isolated"] == true, "{go}");
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.trim() == "/bin/sleep 300")
+        .collect();
     assert!(
-        !cmdline.contains("sleep"),
-        "the plugin's /bin/sleep ({pid}) survived the load"
+        survivors.is_empty(),
+        "the plugin's /bin/sleep survived the load: {survivors:?}"
     );
-    if go["cgroup_version"].is_string() {
-        assert!(
-            go["cleanup"]["leftover_processes_killed"].as_u64().unwrap() >= 1,
-            "{}",
-            go["cleanup"]
-        );
-    }
 }
 
 #[test]
@@ -680,13 +689,19 @@ fn warm_harness_starts_in_under_a_second() {
     );
 }
 
+/// With PATH holding everything but `runsc` (a directory of links to the tools plugctl
+/// needs), whether or not gVisor is installed here.
 #[test]
 fn gvisor_is_reported_unavailable_when_runsc_is_missing() {
-    if which::which("runsc").is_ok() {
-        return;
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bwrap", "cc"] {
+        if let Ok(p) = which::which(tool) {
+            std::os::unix::fs::symlink(p, bin.path().join(tool)).unwrap();
+        }
     }
     let mut cmd = plugctl();
     cmd.args(["load", "--sandbox", "gvisor"])
+        .env("PATH", bin.path())
         .arg(greeter("1.26.6/default"));
     let done = run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(done.code(), Some(2));

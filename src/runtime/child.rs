@@ -956,13 +956,20 @@ fn run_stage(
             code: e["code"].as_i64().unwrap_or(0) as i32,
         },
         (None, None) if libc::WIFEXITED(status) => {
+            let code = libc::WEXITSTATUS(status);
             notes.push(format!(
-                "the sandbox stage did not report how the target ended; {} exited {}",
-                backend.name,
-                libc::WEXITSTATUS(status)
+                "the sandbox stage did not report how the target ended (it was killed from inside the sandbox, or could not start); {} exited {code}",
+                backend.name
             ));
-            Ended::Exited {
-                code: libc::WEXITSTATUS(status),
+            // bwrap and runsc pass a signal on as 128 + its number.
+            if code > 128 && code < 128 + 65 {
+                Ended::Signaled {
+                    signal: code - 128,
+                    name: signal_name(code - 128),
+                    core_dumped: false,
+                }
+            } else {
+                Ended::Exited { code }
             }
         }
         (None, None) => {

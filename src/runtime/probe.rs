@@ -297,6 +297,21 @@ pub fn run(spec: &ProbeSpec) -> Value {
     let (unshare, unshare_how) = outcome(try_unshare(libc::CLONE_NEWUSER));
     let (unshare_ns, unshare_ns_how) = outcome(try_unshare(libc::CLONE_NEWNS));
 
+    // Global sysctls (core_pattern runs a program as root on the host): opened for
+    // writing only, never written.
+    let (sysctl, sysctl_how) = outcome({
+        let c = cstr("/proc/sys/kernel/core_pattern");
+        // SAFETY: open/close; nothing is written.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: closing the fd just opened.
+            unsafe { libc::close(fd) };
+            Ok(())
+        } else {
+            Err(last())
+        }
+    });
+
     // cgroups.
     let cgroup_self = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let cgroupfs_visible = std::path::Path::new("/sys/fs/cgroup").exists();
@@ -316,7 +331,7 @@ pub fn run(spec: &ProbeSpec) -> Value {
     let readonly = !root_write && !remount && inputs_writable.is_empty();
     let pid_isolated = !ns_shared.contains(&"pid".to_string()) && !parent_visible;
     let cgroup_locked = !cg_mkdir && !cg_mount;
-    let escapes_blocked = !setns && !unshare && !unshare_ns && !ptrace && !tmpfs;
+    let escapes_blocked = !setns && !unshare && !unshare_ns && !ptrace && !tmpfs && !sysctl;
     json!({
         "uid": uid,
         "cap_eff": cap_eff,
@@ -343,6 +358,7 @@ pub fn run(spec: &ProbeSpec) -> Value {
         "setns": setns_how,
         "unshare_user": unshare_how,
         "unshare_mount": unshare_ns_how,
+        "sysctl_write": sysctl_how,
         "cgroup": cgroup_self.lines().collect::<Vec<_>>(),
         "cgroupfs_visible": cgroupfs_visible,
         "cgroup_mkdir": cg_mkdir_how,

@@ -297,8 +297,12 @@ fn deny_list() -> Vec<u32> {
     DENY_LIST.iter().filter_map(|n| nr_of(n)).collect()
 }
 
-fn is_denied(nr: u32) -> bool {
-    nr == NR_CLONE || DENY_LIST.iter().any(|n| nr_of(n) == Some(nr))
+/// Whether the deny-list refuses this call (`clone` only with namespace flags).
+fn is_denied(nr: u32, arg0: u64) -> bool {
+    if nr == NR_CLONE {
+        return arg0 & u64::from(CLONE_NS_FLAGS) != 0;
+    }
+    DENY_LIST.iter().any(|n| nr_of(n) == Some(nr))
 }
 
 /// The in-kernel return value of an action (for sandboxes without user notification).
@@ -757,7 +761,7 @@ pub fn listen(
                 answer(fd, req.id, -libc::EPERM, 0);
                 continue;
             }
-            let action = if is_denied(nr) {
+            let action = if is_denied(nr, req.data.args[0]) {
                 Action::Errno(libc::EPERM as u32)
             } else if plan.learn {
                 Action::Allow
@@ -774,7 +778,7 @@ pub fn listen(
             }
             continue;
         }
-        let (action, by) = if is_denied(nr) {
+        let (action, by) = if is_denied(nr, req.data.args[0]) {
             (Action::Errno(libc::EPERM as u32), "deny-list")
         } else if plan.learn {
             *report.syscalls.entry(name.clone()).or_insert(0) += 1;
