@@ -178,6 +178,8 @@ pub struct ChildRun {
     pub isolation: Option<Value>,
     pub cgroup_version: Option<Version>,
     pub cgroup_notes: Vec<String>,
+    /// Quotas asked for that this sandbox could not enforce, and why.
+    pub not_enforced: Vec<String>,
     pub seccomp: Option<SeccompReport>,
     pub workdir: String,
     pub cleanup: Cleanup,
@@ -504,9 +506,12 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
     sweep_stale_dirs();
     let workdir = make_workdir()?;
     let control = PathBuf::from(format!("{}.control", workdir.display()));
+    let gvisor = launch.sandbox == Sandbox::Gvisor;
     let (group, cgroup_notes) = Group::create(&CgroupLimits {
         memory: launch.limits.memory,
-        pids: launch.limits.max_pids,
+        // Under gVisor the sandbox's processes are the sentry's tasks: a host pids.max
+        // would count gVisor's own threads, not the plugin's. RLIMIT_NPROC inside does.
+        pids: launch.limits.max_pids.filter(|_| !gvisor),
         cpus: launch.limits.cpus,
     });
     let has = |c: super::cgroup::Controller| {
@@ -542,7 +547,7 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         rlimits: rlimits(
             &launch.limits,
             has(super::cgroup::Controller::Memory),
-            has(super::cgroup::Controller::Pids),
+            has(super::cgroup::Controller::Pids) && !gvisor,
         ),
         seccomp_filter: Some(launch.seccomp.filter.clone()),
         seccomp_fallback: launch.seccomp.fallback.clone(),
@@ -599,6 +604,7 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
     run.cleanup = cleanup;
     run.cgroup_version = group.as_ref().map(|g| g.version);
     run.cgroup_notes = cgroup_notes;
+    run.not_enforced = not_enforced(launch, group.as_ref());
     // What the probe saw, with what plugctl saw on its side of the wall.
     let connections = listener
         .as_ref()
@@ -607,6 +613,32 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         finish_isolation(iso, connections, &b.name, launch, group.as_ref(), run.pid);
     }
     Ok(run)
+}
+
+/// Quotas that have no enforcement here (an unprivileged user has no cgroups).
+fn not_enforced(launch: &Launch, group: Option<&Group>) -> Vec<String> {
+    let has = |c: super::cgroup::Controller| {
+        group.is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c))
+    };
+    let gvisor = launch.sandbox == Sandbox::Gvisor;
+    let mut out = Vec::new();
+    if launch.limits.memory.is_some() && !has(super::cgroup::Controller::Memory) {
+        out.push(if gvisor {
+            "memory: no memory cgroup for this user, and gVisor's kernel does not enforce RLIMIT_DATA".to_string()
+        } else {
+            "memory: no memory cgroup for this user; RLIMIT_DATA only (private writable mappings)".to_string()
+        });
+    }
+    if launch.limits.max_pids.is_some() && !has(super::cgroup::Controller::Pids) && !gvisor {
+        out.push(
+            "pids: no pids cgroup; RLIMIT_NPROC only (counts every process of the same user)"
+                .to_string(),
+        );
+    }
+    if launch.limits.cpus.is_some() && !has(super::cgroup::Controller::Cpu) {
+        out.push("cpus: no cpu cgroup for this user: CPU bandwidth not limited".to_string());
+    }
+    out
 }
 
 /// Derives the summary claims from the probe (and plugctl's listener).
@@ -718,8 +750,6 @@ fn run_stage(
     if let Some(io) = &backend.files {
         std::fs::write(io.join("spec.json"), serde_json::to_vec(spec)?)
             .context("writing the stage spec")?;
-        std::fs::write(io.join("report.jsonl"), "")?;
-        std::fs::write(io.join("stage.jsonl"), "")?;
     }
     let fds: [RawFd; 4] = if native {
         [
@@ -1018,6 +1048,7 @@ fn run_stage(
         isolation,
         cgroup_version: None,
         cgroup_notes: Vec::new(),
+        not_enforced: Vec::new(),
         seccomp: seccomp_report,
         workdir: workdir.display().to_string(),
         cleanup: Cleanup {

@@ -644,6 +644,17 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         } else {
             hits.join("; ")
         };
+        let gaps: Vec<&String> = runs.iter().flat_map(|r| &r.not_enforced).collect();
+        let mut gaps: Vec<&String> = gaps.clone();
+        gaps.dedup();
+        let quota_reason = if gaps.is_empty() {
+            quota_reason
+        } else {
+            format!(
+                "{quota_reason}; NOT enforced here: {}",
+                gaps.iter().map(|g| g.as_str()).collect::<Vec<_>>().join("; ")
+            )
+        };
         layers.push(Layer::new("limits", quota_status, quota_reason));
         layers.push(seccomp_layer(&plan.launch_base.seccomp, &runs));
         layers.push(isolation_layer(options, &runs));

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use super::view::{EXE_INSIDE, View};
 
+const NOBODY: u32 = 65534;
+
 /// Where the control files appear inside the sandbox.
 pub const CONTROL_INSIDE: &str = "/run/plugctl-control";
 
@@ -89,6 +91,18 @@ pub fn prepare(
     if !view.host_network {
         namespaces.push(json!({"type": "network"}));
     }
+    // Rootless runsc maps the sandbox's uid 0 to the invoking user. Run by root, the
+    // child gets `nobody` in gVisor's kernel (root is exempt from RLIMIT_NPROC), and owns
+    // its working and control directories.
+    // SAFETY: getuid has no effects.
+    let rootless = unsafe { libc::getuid() } != 0;
+    let sandbox_uid: u32 = if rootless { 0 } else { NOBODY };
+    if !rootless {
+        for d in [&view.workdir, &io.to_path_buf()] {
+            std::os::unix::fs::chown(d, Some(NOBODY), Some(NOBODY))
+                .with_context(|| format!("chown {}", d.display()))?;
+        }
+    }
     let exe = if view.writable_root {
         view.exe.display().to_string()
     } else {
@@ -97,9 +111,7 @@ pub fn prepare(
     let config = json!({
         "ociVersion": "1.0.0",
         "process": {
-            // uid 0 of the sandbox: gVisor's own kernel, no capabilities; rootless runsc
-            // maps it to the invoking user.
-            "user": {"uid": 0, "gid": 0},
+            "user": {"uid": sandbox_uid, "gid": sandbox_uid},
             "args": [exe, "__sandbox", "--files", CONTROL_INSIDE],
             "env": [],
             "cwd": view.workdir,
@@ -116,8 +128,6 @@ pub fn prepare(
         serde_json::to_string_pretty(&config)?,
     )
     .context("writing the OCI bundle")?;
-    // SAFETY: getuid has no effects.
-    let rootless = unsafe { libc::getuid() } != 0;
     let mut argv = vec![
         runsc.display().to_string(),
         format!("--root={}", state.display()),
