@@ -323,7 +323,7 @@ fn attack(
         .env("HOSTILE_SECRET", &secret);
     if who == Who::User {
         let (_, _, cache) = user();
-        cmd.env("PLUGCTL_CACHE_DIR", cache).env("HOME", &tmp);
+        cmd.env("PLUGCTL_CACHE_DIR", &cache).env("HOME", cache.join("home"));
     }
     for e in &env {
         cmd.args(["--env", e]);

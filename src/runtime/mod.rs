@@ -328,6 +328,11 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         }
         Sandbox::Gvisor => {
             runsc::find()?;
+            if matches!(options.seccomp, Some(seccomp::Mode::Learn { .. })) {
+                bail!(
+                    "--seccomp learn --sandbox gvisor: learning needs plugctl's SECCOMP_RET_USER_NOTIF listener, which runsc cannot hand over; learn with --sandbox native, then enforce the profile under gVisor"
+                );
+            }
         }
     }
     // The inputs and everything they resolve to are bound read-only into the sandbox.
