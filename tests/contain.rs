@@ -161,7 +161,13 @@ fn user() -> (u32, u32, PathBuf) {
         };
         if id("-u").is_none() {
             let status = Command::new("useradd")
-                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER])
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    USER,
+                ])
                 .status()
                 .expect("useradd");
             assert!(status.success(), "useradd {USER}");
@@ -225,7 +231,12 @@ impl Outcome {
             .as_array()
             .map(|runs| {
                 runs.iter()
-                    .flat_map(|r| r["seccomp"]["denied"].as_array().cloned().unwrap_or_default())
+                    .flat_map(|r| {
+                        r["seccomp"]["denied"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default()
+                    })
                     .filter_map(|d| d["syscall"].as_str().map(str::to_string))
                     .collect()
             })
@@ -267,13 +278,7 @@ fn hostile_cgroups() -> Vec<String> {
 }
 
 /// Runs one attack with `plugin` and checks the outside world afterwards.
-fn attack(
-    who: Who,
-    backend: Backend,
-    plugin: &Path,
-    name: &str,
-    extra: &[&str],
-) -> Outcome {
+fn attack(who: Who, backend: Backend, plugin: &Path, name: &str, extra: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let canary = dir.path().join("canary");
@@ -288,10 +293,13 @@ fn attack(
     let tcp_hits = Arc::new(AtomicUsize::new(0));
     listener.set_nonblocking(true).unwrap();
     let abstract_name = format!("plugctl-contain-{}-{port}", std::process::id());
-    let unix = UnixListener::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap())
-        .unwrap();
+    let unix =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap()).unwrap();
     unix.set_nonblocking(true).unwrap();
-    let secret = format!("sk-hostile-{:x}", std::process::id() as u64 * 7919 + u64::from(port));
+    let secret = format!(
+        "sk-hostile-{:x}",
+        std::process::id() as u64 * 7919 + u64::from(port)
+    );
     let env: Vec<String> = vec![
         format!("HOSTILE_ATTACK={name}"),
         format!("HOSTILE_DIR={}", dir.path().display()),
@@ -317,13 +325,22 @@ fn attack(
             c
         }
     };
-    cmd.args(["load", "--sandbox", backend.arg(), "--format", "json", "--timeout", "30s"])
-        .env("TMPDIR", &tmp)
-        // A secret in plugctl's own environment, never passed to the plugin.
-        .env("HOSTILE_SECRET", &secret);
+    cmd.args([
+        "load",
+        "--sandbox",
+        backend.arg(),
+        "--format",
+        "json",
+        "--timeout",
+        "30s",
+    ])
+    .env("TMPDIR", &tmp)
+    // A secret in plugctl's own environment, never passed to the plugin.
+    .env("HOSTILE_SECRET", &secret);
     if who == Who::User {
         let (_, _, cache) = user();
-        cmd.env("PLUGCTL_CACHE_DIR", &cache).env("HOME", cache.join("home"));
+        cmd.env("PLUGCTL_CACHE_DIR", &cache)
+            .env("HOME", cache.join("home"));
     }
     for e in &env {
         cmd.args(["--env", e]);
@@ -370,7 +387,9 @@ fn attack(
         let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
         let _ = c.read_to_string(&mut text);
         tcp_hits.fetch_add(1, Ordering::Relaxed);
-        broken.push(format!("the test's loopback listener got a connection: {text:?}"));
+        broken.push(format!(
+            "the test's loopback listener got a connection: {text:?}"
+        ));
     }
     if unix.accept().is_ok() {
         broken.push("the test's abstract socket got a connection".into());
@@ -394,7 +413,11 @@ fn attack(
         broken.push("plugctl's secret was printed".into());
     }
     for run in json["runs"].as_array().into_iter().flatten() {
-        for cg in run["cleanup"]["cgroups_removed"].as_array().into_iter().flatten() {
+        for cg in run["cleanup"]["cgroups_removed"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             if Path::new(cg.as_str().unwrap_or("")).exists() {
                 broken.push(format!("cgroup {cg} left behind"));
             }
@@ -435,7 +458,11 @@ struct Case {
 }
 
 fn expect(cond: bool, what: &str) -> Vec<String> {
-    if cond { Vec::new() } else { vec![what.to_string()] }
+    if cond {
+        Vec::new()
+    } else {
+        vec![what.to_string()]
+    }
 }
 
 /// Native: the listener names the deny-list hits; gVisor refuses them in the kernel
@@ -460,7 +487,11 @@ fn named(o: &Outcome, backend: Backend, calls: &[&str]) -> Vec<String> {
 fn survived(o: &Outcome) -> Vec<String> {
     let mut v = expect(
         matches!(o.code, Some(0) | Some(1)),
-        &format!("plugctl exit {:?}: {}", o.code, o.stderr.lines().last().unwrap_or("")),
+        &format!(
+            "plugctl exit {:?}: {}",
+            o.code,
+            o.stderr.lines().last().unwrap_or("")
+        ),
     );
     v.extend(expect(
         o.layer("isolation")["status"] == "pass",
@@ -482,7 +513,12 @@ const CASES: &[Case] = &[
     Case {
         name: "proc-root",
         extra: &[],
-        check: |o, _, _| expect(o.said.contains(": 0 hits"), "wrote through /proc/<pid>/root"),
+        check: |o, _, _| {
+            expect(
+                o.said.contains(": 0 hits"),
+                "wrote through /proc/<pid>/root",
+            )
+        },
     },
     Case {
         name: "setns-net",
@@ -551,7 +587,10 @@ const CASES: &[Case] = &[
                     o.layer("limits")["reason"]
                         .as_str()
                         .is_some_and(|r| r.contains("NOT enforced here: memory")),
-                    &format!("the missing memory limit is not reported: {}", o.layer("limits")),
+                    &format!(
+                        "the missing memory limit is not reported: {}",
+                        o.layer("limits")
+                    ),
                 );
             }
             let touched: u64 = o
@@ -560,7 +599,10 @@ const CASES: &[Case] = &[
                 .find_map(|l| l.strip_prefix("hostile: touched "))
                 .and_then(|l| l.split(' ').next()?.parse().ok())
                 .unwrap_or(0);
-            let mut v = expect(touched < 300, &format!("touched {touched} MiB under --memory 256M"));
+            let mut v = expect(
+                touched < 300,
+                &format!("touched {touched} MiB under --memory 256M"),
+            );
             v.extend(expect(
                 o.layer("limits")["status"] == "fail"
                     && o.layer("limits")["reason"]
@@ -602,7 +644,10 @@ const CASES: &[Case] = &[
         extra: &[],
         check: |o, _, b| {
             let mut v = expect(o.said.contains("attached to 0 of"), "ptrace attached");
-            v.extend(expect(!o.said.contains("process_vm_readv: ok"), "process_vm_readv worked"));
+            v.extend(expect(
+                !o.said.contains("process_vm_readv: ok"),
+                "process_vm_readv worked",
+            ));
             v.extend(named(o, b, &["ptrace"]));
             v
         },
@@ -622,10 +667,17 @@ const CASES: &[Case] = &[
         extra: &[],
         check: |o, _, _| {
             // The stage died; the report must not claim a clean exit of the target.
-            let run = if o.run("go").is_null() { o.run("loader") } else { o.run("go") };
+            let run = if o.run("go").is_null() {
+                o.run("loader")
+            } else {
+                o.run("go")
+            };
             expect(
                 run["ended"] != serde_json::json!({"kind": "exited", "code": 0}),
-                &format!("the killed sandbox was reported as a clean exit: {}", run["ended"]),
+                &format!(
+                    "the killed sandbox was reported as a clean exit: {}",
+                    run["ended"]
+                ),
             )
         },
     },
@@ -637,7 +689,17 @@ const CASES: &[Case] = &[
                 !o.said.lines().any(|l| l.ends_with(": ok")),
                 &format!("a kernel call succeeded: {}", o.said),
             );
-            v.extend(named(o, b, &["bpf", "perf_event_open", "keyctl", "userfaultfd", "init_module"]));
+            v.extend(named(
+                o,
+                b,
+                &[
+                    "bpf",
+                    "perf_event_open",
+                    "keyctl",
+                    "userfaultfd",
+                    "init_module",
+                ],
+            ));
             v
         },
     },
@@ -713,7 +775,13 @@ fn c_constructor_attacks_user_gvisor() {
 fn go_suite(who: Who, backend: Backend) {
     let plugin = go_plugin();
     suite(who, backend, &plugin, "Go init", &[]);
-    suite(who, backend, &plugin, "Go Init", &["--env", "HOSTILE_WHEN=Init"]);
+    suite(
+        who,
+        backend,
+        &plugin,
+        "Go Init",
+        &["--env", "HOSTILE_WHEN=Init"],
+    );
 }
 
 #[test]

@@ -801,7 +801,15 @@ fn gvisor_passes_the_load_tests() {
         s(&plugin),
     ]);
     assert_eq!(r.code, 0, "{}", r.json);
-    for layer in ["loader", "go-open", "contract", "lifecycle", "env", "limits", "isolation"] {
+    for layer in [
+        "loader",
+        "go-open",
+        "contract",
+        "lifecycle",
+        "env",
+        "limits",
+        "isolation",
+    ] {
         assert_eq!(r.status(0, layer), "pass", "{layer}: {}", r.layer(0, layer));
     }
     assert!(!r.stdout.contains("sk-live-secret"));
@@ -830,18 +838,37 @@ fn gvisor_passes_the_load_tests() {
 
     let r = g(&["--open-files", "6", s(&plugin)]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.run("go")["limits_hit"][0]["limit"], "open-files", "{}", r.run("go"));
+    assert_eq!(
+        r.run("go")["limits_hit"][0]["limit"],
+        "open-files",
+        "{}",
+        r.run("go")
+    );
 
-    let r = g(&["--cpu-time", "1s", "--phase-timeout", "30s", s(&rt_plugin("spinner"))]);
+    let r = g(&[
+        "--cpu-time",
+        "1s",
+        "--phase-timeout",
+        "30s",
+        s(&rt_plugin("spinner")),
+    ]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.run("go")["limits_hit"][0]["limit"], "cpu-time", "{}", r.run("go"));
+    assert_eq!(
+        r.run("go")["limits_hit"][0]["limit"],
+        "cpu-time",
+        "{}",
+        r.run("go")
+    );
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = format!("DIAL_ADDR={}", listener.local_addr().unwrap());
     let r = g(&["--env", &addr, s(&rt_plugin("dialer"))]);
     assert_eq!(r.phase(0, "init")["status"], "error");
-    assert!(listener.accept().is_err(), "the dialer reached the test's listener");
+    assert!(
+        listener.accept().is_err(),
+        "the dialer reached the test's listener"
+    );
 
     let r = g(&[s(&rt_plugin("forker"))]);
     assert_eq!(r.code, 0, "{}", r.json);
@@ -857,7 +884,14 @@ fn gvisor_passes_the_load_tests() {
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["connect"],"action":"SCMP_ACT_ERRNO"}]}"#,
     )
     .unwrap();
-    let r = g(&["--env", "DIAL_ADDR=127.0.0.1:9", "--seccomp", "enforce", s(&narrow), s(&rt_plugin("dialer"))]);
+    let r = g(&[
+        "--env",
+        "DIAL_ADDR=127.0.0.1:9",
+        "--seccomp",
+        "enforce",
+        s(&narrow),
+        s(&rt_plugin("dialer")),
+    ]);
     assert!(
         r.phase(0, "init")["error"]
             .as_str()
@@ -881,5 +915,9 @@ fn gvisor_passes_the_load_tests() {
         .arg(&plugin);
     let done = run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(done.code(), Some(2));
-    assert!(done.stderr.contains("learn with --sandbox native"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("learn with --sandbox native"),
+        "{}",
+        done.stderr
+    );
 }

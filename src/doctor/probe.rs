@@ -498,7 +498,10 @@ pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
             ID,
             NAME,
             Status::Warn,
-            format!("{} ({version}); no libm.so.6 found for a smoke load", path.display()),
+            format!(
+                "{} ({version}); no libm.so.6 found for a smoke load",
+                path.display()
+            ),
         );
     };
     on_detail(&format!("gVisor smoke load of {}", object.display()));
@@ -551,8 +554,16 @@ pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
                 (l, i) => failed(format!(
                     "smoke load of {}: loader {}, isolation {}",
                     object.display(),
-                    l.map_or("missing".into(), |l| format!("{} ({})", l.status.as_str(), l.reason)),
-                    i.map_or("missing".into(), |i| format!("{} ({})", i.status.as_str(), i.reason)),
+                    l.map_or("missing".into(), |l| format!(
+                        "{} ({})",
+                        l.status.as_str(),
+                        l.reason
+                    )),
+                    i.map_or("missing".into(), |i| format!(
+                        "{} ({})",
+                        i.status.as_str(),
+                        i.reason
+                    )),
                 )),
             }
         }

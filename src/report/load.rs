@@ -202,7 +202,10 @@ fn isolation_line(r: &ChildRun) -> String {
         lines.push(format!("limits applied: {}", r.cgroup_notes.join("; ")));
     }
     if !r.not_enforced.is_empty() {
-        lines.push(format!("limits NOT enforced: {}", r.not_enforced.join("; ")));
+        lines.push(format!(
+            "limits NOT enforced: {}",
+            r.not_enforced.join("; ")
+        ));
     }
     if let Some(sc) = i["seccomp"].as_str() {
         lines.push(format!("seccomp: {sc}"));

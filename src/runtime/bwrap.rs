@@ -69,8 +69,16 @@ pub fn args(view: &View) -> Vec<String> {
     // bwrap 0.8 leaves /proc/sys writable; for root (uid 0 in the user namespace is uid 0
     // outside) that would be every global sysctl, core_pattern included.
     a.extend(
-        ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
-            .map(String::from),
+        [
+            "--proc",
+            "/proc",
+            "--ro-bind",
+            "/proc/sys",
+            "/proc/sys",
+            "--dev",
+            "/dev",
+        ]
+        .map(String::from),
     );
     if !view.writable_root {
         a.extend(["--ro-bind".into(), s(&view.exe), EXE_INSIDE.into()]);

@@ -392,8 +392,13 @@ fn sample_tree(pid: u32) -> Sample {
         total.hwm_kb = total.hwm_kb.max(field("VmHWM:"));
         if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
             for t in tasks.flatten() {
-                let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-                todo.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+                let children =
+                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                todo.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
             }
         }
     }
@@ -575,14 +580,16 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugctl".into());
     let result = backend(launch, &view, &control, &id).and_then(|b| {
-        run_stage(launch, masker, &b, &spec, &workdir, group.as_ref())
-            .map(|r| (r, b))
+        run_stage(launch, masker, &b, &spec, &workdir, group.as_ref()).map(|r| (r, b))
     });
     // Clean up whatever happened.
     let mut cleanup = Cleanup::default();
     if let Ok((_, b)) = &result
         && let Some((runsc, id)) = &b.runsc
-        && control.join("state").read_dir().is_ok_and(|mut d| d.next().is_some())
+        && control
+            .join("state")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
     {
         runsc::destroy(runsc, &control, id);
     }
@@ -596,8 +603,8 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         cleanup.cgroups_not_removed = failed;
     }
     let _ = std::fs::remove_dir_all(&control);
-    cleanup.workdir_removed = (std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists())
-        && !control.exists();
+    cleanup.workdir_removed =
+        (std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists()) && !control.exists();
     let (mut run, b) = result?;
     cleanup.leftover_processes_killed += run.cleanup.leftover_processes_killed;
     cleanup.notes.append(&mut run.cleanup.notes);
@@ -617,9 +624,8 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
 
 /// Quotas that have no enforcement here (an unprivileged user has no cgroups).
 fn not_enforced(launch: &Launch, group: Option<&Group>) -> Vec<String> {
-    let has = |c: super::cgroup::Controller| {
-        group.is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c))
-    };
+    let has =
+        |c: super::cgroup::Controller| group.is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c));
     let gvisor = launch.sandbox == Sandbox::Gvisor;
     let mut out = Vec::new();
     if launch.limits.memory.is_some() && !has(super::cgroup::Controller::Memory) {
@@ -934,8 +940,12 @@ fn run_stage(
     let exit = events.iter().find(|e| e["ev"] == "exit").cloned();
     events.extend(target_events);
     let mut leftovers = 0;
-    if let Some(ns) = isolation.as_ref().and_then(|i| i["probe"]["pid_ns"].as_str())
-        && isolation.as_ref().is_some_and(|i| i["probe"]["pid_isolated"] == true)
+    if let Some(ns) = isolation
+        .as_ref()
+        .and_then(|i| i["probe"]["pid_ns"].as_str())
+        && isolation
+            .as_ref()
+            .is_some_and(|i| i["probe"]["pid_isolated"] == true)
     {
         for p in processes_in_pid_namespace(ns) {
             // SAFETY: kill(2) of a process left in the child's PID namespace.

@@ -515,7 +515,9 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     let mut comparison_run = None;
     if let Some(h) = &harness {
         progress("Go layers: plugin.Open, contract, lifecycle in a sandboxed harness");
-        plan.launch_base.binds.extend(copies.iter().flat_map(|c| c.paths.iter().cloned()));
+        plan.launch_base
+            .binds
+            .extend(copies.iter().flat_map(|c| c.paths.iter().cloned()));
         let launch = plan.launch(
             "go",
             h.path.clone(),
@@ -657,7 +659,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         } else {
             format!(
                 "{quota_reason}; NOT enforced here: {}",
-                gaps.iter().map(|g| g.as_str()).collect::<Vec<_>>().join("; ")
+                gaps.iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )
         };
         layers.push(Layer::new("limits", quota_status, quota_reason));
@@ -815,9 +820,11 @@ fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
     } else {
         "default deny-list enforced"
     };
-    let unnamed = reports
-        .iter()
-        .any(|(_, r)| r.installed.as_deref().is_some_and(|i| i.contains("not named")));
+    let unnamed = reports.iter().any(|(_, r)| {
+        r.installed
+            .as_deref()
+            .is_some_and(|i| i.contains("not named"))
+    });
     if denied.is_empty() {
         Layer::new(
             "seccomp",
@@ -882,7 +889,10 @@ fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
         Layer::new(
             "isolation",
             Status::Pass,
-            format!("verified inside the sandbox before loading: {}", held.join(", ")),
+            format!(
+                "verified inside the sandbox before loading: {}",
+                held.join(", ")
+            ),
         )
     } else {
         Layer::new("isolation", Status::Fail, broken.join("; "))

@@ -100,7 +100,12 @@ fn try_create(path: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn try_mount(source: &str, target: &str, fstype: Option<&str>, flags: libc::c_ulong) -> std::io::Result<()> {
+fn try_mount(
+    source: &str,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+) -> std::io::Result<()> {
     let (s, t) = (cstr(source), cstr(target));
     let f = fstype.map(cstr);
     // SAFETY: mount(2) with valid C strings; a success is undone right away.
@@ -224,8 +229,14 @@ fn loopback(port: u16) -> (bool, String) {
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-        Ok(_) => (true, format!("CONNECTED to plugctl's listener 127.0.0.1:{port}")),
-        Err(e) => (false, format!("127.0.0.1:{port} (plugctl's listener): {}", errno_text(&e))),
+        Ok(_) => (
+            true,
+            format!("CONNECTED to plugctl's listener 127.0.0.1:{port}"),
+        ),
+        Err(e) => (
+            false,
+            format!("127.0.0.1:{port} (plugctl's listener): {}", errno_text(&e)),
+        ),
     }
 }
 
@@ -266,7 +277,9 @@ pub fn run(spec: &ProbeSpec) -> Value {
         .iter()
         .filter_map(|p| {
             let dir = std::path::Path::new(p).parent()?.display().to_string();
-            try_create(&format!("{dir}/.plugctl-probe")).ok().map(|_| dir)
+            try_create(&format!("{dir}/.plugctl-probe"))
+                .ok()
+                .map(|_| dir)
         })
         .collect();
     let (workdir_write, _) = outcome(try_create(&format!("{}/.plugctl-probe", spec.workdir)));
@@ -277,7 +290,9 @@ pub fn run(spec: &ProbeSpec) -> Value {
 
     // Processes.
     let pids = visible_pids();
-    let parent_visible = ns.get("pid").is_none_or(|n| spec.parent_ns.get("pid") == Some(n))
+    let parent_visible = ns
+        .get("pid")
+        .is_none_or(|n| spec.parent_ns.get("pid") == Some(n))
         && std::path::Path::new(&format!("/proc/{}", spec.parent_pid)).exists();
     let (ptrace, ptrace_how) = outcome(try_ptrace(ppid));
     let environs = readable_environs();

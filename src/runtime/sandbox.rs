@@ -117,36 +117,47 @@ fn set_rlimits(spec: &StageSpec, errors: &mut Vec<String>) -> Vec<String> {
     done
 }
 
-/// How the filter went in: with plugctl's listener, in the kernel alone, or not at all.
-fn install_seccomp(spec: &StageSpec, handoff: bool) -> Result<String, String> {
+/// How the filter went in: with plugctl's listener, or in the kernel alone. In the
+/// kernel alone, the deny-list goes in now and the rest of the policy (a `--seccomp`
+/// profile) is returned to be installed after the probe, which is not the target.
+type Filter = Vec<(u16, u8, u8, u32)>;
+
+fn install_seccomp(spec: &StageSpec, handoff: bool) -> Result<(String, Option<Filter>), String> {
     let notify_error = match (&spec.seccomp_filter, handoff) {
         (Some(filter), true) => match seccomp::install(filter) {
             Ok(()) => {
-                return Ok(format!(
-                    "{} BPF instructions, SECCOMP_RET_USER_NOTIF listener in plugctl",
-                    filter.len()
+                return Ok((
+                    format!(
+                        "{} BPF instructions, SECCOMP_RET_USER_NOTIF listener in plugctl",
+                        filter.len()
+                    ),
+                    None,
                 ));
             }
             Err(e) => Some(e.to_string()),
         },
         _ => None,
     };
-    match &spec.seccomp_fallback {
-        Some(filter) => match seccomp::install_plain(filter) {
-            Ok(()) => Ok(format!(
-                "{} BPF instructions decided in the kernel (no listener{}): denied calls are refused but not named",
-                filter.len(),
-                notify_error
-                    .map(|e| format!(": SECCOMP_RET_USER_NOTIF failed: {e}"))
-                    .unwrap_or_default()
-            )),
-            Err(e) => Err(format!("installing the seccomp filter: {e}")),
-        },
-        None => Err(format!(
+    let Some(filter) = &spec.seccomp_fallback else {
+        return Err(format!(
             "this mode needs SECCOMP_RET_USER_NOTIF, which failed{}",
             notify_error.map(|e| format!(": {e}")).unwrap_or_default()
-        )),
-    }
+        ));
+    };
+    let deny = seccomp::Plan::deny_list_only()
+        .fallback
+        .expect("the deny-list has a kernel-only form");
+    seccomp::install_plain(&deny).map_err(|e| format!("installing the seccomp filter: {e}"))?;
+    Ok((
+        format!(
+            "{} BPF instructions decided in the kernel (no listener{}): denied calls are refused but not named",
+            filter.len(),
+            notify_error
+                .map(|e| format!(": SECCOMP_RET_USER_NOTIF failed: {e}"))
+                .unwrap_or_default()
+        ),
+        Some(filter.clone()),
+    ))
 }
 
 fn write_line(fd: i32, value: &serde_json::Value) {
@@ -165,8 +176,8 @@ fn target(spec: &StageSpec, handoff: bool) -> i32 {
     }
     close_other_fds(&[3, seccomp::HANDOFF_FD, STATUS_FD]);
     let mut errors = Vec::new();
-    let seccomp_how = match install_seccomp(spec, handoff) {
-        Ok(how) => how,
+    let (seccomp_how, after_probe) = match install_seccomp(spec, handoff) {
+        Ok(x) => x,
         Err(e) => {
             write_line(STATUS_FD, &json!({"ev": "exec-failed", "error": e}));
             return 126;
@@ -174,6 +185,15 @@ fn target(spec: &StageSpec, handoff: bool) -> i32 {
     };
     let probe = probe::run(&spec.probe);
     let rlimits = set_rlimits(spec, &mut errors);
+    if let Some(filter) = after_probe
+        && let Err(e) = seccomp::install_plain(&filter)
+    {
+        write_line(
+            STATUS_FD,
+            &json!({"ev": "exec-failed", "error": format!("installing the seccomp filter: {e}")}),
+        );
+        return 126;
+    }
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     write_line(
         STATUS_FD,

@@ -761,14 +761,15 @@ pub fn listen(
                 answer(fd, req.id, -libc::EPERM, 0);
                 continue;
             }
+            // The user's profile is for the target; the probe meets the deny-list only.
             let action = if is_denied(nr, req.data.args[0]) {
                 Action::Errno(libc::EPERM as u32)
-            } else if plan.learn {
-                Action::Allow
             } else {
-                plan.action_for(nr)
+                Action::Allow
             };
-            if !matches!(action, Action::Allow | Action::Log) && !report.probe_denied.contains(&name) {
+            if !matches!(action, Action::Allow | Action::Log)
+                && !report.probe_denied.contains(&name)
+            {
                 report.probe_denied.push(name);
             }
             match action {

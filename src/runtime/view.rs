@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Top-level system directories: bound read-only when they are directories, recreated as
 /// the same symlink when they are links (merged /usr).
-pub const SYSTEM_DIRS: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin"];
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin",
+];
 
 /// The loader's configuration files.
 pub const LOADER_FILES: &[&str] = &[
