@@ -805,3 +805,195 @@ fn go_init_attacks_user_gvisor() {
     gvisor_or_fail();
     go_suite(Who::User, Backend::Gvisor);
 }
+
+/// The checks above can fail: with the isolation switched off on purpose (`--network
+/// host`, `--writable`) the same attacks get through, the test sees it, and the report
+/// says the child had the host's network and file system.
+#[test]
+fn the_checks_see_an_attack_that_gets_through() {
+    let plugin = c_plugin();
+    let o = attack(
+        Who::Root,
+        Backend::Native,
+        &plugin,
+        "setns-net",
+        &["--network", "host"],
+    );
+    assert!(
+        o.broken
+            .iter()
+            .any(|b| b.contains("loopback listener got a connection")),
+        "{:?}\n{}",
+        o.broken,
+        o.said
+    );
+    assert!(
+        o.run("loader")["isolation"]["network"]
+            .as_str()
+            .unwrap()
+            .starts_with("host network"),
+        "{}",
+        o.run("loader")["isolation"]
+    );
+    let o = attack(
+        Who::Root,
+        Backend::Native,
+        &plugin,
+        "remount",
+        &["--writable"],
+    );
+    assert!(
+        o.broken.iter().any(|b| b.contains("pwned-remount")),
+        "{:?}\n{}",
+        o.broken,
+        o.said
+    );
+    assert_eq!(o.run("loader")["isolation"]["readonly"], false);
+}
+
+/// plugctl killed mid-load (SIGKILL, no clean-up): the sandbox dies with it, and the
+/// next run removes the dead run's cgroups and directories.
+#[test]
+fn killing_plugctl_kills_the_sandbox_and_the_next_run_reaps() {
+    for backend in [Backend::Native, Backend::Gvisor] {
+        if backend == Backend::Gvisor {
+            gvisor_or_fail();
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let exe = PathBuf::from(env!("CARGO_BIN_EXE_plugctl"));
+        let mut child = Command::new(&exe)
+            .args([
+                "load",
+                "--sandbox",
+                backend.arg(),
+                "--timeout",
+                "100s",
+                "--memory",
+                "256M",
+            ])
+            .args(["--env", "HOSTILE_ATTACK=hang"])
+            .arg(c_plugin())
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // The plugin is a host process under bubblewrap, a task of gVisor's kernel under
+        // runsc: there, the sandbox is runsc's processes (their command lines name the
+        // run's control directory under TMPDIR), and the plugin has started once the
+        // stage's probe report is written.
+        let sandbox = |tmp: &Path| -> Vec<u32> {
+            let mut v = hostile_processes();
+            v.extend(processes_mentioning(tmp));
+            v
+        };
+        let plugin_started = |tmp: &Path| match backend {
+            Backend::Native => !hostile_processes().is_empty(),
+            Backend::Gvisor => std::fs::read_dir(tmp)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    std::fs::read_to_string(e.path().join("io/stage.jsonl"))
+                        .is_ok_and(|t| t.contains("\"sandbox\""))
+                }),
+        };
+        let started = Instant::now();
+        while !plugin_started(tmp.path()) && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            plugin_started(tmp.path()),
+            "{backend:?}: the plugin never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!sandbox(tmp.path()).is_empty());
+        let groups = |pid: u32| -> Vec<PathBuf> {
+            ["memory", "pids", "cpu"]
+                .iter()
+                .flat_map(|c| {
+                    walkdir_named(
+                        &Path::new("/sys/fs/cgroup").join(c),
+                        &format!("plugctl-{pid}-"),
+                    )
+                })
+                .collect()
+        };
+        let stale_groups = groups(pid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !sandbox(tmp.path()).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            sandbox(tmp.path()).is_empty(),
+            "{backend:?}: the sandbox outlived plugctl: {:?}",
+            sandbox(tmp.path())
+        );
+        let stale_dirs = std::fs::read_dir(tmp.path()).unwrap().count();
+        assert!(
+            stale_dirs > 0,
+            "{backend:?}: expected the killed run's directories"
+        );
+        // The next run reaps them.
+        let mut next = Command::new(&exe);
+        next.args(["load", "--sandbox", backend.arg(), "--loader-only"])
+            .arg(c_plugin())
+            .env("TMPDIR", tmp.path());
+        let done = run_with_timeout(next, Duration::from_secs(60));
+        assert_eq!(done.code(), Some(0), "{}", done.stderr);
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{backend:?}: not reaped: {left:?}");
+        for g in stale_groups {
+            assert!(
+                !g.exists(),
+                "{backend:?}: stale cgroup {} not reaped",
+                g.display()
+            );
+        }
+        eprintln!(
+            "{backend:?}: sandbox died with plugctl; the next run reaped {stale_dirs} dir(s)"
+        );
+    }
+}
+
+/// Processes whose command line mentions `path` (not this test).
+fn processes_mentioning(path: &Path) -> Vec<u32> {
+    let needle = path.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p != std::process::id())
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}
+
+/// Directories under `root` (two levels at most) whose name starts with `prefix`.
+fn walkdir_named(root: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = todo.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix) {
+                out.push(e.path());
+            } else if depth < 3 {
+                todo.push((e.path(), depth + 1));
+            }
+        }
+    }
+    out
+}

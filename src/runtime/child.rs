@@ -787,6 +787,15 @@ fn run_stage(
     // calls (open/write/close/fcntl/dup2) on memory prepared before the fork.
     unsafe {
         command.pre_exec(move || {
+            // bwrap/runsc die with plugctl (bwrap's --die-with-parent then takes its
+            // PID namespace along).
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             // Into the load's cgroups before anything of the sandbox runs.
             for p in &procs {
                 let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
