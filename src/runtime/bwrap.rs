@@ -94,11 +94,17 @@ pub fn args(view: &View) -> Vec<String> {
 
 /// `bubblewrap 0.8.0`, for the report.
 pub fn version(bwrap: &Path) -> String {
-    std::process::Command::new(bwrap)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "bubblewrap".into())
+    // Asked once per plugctl process (every child reports it).
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            std::process::Command::new(bwrap)
+                .arg("--version")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "bubblewrap".into())
+        })
+        .clone()
 }

@@ -1,14 +1,16 @@
 //! `runtime`: loads for real, in sandboxed child processes, never in plugctl's own.
 //!
-//! Every child is `plugctl __sandbox` ([`sandbox`]) re-executing into its target after
-//! isolating itself: the C loader shim (`plugctl __shim`, [`shim`]) for the loader layer,
-//! and a generated Go host harness ([`harness`]) for the Go layers (`plugin.Open`, type
-//! contract, lifecycle, env timing, hot reload). [`child`] watches each child (deadline,
-//! threads, memory, exit, cgroups, leftovers); [`observe`] turns what the children
-//! reported into layers and the same `load` verdict `inspect` predicts, which [`load`]
-//! then compares with `predict::inspect`.
+//! Every child runs in a sandbox built by bubblewrap ([`bwrap`]) or gVisor ([`runsc`])
+//! over the same [`view`] of the file system; inside, `plugctl __sandbox` ([`sandbox`])
+//! installs the seccomp filter ([`seccomp`]: the default deny-list plus `--seccomp`),
+//! runs the isolation [`probe`] and executes the target: the C loader shim
+//! (`plugctl __shim`, [`shim`]) for the loader layer, and a generated Go host harness
+//! ([`harness`]) for the Go layers (`plugin.Open`, type contract, lifecycle, env timing,
+//! hot reload). [`child`] watches each child (deadline, threads, memory, exit, cgroups,
+//! leftovers); [`observe`] turns what the children reported into layers and the same
+//! `load` verdict `inspect` predicts, which [`load`] then compares with
+//! `predict::inspect`.
 
-mod bwrap;
 pub mod cgroup;
 pub mod child;
 pub mod contract;

@@ -167,15 +167,21 @@ pub fn destroy(runsc: &Path, control: &Path, id: &str) {
 
 /// `runsc version 0.0~20221219.0`, for the report.
 pub fn version(runsc: &Path) -> String {
-    std::process::Command::new(runsc)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(str::to_string)
+    // Asked once per plugctl process (every child reports it).
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            std::process::Command::new(runsc)
+                .arg("--version")
+                .output()
+                .ok()
+                .and_then(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "runsc".into())
         })
-        .unwrap_or_else(|| "runsc".into())
+        .clone()
 }
