@@ -11,6 +11,7 @@
 //! `load` verdict `inspect` predicts, which [`load`] then compares with
 //! `predict::inspect`.
 
+mod bwrap;
 pub mod cgroup;
 pub mod child;
 pub mod contract;
