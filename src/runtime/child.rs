@@ -686,24 +686,18 @@ fn finish_isolation(
     iso["privileges_dropped"] = json!(p["privileges_dropped"] == true && p["no_new_privs"] == true);
     iso["escapes_blocked"] = json!(p["escapes_blocked"] == true);
     iso["cgroups"] = json!(group.map(|g| g.paths()).unwrap_or_default());
-    let shared = p["namespaces_shared_with_plugctl"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let ifaces = p["interfaces"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
+    let joined = |v: &Value, sep: &str| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            })
+            .unwrap_or_default()
+    };
+    let shared = joined(&p["namespaces_shared_with_plugctl"], ", ");
+    let ifaces = joined(&p["interfaces"], " ");
     iso["network"] = json!(if !launch.isolate_network {
         format!(
             "host network (--network host): {}",
