@@ -463,6 +463,61 @@ pub(super) fn cgroups_check() -> Check {
     }
 }
 
+/// bubblewrap, the native sandbox of `plugctl load`: present and able to build a sandbox
+/// (a user, PID and network namespace running `true` from a read-only /usr).
+pub(super) fn bwrap_check(on_detail: &dyn Fn(&str)) -> Check {
+    const ID: &str = "sandbox.bwrap";
+    const NAME: &str = "bubblewrap (bwrap)";
+    let Ok(path) = which::which("bwrap") else {
+        return Check::new(
+            ID,
+            NAME,
+            Status::Fail,
+            "not installed: `plugctl load` needs it",
+        )
+        .fix("apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)");
+    };
+    let version =
+        first_line_of(&path, &["--version"], on_detail).unwrap_or_else(|| "version unknown".into());
+    let output = Command::new(&path)
+        .args([
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--",
+            "true",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(o) if o.status.success() => Check::new(
+            ID,
+            NAME,
+            Status::Ok,
+            format!("{} ({version}): builds a sandbox", path.display()),
+        ),
+        Ok(o) => Check::new(
+            ID,
+            NAME,
+            Status::Fail,
+            format!(
+                "{} ({version}) cannot build a sandbox: {}",
+                path.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        )
+        .fix("allow user namespaces (see kernel.userns), or run plugctl as root"),
+        Err(e) => Check::new(ID, NAME, Status::Fail, format!("{}: {e}", path.display())),
+    }
+}
+
 /// A shared object every glibc system has, for the gVisor smoke load.
 fn smoke_object() -> Option<PathBuf> {
     [
