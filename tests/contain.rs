@@ -704,6 +704,32 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        name: "forge",
+        extra: &[],
+        check: |o, _, b| {
+            let run = if o.run("go").is_null() {
+                o.run("loader")
+            } else {
+                o.run("go")
+            };
+            let mut v = expect(
+                run["ended"] != serde_json::json!({"kind": "exited", "code": 0}),
+                &format!("a forged clean exit was believed: {}", run["ended"]),
+            );
+            v.extend(expect(
+                run["isolation"]["forged"].is_null(),
+                "a forged probe was believed",
+            ));
+            if b == Backend::Gvisor && o.said.contains("stage.jsonl: ok") {
+                v.extend(expect(
+                    run["cleanup"]["notes"].to_string().contains("rewritten"),
+                    "the rewritten stage report is not reported",
+                ));
+            }
+            v
+        },
+    },
+    Case {
         name: "symlink",
         extra: &[],
         check: |_, _, _| Vec::new(),

@@ -843,7 +843,36 @@ fn run_stage(
     }
     let stdin_bytes = launch.stdin.clone();
     let mut stdin = child.stdin.take();
+    // gVisor: the probe's line is read before the target may run (one byte on stdin
+    // releases it), so the target cannot rewrite it afterwards.
+    let probe_line: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let (probe_file, probe_out, deadline) = (
+        backend.files.as_ref().map(|io| io.join("stage.jsonl")),
+        Arc::clone(&probe_line),
+        started + launch.timeout,
+    );
     std::thread::spawn(move || {
+        if let Some(file) = probe_file {
+            let line = loop {
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                // A complete line (the stage may still be writing it) that parses.
+                if let Some(l) = text.split_inclusive('\n').find(|l| {
+                    l.ends_with('\n')
+                        && serde_json::from_str::<Value>(l).is_ok_and(|v| v["ev"] == "sandbox")
+                }) {
+                    break Some(l.trim_end().to_string());
+                }
+                if Instant::now() >= deadline {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            let Some(line) = line else { return };
+            *probe_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+            if let Some(s) = stdin.as_mut() {
+                let _ = s.write_all(b"\n");
+            }
+        }
         if let Some(s) = stdin.as_mut() {
             let _ = s.write_all(&stdin_bytes);
         }
@@ -934,13 +963,31 @@ fn run_stage(
             .collect()
     };
     let mut events = parse(&stage);
+    if !native {
+        // Only the probe line read before the target ran counts.
+        let captured = probe_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let in_file: Vec<Value> = events
+            .iter()
+            .filter(|e| e["ev"] == "sandbox")
+            .cloned()
+            .collect();
+        events.retain(|e| e["ev"] != "sandbox");
+        if let Some(line) = captured {
+            let first: Value = parse(&line).into_iter().next().unwrap_or(Value::Null);
+            if in_file.len() != 1 || in_file[0] != first {
+                notes.push("the stage's report file was rewritten inside the sandbox after the probe; the probe as read before the target ran is used".into());
+            }
+            events.insert(0, first);
+        }
+    }
     // The stage's events come only from the stage's own channel.
     let target_events: Vec<Value> = parse(&report)
         .into_iter()
         .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exit")
         .collect();
     let isolation = events.iter().find(|e| e["ev"] == "sandbox").cloned();
-    let exit = events.iter().find(|e| e["ev"] == "exit").cloned();
+    // The stage writes its exit line after the target is gone: the last one is its.
+    let exit = events.iter().rev().find(|e| e["ev"] == "exit").cloned();
     events.extend(target_events);
     let mut leftovers = 0;
     if let Some(ns) = isolation

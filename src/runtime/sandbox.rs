@@ -219,6 +219,15 @@ fn target(spec: &StageSpec, handoff: bool) -> i32 {
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let program = cstr(&spec.program);
+    if !handoff {
+        // Under gVisor the report travels through a file the target could rewrite: wait
+        // until plugctl has read the probe (it then sends one byte on stdin).
+        let mut go = [0u8; 1];
+        // SAFETY: read(2) of one byte from stdin into a live buffer.
+        if unsafe { libc::read(0, go.as_mut_ptr().cast(), 1) } != 1 {
+            return 125;
+        }
+    }
     seccomp::mark_probe_done();
     // SAFETY: execve with NUL-terminated arrays of valid C strings.
     unsafe { libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
