@@ -106,6 +106,14 @@ fn go_plugin() -> PathBuf {
         ];
         let out = out_dir(&hash_of(&files, GO)).join("hostile.so");
         if !out.is_file() {
+            // Built from a copy holding the C attacks themselves: Go's build cache does
+            // not see a file the package only #includes from outside its directory.
+            let stage = out.parent().unwrap().join("src");
+            std::fs::create_dir_all(stage.join("hostile")).unwrap();
+            std::fs::copy(dir.join("go.mod"), stage.join("go.mod")).unwrap();
+            std::fs::copy(dir.join("hostile/main.go"), stage.join("hostile/main.go")).unwrap();
+            std::fs::copy(src().join("attacks.c"), stage.join("hostile/attacks.c")).unwrap();
+            let dir = stage;
             let tc = plugctl::toolchain::ensure(GO, &|m| eprintln!("{m}")).expect("go toolchain");
             let output = plugctl::runtime::harness::go_build_command(
                 &tc,
@@ -253,13 +261,16 @@ fn own_pid_ns() -> String {
 
 /// Processes named like the attack's daemon, anywhere on the machine.
 fn hostile_processes() -> Vec<u32> {
+    processes_named("hostile-daemon")
+}
+
+fn processes_named(comm: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim() == "hostile-daemon")
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
         })
         .collect()
 }
@@ -910,12 +921,12 @@ fn killing_plugctl_kills_the_sandbox_and_the_next_run_reaps() {
         // run's control directory under TMPDIR), and the plugin has started once the
         // stage's probe report is written.
         let sandbox = |tmp: &Path| -> Vec<u32> {
-            let mut v = hostile_processes();
+            let mut v = processes_named("hostile-hang");
             v.extend(processes_mentioning(tmp));
             v
         };
         let plugin_started = |tmp: &Path| match backend {
-            Backend::Native => !hostile_processes().is_empty(),
+            Backend::Native => !processes_named("hostile-hang").is_empty(),
             Backend::Gvisor => std::fs::read_dir(tmp)
                 .into_iter()
                 .flatten()
