@@ -499,17 +499,22 @@ fn sockets_are_blocked_by_default_network_isolation() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("DIAL_ADDR={}", listener.local_addr().unwrap());
     let plugin = rt_plugin("dialer");
+    listener.set_nonblocking(true).unwrap();
     let r = load(&["--env", &addr, s(&plugin)]);
     assert_eq!(r.code, 1);
     let init = r.phase(0, "init");
     assert_eq!(init["status"], "error");
+    // bubblewrap's network namespace has its own `lo` and nothing listening on it.
+    let error = init["error"].as_str().unwrap();
     assert!(
-        init["error"]
-            .as_str()
-            .unwrap()
-            .contains("network is unreachable"),
+        error.contains("connection refused") || error.contains("network is unreachable"),
         "{init}"
     );
+    assert!(
+        listener.accept().is_err(),
+        "the sandboxed dialer reached the test's listener"
+    );
+    assert_eq!(r.run("go")["isolation"]["network_isolated"], true);
 
     // With the host's network the same plugin connects: the test can fail.
     listener.set_nonblocking(false).unwrap();
@@ -580,7 +585,9 @@ fn learned_seccomp_profile_then_enforces() {
         .iter()
         .map(|n| n.as_str().unwrap())
         .collect();
-    for needed in ["execve", "openat", "mmap", "clone3"] {
+    // clone3 fails with ENOSYS under the default deny-list (as under Docker): the
+    // threads are created with clone.
+    for needed in ["execve", "openat", "mmap", "clone"] {
         assert!(names.contains(&needed), "{needed} not learned: {names:?}");
     }
     assert!(!names.contains(&"socket"), "the greeter opens no socket");
@@ -636,18 +643,20 @@ fn processes_started_by_a_plugin_do_not_outlive_the_load() {
         .unwrap()
         .parse()
         .unwrap_or_else(|_| panic!("{out}"));
-    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // The pid is the sleep's pid in the sandbox's own PID namespace: the kernel killed
+    // it with that namespace. No `/bin/sleep 300` may be left anywhere.
+    assert!(pid > 0 && go["isolation"]["pid_isolated"] == true, "{go}");
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.trim() == "/bin/sleep 300")
+        .collect();
     assert!(
-        !cmdline.contains("sleep"),
-        "the plugin's /bin/sleep ({pid}) survived the load"
+        survivors.is_empty(),
+        "the plugin's /bin/sleep survived the load: {survivors:?}"
     );
-    if go["cgroup_version"].is_string() {
-        assert!(
-            go["cleanup"]["leftover_processes_killed"].as_u64().unwrap() >= 1,
-            "{}",
-            go["cleanup"]
-        );
-    }
 }
 
 #[test]
@@ -680,13 +689,19 @@ fn warm_harness_starts_in_under_a_second() {
     );
 }
 
+/// With PATH holding everything but `runsc` (a directory of links to the tools plugctl
+/// needs), whether or not gVisor is installed here.
 #[test]
 fn gvisor_is_reported_unavailable_when_runsc_is_missing() {
-    if which::which("runsc").is_ok() {
-        return;
+    let bin = tempfile::tempdir().unwrap();
+    for tool in ["bwrap", "cc"] {
+        if let Ok(p) = which::which(tool) {
+            std::os::unix::fs::symlink(p, bin.path().join(tool)).unwrap();
+        }
     }
     let mut cmd = plugctl();
     cmd.args(["load", "--sandbox", "gvisor"])
+        .env("PATH", bin.path())
         .arg(greeter("1.26.6/default"));
     let done = run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(done.code(), Some(2));
@@ -762,4 +777,150 @@ fn load_agrees_with_inspect_on_real_hosts() {
     }
     eprintln!("load vs inspect: {agree}/{total} agree exactly");
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// `--sandbox gvisor` through the same scenarios as the native backend above: same
+/// layers, same verdicts; quotas and seccomp as far as gVisor supports them, and where
+/// it does not, the report says so.
+#[test]
+fn gvisor_passes_the_load_tests() {
+    assert!(
+        which::which("runsc").is_ok(),
+        "runsc (gVisor) is not installed: apt-get install runsc (.ci/run installs it)"
+    );
+    let g = |args: &[&str]| {
+        let mut all = vec!["--sandbox", "gvisor"];
+        all.extend_from_slice(args);
+        load(&all)
+    };
+    let plugin = greeter("1.26.6/default");
+    let r = g(&[
+        "--expect",
+        "Handler=func(context.Context, string) (string, error)",
+        "--env",
+        "DEEPSEEK_API_KEY=sk-live-secret-0123456789",
+        "--host",
+        s(&host("1.26.6/default")),
+        s(&plugin),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.json);
+    for layer in [
+        "loader",
+        "go-open",
+        "contract",
+        "lifecycle",
+        "env",
+        "limits",
+        "isolation",
+    ] {
+        assert_eq!(r.status(0, layer), "pass", "{layer}: {}", r.layer(0, layer));
+    }
+    assert!(!r.stdout.contains("sk-live-secret"));
+    assert!(
+        r.run("go")["isolation"]["backend"]
+            .as_str()
+            .unwrap()
+            .starts_with("gVisor")
+    );
+
+    let undef = fixtures().path("c/symbols/libundef.so");
+    let r = g(&[s(&undef)]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.artifact(0)["load"]["outcome"], "undefined-symbol");
+    assert_eq!(r.artifact(0)["prediction"]["agrees"], true);
+
+    let r = g(&["--expect", "Handler=func(string) error", s(&plugin)]);
+    assert_eq!(r.status(0, "contract"), "fail");
+
+    let r = g(&[s(&rt_plugin("panicrun"))]);
+    assert_eq!(r.phase(0, "run")["panic"], "panicrun: boom 42");
+
+    let r = g(&["--memory", "128M", s(&rt_plugin("hog"))]);
+    assert_eq!(r.code, 1, "{}", r.json);
+    assert_eq!(r.status(0, "limits"), "fail", "{}", r.layer(0, "limits"));
+
+    let r = g(&["--open-files", "6", s(&plugin)]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.run("go")["limits_hit"][0]["limit"],
+        "open-files",
+        "{}",
+        r.run("go")
+    );
+
+    let r = g(&[
+        "--cpu-time",
+        "1s",
+        "--phase-timeout",
+        "30s",
+        s(&rt_plugin("spinner")),
+    ]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.run("go")["limits_hit"][0]["limit"],
+        "cpu-time",
+        "{}",
+        r.run("go")
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = format!("DIAL_ADDR={}", listener.local_addr().unwrap());
+    let r = g(&["--env", &addr, s(&rt_plugin("dialer"))]);
+    assert_eq!(r.phase(0, "init")["status"], "error");
+    assert!(
+        listener.accept().is_err(),
+        "the dialer reached the test's listener"
+    );
+
+    let r = g(&[s(&rt_plugin("forker"))]);
+    assert_eq!(r.code, 0, "{}", r.json);
+    assert_eq!(r.run("go")["isolation"]["pid_isolated"], true);
+
+    // seccomp: a profile is enforced in gVisor's kernel; denied calls fail but cannot
+    // be named (runsc passes no descriptor for plugctl's listener), and learning needs
+    // that listener: both are said.
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = dir.path().join("narrow.json");
+    std::fs::write(
+        &narrow,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["connect"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let r = g(&[
+        "--env",
+        "DIAL_ADDR=127.0.0.1:9",
+        "--seccomp",
+        "enforce",
+        s(&narrow),
+        s(&rt_plugin("dialer")),
+    ]);
+    assert!(
+        r.phase(0, "init")["error"]
+            .as_str()
+            .unwrap()
+            .contains("operation not permitted"),
+        "{}",
+        r.phase(0, "init")
+    );
+    assert!(
+        r.layer(0, "seccomp")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be named"),
+        "{}",
+        r.layer(0, "seccomp")
+    );
+    let learned = dir.path().join("learned.json");
+    let mut cmd = plugctl();
+    cmd.args(["load", "--sandbox", "gvisor", "--seccomp", "learn"])
+        .arg(&learned)
+        .arg(&plugin);
+    let done = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(done.code(), Some(2));
+    assert!(
+        done.stderr.contains("learn with --sandbox native"),
+        "{}",
+        done.stderr
+    );
 }

@@ -154,6 +154,7 @@ pub fn run(options: &Options) -> DoctorReport {
     checks.push(probe::netns_check(options.on_detail));
     checks.push(probe::seccomp_check());
     checks.push(probe::cgroups_check());
+    checks.push(probe::bwrap_check(options.on_detail));
     checks.push(probe::runsc_check(options.on_detail));
     checks.push(probe::disk_check(&cache_dir));
     for name in ["DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL"] {

@@ -463,24 +463,166 @@ pub(super) fn cgroups_check() -> Check {
     }
 }
 
-pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
-    match which::which("runsc") {
-        Ok(path) => {
-            let version = first_line_of(&path, &["--version"], on_detail)
-                .unwrap_or_else(|| "version unknown".into());
-            Check::new(
-                "sandbox.runsc",
-                "gVisor (runsc)",
-                Status::Ok,
-                format!("{} ({version})", path.display()),
-            )
-        }
-        Err(_) => Check::new(
-            "sandbox.runsc",
-            "gVisor (runsc)",
+/// bubblewrap, the native sandbox of `plugctl load`: present and able to build a sandbox
+/// (a user, PID and network namespace running `true` from a read-only /usr).
+pub(super) fn bwrap_check(on_detail: &dyn Fn(&str)) -> Check {
+    const ID: &str = "sandbox.bwrap";
+    const NAME: &str = "bubblewrap (bwrap)";
+    let Ok(path) = which::which("bwrap") else {
+        return Check::new(
+            ID,
+            NAME,
+            Status::Fail,
+            "not installed: `plugctl load` needs it",
+        )
+        .fix("apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)");
+    };
+    let version =
+        first_line_of(&path, &["--version"], on_detail).unwrap_or_else(|| "version unknown".into());
+    let output = Command::new(&path)
+        .args([
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--",
+            "true",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(o) if o.status.success() => Check::new(
+            ID,
+            NAME,
             Status::Ok,
-            "not installed: `plugctl load` uses its native sandbox (namespaces, cgroups, seccomp); `--sandbox gvisor` needs runsc",
+            format!("{} ({version}): builds a sandbox", path.display()),
         ),
+        Ok(o) => Check::new(
+            ID,
+            NAME,
+            Status::Fail,
+            format!(
+                "{} ({version}) cannot build a sandbox: {}",
+                path.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        )
+        .fix("allow user namespaces (see kernel.userns), or run plugctl as root"),
+        Err(e) => Check::new(ID, NAME, Status::Fail, format!("{}: {e}", path.display())),
+    }
+}
+
+/// A shared object every glibc system has, for the gVisor smoke load.
+fn smoke_object() -> Option<PathBuf> {
+    [
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/usr/lib/x86_64-linux-gnu/libm.so.6",
+        "/lib/aarch64-linux-gnu/libm.so.6",
+        "/usr/lib64/libm.so.6",
+        "/lib64/libm.so.6",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+}
+
+/// gVisor for real: a loader-layer `load` of a system library under `--sandbox gvisor`,
+/// whose in-sandbox probe must verify the isolation.
+pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
+    const ID: &str = "sandbox.runsc";
+    const NAME: &str = "gVisor (runsc)";
+    let Ok(path) = which::which("runsc") else {
+        return Check::new(
+            ID,
+            NAME,
+            Status::Ok,
+            "not installed: `plugctl load` uses bubblewrap; `--sandbox gvisor` needs runsc",
+        )
+        .fix("apt-get install runsc (Debian) to make `--sandbox gvisor` available");
+    };
+    let version =
+        first_line_of(&path, &["--version"], on_detail).unwrap_or_else(|| "version unknown".into());
+    let Some(object) = smoke_object() else {
+        return Check::new(
+            ID,
+            NAME,
+            Status::Warn,
+            format!(
+                "{} ({version}); no libm.so.6 found for a smoke load",
+                path.display()
+            ),
+        );
+    };
+    on_detail(&format!("gVisor smoke load of {}", object.display()));
+    let options = crate::runtime::Options {
+        plugins: vec![object.clone()],
+        host: None,
+        go: None,
+        lazy: false,
+        env: Vec::new(),
+        env_after_open: false,
+        expect: Vec::new(),
+        lifecycle: crate::runtime::Lifecycle::default(),
+        lifecycle_check: None,
+        reload: 0,
+        source: None,
+        timeout: Duration::from_secs(30),
+        limits: crate::runtime::Limits::default(),
+        isolate_network: true,
+        readonly: true,
+        seccomp: None,
+        sandbox: crate::runtime::Sandbox::Gvisor,
+        loader_only: true,
+    };
+    let started = std::time::Instant::now();
+    let failed = |why: String| {
+        Check::new(ID, NAME, Status::Fail, format!("{} ({version}): {why}", path.display()))
+            .fix("`plugctl load --sandbox gvisor -v` shows the child's output; runsc needs ptrace (its default platform) and, unprivileged, user namespaces")
+    };
+    match crate::runtime::load(&options, &|_| {}) {
+        Err(e) => failed(format!("smoke load failed: {e:#}")),
+        Ok(report) => {
+            let a = &report.artifacts[0];
+            let layer = |n: &str| a.layers.iter().find(|l| l.layer == n);
+            match (layer("loader"), layer("isolation")) {
+                (Some(l), Some(i))
+                    if l.status == crate::runtime::Status::Pass
+                        && i.status == crate::runtime::Status::Pass =>
+                {
+                    Check::new(
+                        ID,
+                        NAME,
+                        Status::Ok,
+                        format!(
+                            "{} ({version}): smoke load of {} in {} ms, isolation verified inside",
+                            path.display(),
+                            object.display(),
+                            started.elapsed().as_millis()
+                        ),
+                    )
+                }
+                (l, i) => failed(format!(
+                    "smoke load of {}: loader {}, isolation {}",
+                    object.display(),
+                    l.map_or("missing".into(), |l| format!(
+                        "{} ({})",
+                        l.status.as_str(),
+                        l.reason
+                    )),
+                    i.map_or("missing".into(), |i| format!(
+                        "{} ({})",
+                        i.status.as_str(),
+                        i.reason
+                    )),
+                )),
+            }
+        }
     }
 }
 

@@ -124,9 +124,57 @@ fn isolation_line(r: &ChildRun) -> String {
             })
             .unwrap_or_default()
     };
+    let p = &i["probe"];
+    let yes = |k: &str| i[k] == true;
     let mut lines = vec![
+        format!(
+            "sandbox: {} — every claim below was checked by a probe inside it before the target ran",
+            s("backend")
+        ),
         format!("network: {}", s("network")),
         format!("files: {}", s("filesystem")),
+        format!(
+            "processes: {} (visible pids {}; ptrace of its parent {})",
+            if yes("pid_isolated") {
+                "own PID namespace, plugctl not visible"
+            } else {
+                "NOT isolated: plugctl's processes are visible"
+            },
+            p["visible_pids"],
+            p["ptrace_parent"].as_str().unwrap_or("?")
+        ),
+        format!(
+            "privileges: capabilities {}, no_new_privs {}, uid {}; setns {}, unshare(user) {}, mount tmpfs {}",
+            p["cap_eff"].as_str().unwrap_or("?"),
+            p["no_new_privs"],
+            p["uid"],
+            p["setns"].as_str().unwrap_or("?"),
+            p["unshare_user"].as_str().unwrap_or("?"),
+            p["mount_tmpfs"].as_str().unwrap_or("?")
+        ),
+        format!(
+            "cgroups inside: {} (file system {}, mkdir {}, mount {})",
+            if yes("cgroup_locked") {
+                "cannot be changed"
+            } else {
+                "CHANGEABLE"
+            },
+            if p["cgroupfs_visible"] == true {
+                "visible"
+            } else {
+                "not mounted"
+            },
+            p["cgroup_mkdir"].as_str().unwrap_or("?"),
+            p["cgroup_mount"].as_str().unwrap_or("?")
+        ),
+        format!(
+            "plugctl's environment: {}",
+            if yes("env_isolated") {
+                "no value readable from any visible /proc/*/environ".to_string()
+            } else {
+                format!("READABLE: {}", i["parent_env_seen"])
+            }
+        ),
     ];
     let env = list("env");
     lines.push(format!(
@@ -152,6 +200,12 @@ fn isolation_line(r: &ChildRun) -> String {
     }
     if !r.cgroup_notes.is_empty() {
         lines.push(format!("limits applied: {}", r.cgroup_notes.join("; ")));
+    }
+    if !r.not_enforced.is_empty() {
+        lines.push(format!(
+            "limits NOT enforced: {}",
+            r.not_enforced.join("; ")
+        ));
     }
     if let Some(sc) = i["seccomp"].as_str() {
         lines.push(format!("seccomp: {sc}"));

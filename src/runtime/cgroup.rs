@@ -172,7 +172,19 @@ fn sweep_stale(parent: &Path) {
             continue;
         };
         if pid != std::process::id() && !pid_alive(pid) {
-            let _ = std::fs::remove_dir(entry.path());
+            // A plugctl killed mid-load: whatever still runs in its group goes too.
+            let procs =
+                std::fs::read_to_string(entry.path().join("cgroup.procs")).unwrap_or_default();
+            for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                // SAFETY: kill(2) of a process left in a dead plugctl's group.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+            for _ in 0..50 {
+                if std::fs::remove_dir(entry.path()).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 }

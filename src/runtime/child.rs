@@ -15,11 +15,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::Sandbox;
 use super::cgroup::{CgroupLimits, CgroupStats, Group, Version};
 use super::env::Masker;
+use super::probe::{self, ProbeSpec};
 use super::seccomp::{self, Plan, SeccompReport};
+use super::view::View;
+use super::{bwrap, runsc};
 
 /// Quotas for one child.
 #[derive(Debug, Clone, Default)]
@@ -48,24 +52,28 @@ pub struct Launch {
     /// Read-only view of the file system (except the working directory).
     pub readonly: bool,
     pub limits: Limits,
-    pub seccomp: Option<Arc<Plan>>,
-    /// A program the target runs under (e.g. `runsc ... do`).
-    pub wrapper: Vec<String>,
+    /// The default deny-list, plus `--seccomp` when given.
+    pub seccomp: Arc<Plan>,
+    pub sandbox: Sandbox,
+    /// The inputs (plugins, host): bound read-only; the probe tries to write next to them.
+    pub inputs: Vec<PathBuf>,
+    /// Other files the child needs (libraries the inputs resolve to, reload copies).
+    pub binds: Vec<PathBuf>,
 }
 
-/// The spec the sandbox stage reads from fd 3.
+/// The spec the sandbox stage reads (fd 3, or `spec.json` under gVisor).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageSpec {
-    pub parent_pid: u32,
     pub program: String,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub workdir: String,
-    pub isolate_network: bool,
-    pub readonly: bool,
     pub rlimits: Vec<Rlimit>,
-    pub cgroup_procs: Vec<String>,
+    /// Answered by plugctl's listener.
     pub seccomp_filter: Option<Vec<(u16, u8, u8, u32)>>,
+    /// Decided in the kernel alone, when there is no listener.
+    pub seccomp_fallback: Option<Vec<(u16, u8, u8, u32)>>,
+    pub probe: ProbeSpec,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +178,8 @@ pub struct ChildRun {
     pub isolation: Option<Value>,
     pub cgroup_version: Option<Version>,
     pub cgroup_notes: Vec<String>,
+    /// Quotas asked for that this sandbox could not enforce, and why.
+    pub not_enforced: Vec<String>,
     pub seccomp: Option<SeccompReport>,
     pub workdir: String,
     pub cleanup: Cleanup,
@@ -260,6 +270,27 @@ fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
 
 static WORKDIR_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Removes working and control directories of plugctl processes that no longer exist
+/// (a plugctl killed before it could clean up).
+fn sweep_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("plugctl-load-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// A fresh private working directory under the temp dir.
 fn make_workdir() -> Result<PathBuf> {
     let nanos = std::time::SystemTime::now()
@@ -331,28 +362,51 @@ fn rlimits(limits: &Limits, cgroup_memory: bool, cgroup_pids: bool) -> Vec<Rlimi
     out
 }
 
+#[derive(Default)]
 struct Sample {
     threads: u64,
     hwm_kb: u64,
 }
 
-fn sample(pid: u32) -> Option<Sample> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Some(Sample {
-        threads: field("Threads:"),
-        hwm_kb: field("VmHWM:"),
-    })
+/// Threads and the largest memory high-water mark over `pid` and its descendants.
+fn sample_tree(pid: u32) -> Sample {
+    let mut total = Sample::default();
+    let mut todo = vec![pid];
+    let mut seen = 0;
+    while let Some(p) = todo.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        total.threads += field("Threads:");
+        total.hwm_kb = total.hwm_kb.max(field("VmHWM:"));
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for t in tasks.flatten() {
+                let children =
+                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                todo.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    total
 }
 
-/// Processes whose process group is `pgid` (the child's session leader).
-fn processes_in_group(pgid: u32) -> Vec<u32> {
+/// Processes still in the PID namespace `ns` (`pid:[inode]`, as the probe read it).
+fn processes_in_pid_namespace(ns: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -360,14 +414,18 @@ fn processes_in_group(pgid: u32) -> Vec<u32> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+                .is_ok_and(|l| l.as_os_str() == std::ffi::OsStr::new(ns))
+        })
+        // Not the namespace's dying processes (zombies being reaped by the kernel).
+        .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
-                .is_some_and(|stat| {
-                    // pid (comm) state ppid pgrp ...; comm may contain spaces and ')'.
-                    stat.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
-                        == Some(pgid)
+                .and_then(|st| {
+                    st.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
                 })
+                .is_some_and(|state| state != "Z" && state != "X")
         })
         .collect()
 }
@@ -406,13 +464,59 @@ pub fn own_exe() -> Result<PathBuf> {
     std::env::current_exe().context("finding plugctl's own executable")
 }
 
+/// The sandbox's command line and how the stage talks to plugctl.
+struct Backend {
+    argv: Vec<String>,
+    /// Descriptors 3–6 (native) or control files (gVisor).
+    files: Option<PathBuf>,
+    /// gVisor: runsc and the container id, to destroy what is left.
+    runsc: Option<(PathBuf, String)>,
+    name: String,
+}
+
+fn backend(launch: &Launch, view: &View, control: &Path, id: &str) -> Result<Backend> {
+    match launch.sandbox {
+        Sandbox::Native => {
+            let bwrap = bwrap::find()?;
+            let mut argv = vec![bwrap.display().to_string()];
+            argv.extend(bwrap::args(view));
+            argv.extend([bwrap::exe_inside(view), "__sandbox".into()]);
+            Ok(Backend {
+                argv,
+                files: None,
+                runsc: None,
+                name: bwrap::version(&bwrap),
+            })
+        }
+        Sandbox::Gvisor => {
+            let runsc = runsc::find()?;
+            let io = control.join("io");
+            std::fs::create_dir_all(&io).with_context(|| format!("creating {}", io.display()))?;
+            let argv = runsc::prepare(&runsc, view, control, &io, id)?;
+            Ok(Backend {
+                argv,
+                files: Some(io),
+                name: format!("gVisor {}", runsc::version(&runsc)),
+                runsc: Some((runsc, id.to_string())),
+            })
+        }
+    }
+}
+
 /// Runs one child to its end. Never runs the target in this process.
 pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
-    let exe = own_exe()?;
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("finding plugctl's own executable")?;
+    sweep_stale_dirs();
     let workdir = make_workdir()?;
+    let control = PathBuf::from(format!("{}.control", workdir.display()));
+    let gvisor = launch.sandbox == Sandbox::Gvisor;
     let (group, cgroup_notes) = Group::create(&CgroupLimits {
         memory: launch.limits.memory,
-        pids: launch.limits.max_pids,
+        // Under gVisor the sandbox's processes are the sentry's tasks: a host pids.max
+        // would count gVisor's own threads, not the plugin's. RLIMIT_NPROC inside does.
+        pids: launch.limits.max_pids.filter(|_| !gvisor),
         cpus: launch.limits.cpus,
     });
     let has = |c: super::cgroup::Controller| {
@@ -420,43 +524,75 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
             .as_ref()
             .is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c))
     };
-    let (program, argv) = if launch.wrapper.is_empty() {
-        let mut argv = vec![launch.program.display().to_string()];
-        argv.extend(launch.args.iter().cloned());
-        (launch.program.display().to_string(), argv)
-    } else {
-        let mut argv = launch.wrapper.clone();
-        argv.push(launch.program.display().to_string());
-        argv.extend(launch.args.iter().cloned());
-        (launch.wrapper[0].clone(), argv)
-    };
+    // A listener on plugctl's loopback the probe must not reach.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok();
+    if let Some(l) = &listener {
+        let _ = l.set_nonblocking(true);
+    }
+    let mut extra: Vec<PathBuf> = launch.inputs.clone();
+    extra.extend(launch.binds.iter().cloned());
+    extra.push(launch.program.clone());
+    let mut view = View::new(
+        &extra
+            .into_iter()
+            .filter(|p| !p.starts_with("/proc"))
+            .collect::<Vec<_>>(),
+        exe,
+        workdir.clone(),
+    );
+    view.host_network = !launch.isolate_network;
+    view.writable_root = !launch.readonly;
+    let mut argv = vec![launch.program.display().to_string()];
+    argv.extend(launch.args.iter().cloned());
     let spec = StageSpec {
-        parent_pid: std::process::id(),
-        program,
-        argv: argv.clone(),
+        program: launch.program.display().to_string(),
+        argv,
         env: launch.env.clone(),
         workdir: workdir.display().to_string(),
-        isolate_network: launch.isolate_network,
-        readonly: launch.readonly,
         rlimits: rlimits(
             &launch.limits,
             has(super::cgroup::Controller::Memory),
-            has(super::cgroup::Controller::Pids),
+            has(super::cgroup::Controller::Pids) && !gvisor,
         ),
-        cgroup_procs: group
-            .as_ref()
-            .map(|g| {
-                g.procs_files()
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        seccomp_filter: launch.seccomp.as_ref().map(|p| p.filter.clone()),
+        seccomp_filter: Some(launch.seccomp.filter.clone()),
+        seccomp_fallback: launch.seccomp.fallback.clone(),
+        probe: ProbeSpec {
+            parent_pid: std::process::id(),
+            parent_ns: probe::own_namespaces(),
+            loopback_port: listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(0, |a| a.port()),
+            parent_env_names: std::env::vars_os()
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect(),
+            child_env_names: launch.env.iter().map(|(k, _)| k.clone()).collect(),
+            inputs: launch
+                .inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            workdir: workdir.display().to_string(),
+        },
     };
-    let result = run_stage(launch, masker, &exe, &spec, &workdir, group.as_ref());
+    let id = workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugctl".into());
+    let result = backend(launch, &view, &control, &id).and_then(|b| {
+        run_stage(launch, masker, &b, &spec, &workdir, group.as_ref()).map(|r| (r, b))
+    });
     // Clean up whatever happened.
     let mut cleanup = Cleanup::default();
+    if let Ok((_, b)) = &result
+        && let Some((runsc, id)) = &b.runsc
+        && control
+            .join("state")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    {
+        runsc::destroy(runsc, &control, id);
+    }
     if let Some(g) = &group {
         let failed = g.remove();
         cleanup.cgroups_removed = g
@@ -466,49 +602,203 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
             .collect();
         cleanup.cgroups_not_removed = failed;
     }
-    cleanup.workdir_removed = std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists();
-    let mut run = result?;
+    let _ = std::fs::remove_dir_all(&control);
+    cleanup.workdir_removed =
+        (std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists()) && !control.exists();
+    let (mut run, b) = result?;
     cleanup.leftover_processes_killed += run.cleanup.leftover_processes_killed;
     cleanup.notes.append(&mut run.cleanup.notes);
     run.cleanup = cleanup;
     run.cgroup_version = group.as_ref().map(|g| g.version);
     run.cgroup_notes = cgroup_notes;
+    run.not_enforced = not_enforced(launch, group.as_ref());
+    // What the probe saw, with what plugctl saw on its side of the wall.
+    let connections = listener
+        .as_ref()
+        .map_or(0, |l| std::iter::from_fn(|| l.accept().ok()).count());
+    if let Some(iso) = run.isolation.as_mut() {
+        finish_isolation(iso, connections, &b.name, launch, group.as_ref(), run.pid);
+    }
     Ok(run)
+}
+
+/// Quotas that have no enforcement here (an unprivileged user has no cgroups).
+fn not_enforced(launch: &Launch, group: Option<&Group>) -> Vec<String> {
+    let has =
+        |c: super::cgroup::Controller| group.is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c));
+    let gvisor = launch.sandbox == Sandbox::Gvisor;
+    let mut out = Vec::new();
+    if launch.limits.memory.is_some() && !has(super::cgroup::Controller::Memory) {
+        out.push(if gvisor {
+            "memory: no memory cgroup for this user, and gVisor's kernel does not enforce RLIMIT_DATA".to_string()
+        } else {
+            "memory: no memory cgroup for this user; RLIMIT_DATA only (private writable mappings)".to_string()
+        });
+    }
+    if launch.limits.max_pids.is_some() && !has(super::cgroup::Controller::Pids) && !gvisor {
+        out.push(
+            "pids: no pids cgroup; RLIMIT_NPROC only (counts every process of the same user)"
+                .to_string(),
+        );
+    }
+    if launch.limits.cpus.is_some() && !has(super::cgroup::Controller::Cpu) {
+        out.push("cpus: no cpu cgroup for this user: CPU bandwidth not limited".to_string());
+    }
+    out
+}
+
+/// Derives the summary claims from the probe (and plugctl's listener).
+fn finish_isolation(
+    iso: &mut Value,
+    connections: usize,
+    backend: &str,
+    launch: &Launch,
+    group: Option<&Group>,
+    _pid: u32,
+) {
+    let p = iso["probe"].clone();
+    let net_ok = p["network_connect"] == false && connections == 0;
+    iso["backend"] = json!(backend);
+    iso["loopback_listener_connections"] = json!(connections);
+    iso["network_isolated"] = json!(net_ok);
+    iso["readonly"] = json!(p["readonly"] == true);
+    iso["pid_isolated"] = json!(p["pid_isolated"] == true);
+    // Variables of plugctl's whose very value the child could read somewhere in /proc.
+    let seen: Vec<String> = p["parent_env_candidates"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(name, fp)| {
+                    std::env::var_os(name.as_str()).is_some_and(|v| {
+                        let mut entry = name.as_bytes().to_vec();
+                        entry.push(b'=');
+                        entry.extend_from_slice(v.as_encoded_bytes());
+                        fp.as_str() == Some(probe::fingerprint(&entry).as_str())
+                    })
+                })
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    iso["env_isolated"] = json!(seen.is_empty());
+    iso["parent_env_seen"] = json!(seen);
+    iso["cgroup_locked"] = json!(p["cgroup_locked"] == true);
+    iso["privileges_dropped"] = json!(p["privileges_dropped"] == true && p["no_new_privs"] == true);
+    iso["escapes_blocked"] = json!(p["escapes_blocked"] == true);
+    iso["cgroups"] = json!(group.map(|g| g.paths()).unwrap_or_default());
+    let joined = |v: &Value, sep: &str| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            })
+            .unwrap_or_default()
+    };
+    let shared = joined(&p["namespaces_shared_with_plugctl"], ", ");
+    let ifaces = joined(&p["interfaces"], " ");
+    iso["network"] = json!(if !launch.isolate_network {
+        format!(
+            "host network (--network host): {}",
+            p["loopback"].as_str().unwrap_or("")
+        )
+    } else if net_ok {
+        format!(
+            "new network namespace (verified inside: interfaces [{ifaces}], {}; plugctl's listener got {connections} connection(s))",
+            p["loopback"].as_str().unwrap_or("")
+        )
+    } else {
+        format!(
+            "NOT isolated: {}; plugctl's listener got {connections} connection(s)",
+            p["loopback"].as_str().unwrap_or("")
+        )
+    });
+    iso["filesystem"] = json!(if p["readonly"] == true {
+        format!(
+            "read-only (verified inside: create in / {}, remount / rw {}, mount tmpfs {}); writable: the working directory only",
+            p["write_root"].as_str().unwrap_or(""),
+            p["remount_root_rw"].as_str().unwrap_or(""),
+            p["mount_tmpfs"].as_str().unwrap_or("")
+        )
+    } else if !launch.readonly {
+        "host file system writable (--writable)".to_string()
+    } else {
+        format!(
+            "NOT read-only: create in / {}, remount / rw {}, writable next to inputs: {}",
+            p["write_root"].as_str().unwrap_or(""),
+            p["remount_root_rw"].as_str().unwrap_or(""),
+            p["inputs_writable"]
+        )
+    });
+    iso["namespaces_shared"] = json!(shared);
 }
 
 fn run_stage(
     launch: &Launch,
     masker: &Masker,
-    exe: &Path,
+    backend: &Backend,
     spec: &StageSpec,
     workdir: &Path,
     group: Option<&Group>,
 ) -> Result<ChildRun> {
+    let native = backend.files.is_none();
     let (spec_r, spec_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
-    let sockets = if launch.seccomp.is_some() {
-        Some(socketpair()?)
+    let (status_r, status_w) = pipe()?;
+    let (parent_sock, child_sock) = socketpair()?;
+    if let Some(io) = &backend.files {
+        std::fs::write(io.join("spec.json"), serde_json::to_vec(spec)?)
+            .context("writing the stage spec")?;
+    }
+    let fds: [RawFd; 4] = if native {
+        [
+            spec_r.as_raw_fd(),
+            report_w.as_raw_fd(),
+            child_sock.as_raw_fd(),
+            status_w.as_raw_fd(),
+        ]
     } else {
-        None
+        [-1; 4]
     };
-    let fds: [RawFd; 3] = [
-        spec_r.as_raw_fd(),
-        report_w.as_raw_fd(),
-        sockets.as_ref().map_or(-1, |(_, child)| child.as_raw_fd()),
-    ];
-    let mut command = Command::new(exe);
+    let procs: Vec<std::ffi::CString> = group
+        .map(|g| {
+            g.procs_files()
+                .iter()
+                .filter_map(|p| std::ffi::CString::new(p.display().to_string()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut command = Command::new(&backend.argv[0]);
     command
-        .arg("__sandbox")
+        .args(&backend.argv[1..])
         .env_clear()
-        .current_dir(workdir)
+        .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // fcntl/dup2/close on fds that exist in the child.
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // calls (open/write/close/fcntl/dup2) on memory prepared before the fork.
     unsafe {
         command.pre_exec(move || {
-            let mut temps = [-1; 3];
+            // bwrap/runsc die with plugctl (bwrap's --die-with-parent then takes its
+            // PID namespace along).
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            // Into the load's cgroups before anything of the sandbox runs.
+            for p in &procs {
+                let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                }
+            }
+            let mut temps = [-1; 4];
             for (i, fd) in fds.iter().enumerate() {
                 if *fd >= 0 {
                     temps[i] = libc::fcntl(*fd, libc::F_DUPFD, 64);
@@ -531,34 +821,58 @@ fn run_stage(
     let started = Instant::now();
     let mut child = command
         .spawn()
-        .context("starting the sandboxed child (plugctl __sandbox)")?;
+        .with_context(|| format!("starting the sandbox ({})", backend.argv[0]))?;
     let pid = child.id();
+    let in_groups = group.is_some_and(|g| g.pids().contains(&pid));
     drop(spec_r);
     drop(report_w);
-    let (parent_sock, child_sock) = match sockets {
-        Some((p, c)) => (Some(p), Some(c)),
-        None => (None, None),
-    };
+    drop(status_w);
     drop(child_sock);
     // The seccomp listener.
     let stop = Arc::new(AtomicBool::new(false));
-    let listener = match (parent_sock, &launch.seccomp) {
-        (Some(sock), Some(plan)) => {
-            let (plan, stop) = (Arc::clone(plan), Arc::clone(&stop));
-            Some(std::thread::spawn(move || {
-                seccomp::listen(sock, plan, pid, stop, started)
-            }))
-        }
-        _ => None,
-    };
+    let listener = native.then(|| {
+        let (plan, stop) = (Arc::clone(&launch.seccomp), Arc::clone(&stop));
+        std::thread::spawn(move || seccomp::listen(parent_sock, plan, pid, stop, started))
+    });
     // Spec, then the target's stdin.
-    {
+    if native {
         let mut w = std::fs::File::from(spec_w);
         let _ = w.write_all(&serde_json::to_vec(spec)?);
+    } else {
+        drop(spec_w);
     }
     let stdin_bytes = launch.stdin.clone();
     let mut stdin = child.stdin.take();
+    // gVisor: the probe's line is read before the target may run (one byte on stdin
+    // releases it), so the target cannot rewrite it afterwards.
+    let probe_line: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let (probe_file, probe_out, deadline) = (
+        backend.files.as_ref().map(|io| io.join("stage.jsonl")),
+        Arc::clone(&probe_line),
+        started + launch.timeout,
+    );
     std::thread::spawn(move || {
+        if let Some(file) = probe_file {
+            let line = loop {
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                // A complete line (the stage may still be writing it) that parses.
+                if let Some(l) = text.split_inclusive('\n').find(|l| {
+                    l.ends_with('\n')
+                        && serde_json::from_str::<Value>(l).is_ok_and(|v| v["ev"] == "sandbox")
+                }) {
+                    break Some(l.trim_end().to_string());
+                }
+                if Instant::now() >= deadline {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            let Some(line) = line else { return };
+            *probe_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+            if let Some(s) = stdin.as_mut() {
+                let _ = s.write_all(b"\n");
+            }
+        }
         if let Some(s) = stdin.as_mut() {
             let _ = s.write_all(&stdin_bytes);
         }
@@ -567,6 +881,7 @@ fn run_stage(
     let out_rx = reader(child.stdout.take().expect("piped stdout"), OUTPUT_CAP);
     let err_rx = reader(child.stderr.take().expect("piped stderr"), OUTPUT_CAP);
     let rep_rx = reader(std::fs::File::from(report_r), 16 * OUTPUT_CAP);
+    let status_rx = reader(std::fs::File::from(status_r), OUTPUT_CAP);
 
     // Wait, sample, enforce the deadline.
     let mut timed_out = None;
@@ -585,20 +900,17 @@ fn run_stage(
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EINTR) {
-                return Err(e).context("waiting for the child");
+                return Err(e).context("waiting for the sandbox");
             }
         }
-        if let Some(s) = sample(pid) {
-            max_threads = max_threads.max(s.threads);
-            hwm = hwm.max(s.hwm_kb);
-        }
+        let s = sample_tree(pid);
+        max_threads = max_threads.max(s.threads);
+        hwm = hwm.max(s.hwm_kb);
         if timed_out.is_none() && started.elapsed() >= launch.timeout {
             timed_out = Some(started.elapsed().as_millis() as u64);
-            // SAFETY: kill(2) of our child's process group and of the child itself.
-            unsafe {
-                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
+            // SAFETY: kill(2) of our child: bwrap's PID 1 dies with it (--die-with-parent)
+            // and the kernel kills the rest of its PID namespace.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
             if let Some(g) = group {
                 g.kill_all(Duration::from_millis(200));
             }
@@ -607,22 +919,6 @@ fn run_stage(
         delay = (delay * 2).min(Duration::from_millis(20));
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    // Everything the child left behind: its process group, then its cgroups.
-    let mut leftovers = 0;
-    for p in processes_in_group(pid) {
-        // SAFETY: kill(2) of a leftover in our child's process group.
-        unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
-        leftovers += 1;
-    }
-    if let Some(g) = group {
-        let in_group = g.pids().len();
-        if in_group > 0 {
-            leftovers = leftovers.max(in_group);
-            g.kill_all(Duration::from_secs(2));
-        }
-    }
-    stop.store(true, Ordering::Relaxed);
-    let seccomp_report = listener.and_then(|h| h.join().ok());
     let mut notes = Vec::new();
     let mut collect = |rx: mpsc::Receiver<(Vec<u8>, usize)>, what: &str| -> String {
         match rx.recv_timeout(Duration::from_secs(2)) {
@@ -637,7 +933,7 @@ fn run_stage(
             }
             Err(_) => {
                 notes.push(format!(
-                    "{what} is still held open by a process outside the child's groups"
+                    "{what} is still held open by a process outside the sandbox"
                 ));
                 String::new()
             }
@@ -645,23 +941,128 @@ fn run_stage(
     };
     let stdout = masker.mask(&collect(out_rx, "stdout"));
     let stderr = masker.mask(&collect(err_rx, "stderr"));
-    let report = collect(rep_rx, "the report pipe");
-    let events: Vec<Value> = report
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(&masker.mask(l))
-                .unwrap_or_else(|_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)}))
-        })
+    let (report, stage) = match &backend.files {
+        None => (
+            collect(rep_rx, "the report pipe"),
+            collect(status_rx, "the stage pipe"),
+        ),
+        Some(io) => (
+            std::fs::read_to_string(io.join("report.jsonl")).unwrap_or_default(),
+            std::fs::read_to_string(io.join("stage.jsonl")).unwrap_or_default(),
+        ),
+    };
+    // Whatever is left of the sandbox: its PID namespace, then its cgroups.
+    let parse = |text: &str| -> Vec<Value> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(&masker.mask(l)).unwrap_or_else(
+                    |_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)}),
+                )
+            })
+            .collect()
+    };
+    let mut events = parse(&stage);
+    if !native {
+        // Only the probe line read before the target ran counts.
+        let captured = probe_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let in_file: Vec<Value> = events
+            .iter()
+            .filter(|e| e["ev"] == "sandbox")
+            .cloned()
+            .collect();
+        events.retain(|e| e["ev"] != "sandbox");
+        if let Some(line) = captured {
+            let first: Value = parse(&line).into_iter().next().unwrap_or(Value::Null);
+            if in_file.len() != 1 || in_file[0] != first {
+                notes.push("the stage's report file was rewritten inside the sandbox after the probe; the probe as read before the target ran is used".into());
+            }
+            events.insert(0, first);
+        }
+    }
+    // The stage's events come only from the stage's own channel.
+    let target_events: Vec<Value> = parse(&report)
+        .into_iter()
+        .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exit")
         .collect();
     let isolation = events.iter().find(|e| e["ev"] == "sandbox").cloned();
-
-    let ended = match timed_out {
-        Some(after_ms) => Ended::TimedOut { after_ms },
-        None if libc::WIFEXITED(status) => Ended::Exited {
-            code: libc::WEXITSTATUS(status),
+    // The stage writes its exit line after the target is gone: the last one is its.
+    let exit = events.iter().rev().find(|e| e["ev"] == "exit").cloned();
+    events.extend(target_events);
+    let mut leftovers = 0;
+    if let Some(ns) = isolation
+        .as_ref()
+        .and_then(|i| i["probe"]["pid_ns"].as_str())
+        && isolation
+            .as_ref()
+            .is_some_and(|i| i["probe"]["pid_isolated"] == true)
+    {
+        for p in processes_in_pid_namespace(ns) {
+            // SAFETY: kill(2) of a process left in the child's PID namespace.
+            unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+            leftovers += 1;
+        }
+    }
+    if let Some(g) = group {
+        let in_group = g.pids().len();
+        if in_group > 0 {
+            leftovers = leftovers.max(in_group);
+            g.kill_all(Duration::from_secs(2));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut seccomp_report = listener.and_then(|h| h.join().ok());
+    if let (Some(r), Some(i)) = (seccomp_report.as_mut(), &isolation) {
+        r.installed = i["seccomp"].as_str().map(str::to_string);
+    }
+    if seccomp_report.is_none() {
+        seccomp_report = Some(SeccompReport {
+            mode: launch.seccomp.mode_name().into(),
+            method: "filter decided in the kernel (gVisor passes no descriptor for a listener)"
+                .into(),
+            installed: isolation
+                .as_ref()
+                .and_then(|i| i["seccomp"].as_str().map(str::to_string)),
+            error: (launch.seccomp.fallback.is_none()).then(|| {
+                "this mode needs plugctl's SECCOMP_RET_USER_NOTIF listener, which gVisor cannot hand over".to_string()
+            }),
+            ..SeccompReport::default()
+        });
+    }
+    if !in_groups && group.is_some() {
+        notes.push("the sandbox was not found in the load's cgroups right after it started".into());
+    }
+    let ended = match (timed_out, &exit) {
+        (Some(after_ms), _) => Ended::TimedOut { after_ms },
+        (None, Some(e)) if e["signal"].is_number() => {
+            let signal = e["signal"].as_i64().unwrap_or(0) as i32;
+            Ended::Signaled {
+                signal,
+                name: signal_name(signal),
+                core_dumped: e["core_dumped"] == true,
+            }
+        }
+        (None, Some(e)) => Ended::Exited {
+            code: e["code"].as_i64().unwrap_or(0) as i32,
         },
-        None => {
+        (None, None) if libc::WIFEXITED(status) => {
+            let code = libc::WEXITSTATUS(status);
+            notes.push(format!(
+                "the sandbox stage did not report how the target ended (it was killed from inside the sandbox, or could not start); {} exited {code}",
+                backend.name
+            ));
+            // bwrap and runsc pass a signal on as 128 + its number.
+            if code > 128 && code < 128 + 65 {
+                Ended::Signaled {
+                    signal: code - 128,
+                    name: signal_name(code - 128),
+                    core_dumped: false,
+                }
+            } else {
+                Ended::Exited { code }
+            }
+        }
+        (None, None) => {
             let signal = libc::WTERMSIG(status);
             Ended::Signaled {
                 signal,
@@ -671,10 +1072,13 @@ fn run_stage(
         }
     };
     let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
+    let from_exit = |k: &str| exit.as_ref().and_then(|e| e[k].as_u64());
     let mut resources = Resources {
-        peak_rss_kb: (usage.ru_maxrss as u64).max(hwm),
-        cpu_user_ms: tv_ms(usage.ru_utime),
-        cpu_system_ms: tv_ms(usage.ru_stime),
+        peak_rss_kb: from_exit("maxrss_kb")
+            .unwrap_or(usage.ru_maxrss as u64)
+            .max(hwm),
+        cpu_user_ms: from_exit("user_ms").unwrap_or_else(|| tv_ms(usage.ru_utime)),
+        cpu_system_ms: from_exit("system_ms").unwrap_or_else(|| tv_ms(usage.ru_stime)),
         max_threads,
         cgroup: group.map(|g| g.stats()).unwrap_or_default(),
     };
@@ -693,7 +1097,7 @@ fn run_stage(
     Ok(ChildRun {
         label: launch.label.clone(),
         pid,
-        command: argv_for_report(spec, masker),
+        command: spec.argv.iter().map(|a| masker.mask(a)).collect(),
         ended,
         elapsed_ms,
         events,
@@ -704,6 +1108,7 @@ fn run_stage(
         isolation,
         cgroup_version: None,
         cgroup_notes: Vec::new(),
+        not_enforced: Vec::new(),
         seccomp: seccomp_report,
         workdir: workdir.display().to_string(),
         cleanup: Cleanup {
@@ -712,10 +1117,6 @@ fn run_stage(
             ..Cleanup::default()
         },
     })
-}
-
-fn argv_for_report(spec: &StageSpec, masker: &Masker) -> Vec<String> {
-    spec.argv.iter().map(|a| masker.mask(a)).collect()
 }
 
 fn mib(bytes: u64) -> String {

@@ -130,11 +130,19 @@ pub struct Masker {
 pub const MIN_MASKED_LEN: usize = 4;
 
 impl Masker {
+    /// Masks the secret values of `vars` and of plugctl's own environment: a plugin that
+    /// reads a value it was never given must not get it printed either.
     pub fn new(vars: &[EnvVar]) -> Masker {
+        let own = std::env::vars_os().filter_map(|(k, v)| {
+            let (k, v) = (k.into_string().ok()?, v.into_string().ok()?);
+            is_secret_name(&k).then_some(v)
+        });
         let mut secrets: Vec<String> = vars
             .iter()
-            .filter(|v| v.is_secret() && v.value.len() >= MIN_MASKED_LEN)
+            .filter(|v| v.is_secret())
             .map(|v| v.value.clone())
+            .chain(own)
+            .filter(|v| v.len() >= MIN_MASKED_LEN)
             .collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();

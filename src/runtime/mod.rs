@@ -1,13 +1,17 @@
 //! `runtime`: loads for real, in sandboxed child processes, never in plugctl's own.
 //!
-//! Every child is `plugctl __sandbox` ([`sandbox`]) re-executing into its target after
-//! isolating itself: the C loader shim (`plugctl __shim`, [`shim`]) for the loader layer,
-//! and a generated Go host harness ([`harness`]) for the Go layers (`plugin.Open`, type
-//! contract, lifecycle, env timing, hot reload). [`child`] watches each child (deadline,
-//! threads, memory, exit, cgroups, leftovers); [`observe`] turns what the children
-//! reported into layers and the same `load` verdict `inspect` predicts, which [`load`]
-//! then compares with `predict::inspect`.
+//! Every child runs in a sandbox built by bubblewrap ([`bwrap`]) or gVisor ([`runsc`])
+//! over the same [`view`] of the file system; inside, `plugctl __sandbox` ([`sandbox`])
+//! installs the seccomp filter ([`seccomp`]: the default deny-list plus `--seccomp`),
+//! runs the isolation [`probe`] and executes the target: the C loader shim
+//! (`plugctl __shim`, [`shim`]) for the loader layer, and a generated Go host harness
+//! ([`harness`]) for the Go layers (`plugin.Open`, type contract, lifecycle, env timing,
+//! hot reload). [`child`] watches each child (deadline, threads, memory, exit, cgroups,
+//! leftovers); [`observe`] turns what the children reported into layers and the same
+//! `load` verdict `inspect` predicts, which [`load`] then compares with
+//! `predict::inspect`.
 
+mod bwrap;
 pub mod cgroup;
 pub mod child;
 pub mod contract;
@@ -15,10 +19,13 @@ pub mod env;
 pub mod harness;
 pub mod lifecycle_check;
 pub mod observe;
+pub mod probe;
 pub mod reload;
+pub mod runsc;
 mod sandbox;
 pub mod seccomp;
 mod shim;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -309,7 +316,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         &options.plugins,
         &predict::Options {
             host: options.host.clone(),
-            ld_library_path: Some(ld_library_path),
+            ld_library_path: Some(ld_library_path.clone()),
             sysroot: None,
             lazy: options.lazy,
             mode: None,
@@ -321,20 +328,39 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         .and_then(|h| h.go.clone())
         .filter(|g| g.role != GoRole::Plugin);
 
-    let wrapper = match options.sandbox {
-        Sandbox::Native => Vec::new(),
-        Sandbox::Gvisor => {
-            let runsc = which::which("runsc").map_err(|_| {
-                anyhow::anyhow!("--sandbox gvisor: gVisor is unavailable (no `runsc` on PATH); install gVisor or use --sandbox native")
-            })?;
-            let mut w = vec![runsc.display().to_string(), "--ignore-cgroups".into()];
-            if options.isolate_network {
-                w.push("--network=none".into());
-            }
-            w.push("do".into());
-            w
+    // The sandbox program must exist: a clear error (exit 2) before any child runs.
+    match options.sandbox {
+        Sandbox::Native => {
+            bwrap::find()?;
         }
-    };
+        Sandbox::Gvisor => {
+            runsc::find()?;
+            if matches!(options.seccomp, Some(seccomp::Mode::Learn { .. })) {
+                bail!(
+                    "--seccomp learn --sandbox gvisor: learning needs plugctl's SECCOMP_RET_USER_NOTIF listener, which runsc cannot hand over; learn with --sandbox native, then enforce the profile under gVisor"
+                );
+            }
+        }
+    }
+    // The inputs and everything they resolve to are bound read-only into the sandbox.
+    let inputs: Vec<PathBuf> = abs_paths
+        .iter()
+        .cloned()
+        .chain(options.host.iter().map(|h| absolute(h)))
+        .collect();
+    let mut binds: Vec<PathBuf> = predicted
+        .artifacts
+        .iter()
+        .flat_map(|a| a.tree.nodes.iter().filter_map(|n| n.path.as_ref()))
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .collect();
+    binds.extend(
+        ld_library_path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| absolute(Path::new(d))),
+    );
     let seccomp_plan = match &options.seccomp {
         None => None,
         Some(seccomp::Mode::Learn { out }) => Some(Arc::new(seccomp::Plan::learn(out))),
@@ -342,7 +368,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             Some(Arc::new(seccomp::Plan::enforce(profile)?))
         }
     };
-    let plan = Plan {
+    let filter = seccomp_plan
+        .clone()
+        .unwrap_or_else(|| Arc::new(seccomp::Plan::deny_list_only()));
+    let mut plan = Plan {
         launch_base: child::Launch {
             label: String::new(),
             program: PathBuf::new(),
@@ -353,8 +382,10 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             isolate_network: options.isolate_network,
             readonly: options.readonly,
             limits: options.limits.clone(),
-            seccomp: seccomp_plan.clone(),
-            wrapper,
+            seccomp: filter,
+            sandbox: options.sandbox,
+            inputs,
+            binds,
         },
         masker: masker.clone(),
     };
@@ -500,6 +531,9 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     let mut comparison_run = None;
     if let Some(h) = &harness {
         progress("Go layers: plugin.Open, contract, lifecycle in a sandboxed harness");
+        plan.launch_base
+            .binds
+            .extend(copies.iter().flat_map(|c| c.paths.iter().cloned()));
         let launch = plan.launch(
             "go",
             h.path.clone(),
@@ -672,10 +706,23 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         } else {
             hits.join("; ")
         };
+        let gaps: Vec<&String> = runs.iter().flat_map(|r| &r.not_enforced).collect();
+        let mut gaps: Vec<&String> = gaps.clone();
+        gaps.dedup();
+        let quota_reason = if gaps.is_empty() {
+            quota_reason
+        } else {
+            format!(
+                "{quota_reason}; NOT enforced here: {}",
+                gaps.iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
         layers.push(Layer::new("limits", quota_status, quota_reason));
-        if let Some(sp) = &seccomp_plan {
-            layers.push(seccomp_layer(sp, &runs));
-        }
+        layers.push(seccomp_layer(&plan.launch_base.seccomp, &runs));
+        layers.push(isolation_layer(options, &runs));
         let p = &item.load;
         let agrees = p.outcome == verdict.outcome && p.error == verdict.error;
         // A non-std package the harness could not link as the host does (see
@@ -792,6 +839,10 @@ fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
     {
         return Layer::new("seccomp", Status::Error, format!("{label}: {e}"));
     }
+    let installed: Vec<String> = reports
+        .iter()
+        .filter_map(|(l, r)| r.installed.as_ref().map(|i| format!("{l}: {i}")))
+        .collect();
     if plan.learn {
         let per_run: Vec<String> = reports
             .iter()
@@ -811,24 +862,102 @@ fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
         .flat_map(|(label, r)| {
             r.denied.iter().map(move |d| {
                 format!(
-                    "{} ({}, {}x, {}, first after {} ms)",
+                    "{} ({}, {}x, {}, by the {}, first after {} ms)",
                     d.syscall,
                     label,
                     d.count,
                     d.action.describe(),
+                    if d.by == "deny-list" {
+                        "default deny-list"
+                    } else {
+                        "profile"
+                    },
                     d.at_ms
                 )
             })
         })
         .collect();
+    let what = if plan.profile_path.is_some() {
+        "profile + default deny-list enforced"
+    } else {
+        "default deny-list enforced"
+    };
+    let unnamed = reports.iter().any(|(_, r)| {
+        r.installed
+            .as_deref()
+            .is_some_and(|i| i.contains("not named"))
+    });
     if denied.is_empty() {
-        Layer::new("seccomp", Status::Pass, "enforced: no system call denied")
+        Layer::new(
+            "seccomp",
+            Status::Pass,
+            if unnamed {
+                format!(
+                    "{what} in the kernel: denied calls fail but cannot be named here ({})",
+                    installed.join("; ")
+                )
+            } else {
+                format!("{what}: no system call denied")
+            },
+        )
     } else {
         Layer::new(
             "seccomp",
             Status::Fail,
             format!("DENIED: {}", denied.join(", ")),
         )
+    }
+}
+
+/// The isolation the probe verified inside each sandbox before the target ran; a claim
+/// that did not hold fails the layer (a choice like `--network host` is not a failure).
+fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
+    let mut broken = Vec::new();
+    let mut held = Vec::new();
+    for r in runs {
+        let Some(i) = &r.isolation else {
+            broken.push(format!("{}: the sandbox stage did not report", r.label));
+            continue;
+        };
+        let mut claims = vec![
+            ("pid_isolated", "own PID namespace"),
+            ("env_isolated", "no plugctl variable readable"),
+            ("cgroup_locked", "cgroups not writable"),
+            ("escapes_blocked", "no mount/setns/unshare/ptrace"),
+        ];
+        if options.isolate_network {
+            claims.push(("network_isolated", "no network"));
+        }
+        if options.readonly {
+            claims.push(("readonly", "read-only file system"));
+        }
+        for (key, text) in claims {
+            if i[key] == true {
+                if !held.contains(&text) {
+                    held.push(text);
+                }
+            } else {
+                broken.push(format!("{}: NOT {text}", r.label));
+            }
+        }
+        if i["privileges_dropped"] != true {
+            broken.push(format!(
+                "{}: capabilities {} / no_new_privs {}",
+                r.label, i["probe"]["cap_eff"], i["probe"]["no_new_privs"]
+            ));
+        }
+    }
+    if broken.is_empty() {
+        Layer::new(
+            "isolation",
+            Status::Pass,
+            format!(
+                "verified inside the sandbox before loading: {}",
+                held.join(", ")
+            ),
+        )
+    } else {
+        Layer::new("isolation", Status::Fail, broken.join("; "))
     }
 }
 

@@ -1,11 +1,15 @@
-//! Child side: `plugctl __sandbox`, the stage between fork and the target. It reads its
-//! [`StageSpec`] from fd 3, reports on fd 4 (which becomes the target's fd 3), and
-//! then, in this order: dies with plugctl (`PR_SET_PDEATHSIG`), starts its own session
-//! (so plugctl can kill the process group), joins its cgroups, sets rlimits, enters a new
-//! network namespace (falling back to a user namespace when not privileged), builds a
-//! read-only view of the file system with only its working directory writable, clears
-//! the environment down to the user's variables, installs the seccomp filter, and
-//! `execve`s the target. Failures to isolate are reported, never hidden.
+//! Child side: `plugctl __sandbox`, the stage that runs *inside* the sandbox (bubblewrap
+//! or gVisor built it: namespaces, capabilities, mounts — see [`super::bwrap`] and
+//! [`super::runsc`]; plugctl re-implements none of that). It reads its [`StageSpec`] and
+//! forks the target's process. That process installs the seccomp filter (the default
+//! deny-list plus `--seccomp`), runs the isolation [`probe`](super::probe) with the
+//! target's credentials, sets the rlimits, reports, and `execve`s the target. The stage
+//! itself waits for it and reports how it ended with its resource usage.
+//!
+//! Descriptors, native: 3 spec, 4 report (the target's fd 3), 5 the seccomp hand-over
+//! socket, 6 the stage's own events (close-on-exec: the target never holds it, so it
+//! cannot forge them). Under gVisor, which passes no descriptors, `--files DIR` names
+//! files in a control directory instead and the filter is decided in the kernel alone.
 
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -13,9 +17,12 @@ use std::os::fd::{FromRawFd, IntoRawFd};
 
 use serde_json::json;
 
-use super::cgroup::unescape;
 use super::child::StageSpec;
-use super::seccomp;
+use super::{probe, seccomp};
+
+const SPEC_FD: i32 = 3;
+const REPORT_FD: i32 = 4;
+const STATUS_FD: i32 = 6;
 
 fn errno() -> std::io::Error {
     std::io::Error::last_os_error()
@@ -37,187 +44,7 @@ fn cstr(s: &str) -> CString {
     CString::new(s.replace('\0', "")).expect("no NUL left")
 }
 
-/// Maps the current uid/gid to themselves in a new user namespace.
-fn enter_user_namespace() -> std::io::Result<()> {
-    // SAFETY: getuid/getgid/unshare have no memory effects.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    // SAFETY: as above.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
-        return Err(errno());
-    }
-    let _ = std::fs::write("/proc/self/setgroups", "deny");
-    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
-    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))?;
-    Ok(())
-}
-
-/// Network: a new, empty network namespace (no interface is up, not even `lo`).
-fn isolate_network(in_userns: &mut bool) -> (bool, String) {
-    // SAFETY: unshare has no memory effects.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
-        return (
-            true,
-            "new network namespace, no interface up: no network at all".into(),
-        );
-    }
-    let first = errno();
-    match enter_user_namespace() {
-        Ok(()) => {
-            *in_userns = true;
-            // SAFETY: as above.
-            if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
-                return (
-                    true,
-                    format!(
-                        "new user + network namespace (plain unshare(CLONE_NEWNET) failed: {first}): no network"
-                    ),
-                );
-            }
-            (
-                false,
-                format!(
-                    "NOT isolated: unshare(CLONE_NEWNET) failed ({first}) and inside a user namespace too ({})",
-                    errno()
-                ),
-            )
-        }
-        Err(e) => (
-            false,
-            format!(
-                "NOT isolated: unshare(CLONE_NEWNET) failed ({first}); a user namespace was refused too ({e}); the child has the host's network"
-            ),
-        ),
-    }
-}
-
-fn mount_flags(options: &str) -> libc::c_ulong {
-    let mut flags = 0;
-    for o in options.split(',') {
-        flags |= match o {
-            "nosuid" => libc::MS_NOSUID,
-            "nodev" => libc::MS_NODEV,
-            "noexec" => libc::MS_NOEXEC,
-            "noatime" => libc::MS_NOATIME,
-            "nodiratime" => libc::MS_NODIRATIME,
-            "relatime" => libc::MS_RELATIME,
-            _ => 0,
-        };
-    }
-    flags
-}
-
-/// File system: every mount read-only except /proc, /sys, /dev and the working directory.
-fn readonly_view(workdir: &str, in_userns: &mut bool) -> (bool, String) {
-    // SAFETY: unshare has no memory effects.
-    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        let first = errno();
-        if *in_userns || enter_user_namespace().is_err() {
-            return (
-                false,
-                format!(
-                    "NOT read-only: unshare(CLONE_NEWNS) failed ({first}); the child sees the host's file system writable as plugctl does"
-                ),
-            );
-        }
-        *in_userns = true;
-        // SAFETY: as above.
-        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-            return (
-                false,
-                format!(
-                    "NOT read-only: unshare(CLONE_NEWNS) failed ({first}, and in a user namespace: {})",
-                    errno()
-                ),
-            );
-        }
-    }
-    let root = cstr("/");
-    let wd = cstr(workdir);
-    // SAFETY: mount(2) with valid C strings (or NULL where the call allows it).
-    unsafe {
-        if libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return (
-                false,
-                format!("NOT read-only: making / private failed ({})", errno()),
-            );
-        }
-        if libc::mount(
-            wd.as_ptr(),
-            wd.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND | libc::MS_REC,
-            std::ptr::null(),
-        ) != 0
-        {
-            return (
-                false,
-                format!(
-                    "NOT read-only: binding the working directory failed ({})",
-                    errno()
-                ),
-            );
-        }
-    }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let (mut done, mut failed) = (0, Vec::new());
-    for line in info.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        if fields.len() < 6 {
-            continue;
-        }
-        let point = unescape(fields[4]);
-        let skip = ["/proc", "/sys", "/dev"]
-            .iter()
-            .any(|p| point == *p || point.starts_with(&format!("{p}/")))
-            || point == workdir;
-        if skip {
-            continue;
-        }
-        let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | mount_flags(fields[5]);
-        let mp = cstr(&point);
-        // SAFETY: mount(2) remount of an existing mount point.
-        if unsafe {
-            libc::mount(
-                std::ptr::null(),
-                mp.as_ptr(),
-                std::ptr::null(),
-                flags,
-                std::ptr::null(),
-            )
-        } == 0
-        {
-            done += 1;
-        } else {
-            failed.push(format!("{point} ({})", errno()));
-        }
-    }
-    if failed.is_empty() {
-        (
-            true,
-            format!(
-                "read-only: {done} mounts remounted read-only in a private mount namespace; writable: the working directory, /dev, /proc, /sys"
-            ),
-        )
-    } else {
-        (
-            done > 0,
-            format!(
-                "partly read-only: {done} mounts read-only, {} could not be: {}",
-                failed.len(),
-                failed.join(", ")
-            ),
-        )
-    }
-}
-
-fn close_other_fds(keep_up_to: i32) {
+fn close_other_fds(keep: &[i32]) {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .map(|d| {
             d.flatten()
@@ -226,57 +53,43 @@ fn close_other_fds(keep_up_to: i32) {
         })
         .unwrap_or_default();
     for fd in fds {
-        if fd > keep_up_to {
+        if fd > 2 && !keep.contains(&fd) {
             // SAFETY: closing fds this stage does not use; the read_dir fd is already gone.
             unsafe { libc::close(fd) };
         }
     }
 }
 
-/// The `__sandbox` entry point; returns only on failure (the exit code).
-pub fn main() -> i32 {
-    // SAFETY: fds 3 and 4 were set up by the parent for this stage.
-    let mut spec_in = unsafe { std::fs::File::from_raw_fd(3) };
-    let mut report = unsafe { std::fs::File::from_raw_fd(4) };
-    let mut text = String::new();
-    if spec_in.read_to_string(&mut text).is_err() {
-        return 125;
-    }
-    drop(spec_in);
-    let spec: StageSpec = match serde_json::from_str(&text) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = writeln!(
-                report,
-                "{}",
-                json!({"ev": "exec-failed", "error": format!("bad stage spec: {e}")})
-            );
-            return 125;
+/// Opens the control files of `--files DIR` on the descriptors the stage expects.
+fn open_control_files(dir: &str) -> std::io::Result<()> {
+    let open = |name: &str, write: bool, fd: i32| -> std::io::Result<()> {
+        let file = if write {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(format!("{dir}/{name}"))?
+        } else {
+            std::fs::File::open(format!("{dir}/{name}"))?
+        };
+        let raw = file.into_raw_fd();
+        if raw != fd {
+            // SAFETY: dup2/close on fds this stage owns.
+            unsafe {
+                if libc::dup2(raw, fd) < 0 {
+                    return Err(errno());
+                }
+                libc::close(raw);
+            }
         }
+        Ok(())
     };
-    let mut errors: Vec<String> = Vec::new();
-    // SAFETY: prctl/getppid/setsid have no memory effects.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-        if libc::getppid() as u32 != spec.parent_pid {
-            return 125; // plugctl is already gone.
-        }
-        libc::setsid();
-    }
-    let mut cgroups = Vec::new();
-    for procs in &spec.cgroup_procs {
-        match std::fs::write(procs, std::process::id().to_string()) {
-            Ok(()) => cgroups.push(procs.trim_end_matches("/cgroup.procs").to_string()),
-            Err(e) => errors.push(format!("joining {procs}: {e}")),
-        }
-    }
-    let mut rlimits = Vec::new();
+    open("spec.json", false, SPEC_FD)?;
+    open("report.jsonl", true, REPORT_FD)?;
+    open("stage.jsonl", true, STATUS_FD)
+}
+
+fn set_rlimits(spec: &StageSpec, errors: &mut Vec<String>) -> Vec<String> {
+    let mut done = Vec::new();
     for r in &spec.rlimits {
         let Some(res) = resource(&r.resource) else {
             continue;
@@ -287,7 +100,7 @@ pub fn main() -> i32 {
         };
         // SAFETY: setrlimit with a valid struct.
         if unsafe { libc::setrlimit(res, &lim) } == 0 {
-            rlimits.push(format!(
+            done.push(format!(
                 "{}={}{}",
                 r.resource,
                 r.soft,
@@ -301,48 +114,100 @@ pub fn main() -> i32 {
             errors.push(format!("setrlimit {}: {}", r.resource, errno()));
         }
     }
-    let mut in_userns = false;
-    let (net_ok, network) = if spec.isolate_network {
-        isolate_network(&mut in_userns)
-    } else {
-        (false, "host network (--network host)".to_string())
+    done
+}
+
+/// How the filter went in: with plugctl's listener, or in the kernel alone. In the
+/// kernel alone, the deny-list goes in now and the rest of the policy (a `--seccomp`
+/// profile) is returned to be installed after the probe, which is not the target.
+type Filter = Vec<(u16, u8, u8, u32)>;
+
+fn install_seccomp(spec: &StageSpec, handoff: bool) -> Result<(String, Option<Filter>), String> {
+    let notify_error = match (&spec.seccomp_filter, handoff) {
+        (Some(filter), true) => match seccomp::install(filter) {
+            Ok(()) => {
+                return Ok((
+                    format!(
+                        "{} BPF instructions, SECCOMP_RET_USER_NOTIF listener in plugctl",
+                        filter.len()
+                    ),
+                    None,
+                ));
+            }
+            Err(e) => Some(e.to_string()),
+        },
+        _ => None,
     };
-    let (ro_ok, filesystem) = if spec.readonly {
-        readonly_view(&spec.workdir, &mut in_userns)
-    } else {
-        (false, "host file system (--writable)".to_string())
+    let Some(filter) = &spec.seccomp_fallback else {
+        return Err(format!(
+            "this mode needs SECCOMP_RET_USER_NOTIF, which failed{}",
+            notify_error.map(|e| format!(": {e}")).unwrap_or_default()
+        ));
     };
-    if let Err(e) = std::env::set_current_dir(&spec.workdir) {
-        errors.push(format!("chdir {}: {e}", spec.workdir));
+    let deny = seccomp::Plan::deny_list_only()
+        .fallback
+        .expect("the deny-list has a kernel-only form");
+    seccomp::install_plain(&deny).map_err(|e| format!("installing the seccomp filter: {e}"))?;
+    Ok((
+        format!(
+            "{} BPF instructions decided in the kernel (no listener{}): denied calls are refused but not named",
+            filter.len(),
+            notify_error
+                .map(|e| format!(": SECCOMP_RET_USER_NOTIF failed: {e}"))
+                .unwrap_or_default()
+        ),
+        Some(filter.clone()),
+    ))
+}
+
+fn write_line(fd: i32, value: &serde_json::Value) {
+    // SAFETY: `fd` is open for writing; ManuallyDrop keeps it open.
+    let mut out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    let _ = writeln!(out, "{value}");
+}
+
+/// The target's side of the fork: filter, probe, rlimits, report, `execve`.
+fn target(spec: &StageSpec, handoff: bool) -> i32 {
+    // SAFETY: dup2/close on fds owned by this process: the report pipe becomes fd 3.
+    unsafe {
+        libc::dup2(REPORT_FD, 3);
+        libc::close(REPORT_FD);
+        libc::fcntl(STATUS_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    close_other_fds(&[3, seccomp::HANDOFF_FD, STATUS_FD]);
+    let mut errors = Vec::new();
+    let (seccomp_how, after_probe) = match install_seccomp(spec, handoff) {
+        Ok(x) => x,
+        Err(e) => {
+            write_line(STATUS_FD, &json!({"ev": "exec-failed", "error": e}));
+            return 126;
+        }
+    };
+    let probe = probe::run(&spec.probe);
+    let rlimits = set_rlimits(spec, &mut errors);
+    if let Some(filter) = after_probe
+        && let Err(e) = seccomp::install_plain(&filter)
+    {
+        write_line(
+            STATUS_FD,
+            &json!({"ev": "exec-failed", "error": format!("installing the seccomp filter: {e}")}),
+        );
+        return 126;
     }
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
-    let _ = writeln!(
-        report,
-        "{}",
-        json!({
+    write_line(
+        STATUS_FD,
+        &json!({
             "ev": "sandbox",
             "pid": std::process::id(),
-            "network_isolated": net_ok,
-            "network": network,
-            "readonly": ro_ok,
-            "filesystem": filesystem,
-            "user_namespace": in_userns,
             "workdir": spec.workdir,
             "env": env_names,
             "rlimits": rlimits,
-            "cgroups": cgroups,
-            "seccomp": spec.seccomp_filter.as_ref().map(|f| format!("{} BPF instructions, SECCOMP_RET_USER_NOTIF listener", f.len())),
+            "seccomp": seccomp_how,
+            "probe": probe,
             "errors": errors,
-        })
+        }),
     );
-    // The report pipe becomes the target's fd 3 (keep fd 4 open until then).
-    let _ = report.into_raw_fd();
-    // SAFETY: dup2/close on fds owned by this stage.
-    unsafe {
-        libc::dup2(4, 3);
-        libc::close(4);
-    }
-    close_other_fds(if spec.seccomp_filter.is_some() { 5 } else { 3 });
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstr(a)).collect();
     let envp: Vec<CString> = spec
         .env
@@ -354,27 +219,113 @@ pub fn main() -> i32 {
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|c| c.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let program = cstr(&spec.program);
-    if let Some(filter) = &spec.seccomp_filter
-        && let Err(e) = seccomp::install(filter)
-    {
-        // SAFETY: fd 3 is the report pipe.
-        let mut out = unsafe { std::fs::File::from_raw_fd(3) };
-        let _ = writeln!(
-            out,
-            "{}",
-            json!({"ev": "exec-failed", "error": format!("installing the seccomp filter: {e}")})
-        );
-        return 126;
+    if !handoff {
+        // Under gVisor the report travels through a file the target could rewrite: wait
+        // until plugctl has read the probe (it then sends one byte on stdin).
+        let mut go = [0u8; 1];
+        // SAFETY: read(2) of one byte from stdin into a live buffer.
+        if unsafe { libc::read(0, go.as_mut_ptr().cast(), 1) } != 1 {
+            return 125;
+        }
     }
+    seccomp::mark_probe_done();
     // SAFETY: execve with NUL-terminated arrays of valid C strings.
     unsafe { libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
     let e = errno();
-    // SAFETY: fd 3 is the report pipe.
-    let mut out = unsafe { std::fs::File::from_raw_fd(3) };
-    let _ = writeln!(
-        out,
-        "{}",
-        json!({"ev": "exec-failed", "error": format!("execve {}: {e}", spec.program)})
+    write_line(
+        STATUS_FD,
+        &json!({"ev": "exec-failed", "error": format!("execve {}: {e}", spec.program)}),
     );
     127
+}
+
+/// The `__sandbox` entry point; returns the exit code.
+pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let files = args
+        .iter()
+        .position(|a| a == "--files")
+        .and_then(|i| args.get(i + 1));
+    if let Some(dir) = files
+        && open_control_files(dir).is_err()
+    {
+        return 125;
+    }
+    // SAFETY: fd 3 was set up for this stage (by plugctl or just above).
+    let mut spec_in = unsafe { std::fs::File::from_raw_fd(SPEC_FD) };
+    let mut text = String::new();
+    if spec_in.read_to_string(&mut text).is_err() {
+        return 125;
+    }
+    drop(spec_in);
+    let spec: StageSpec = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            write_line(
+                STATUS_FD,
+                &json!({"ev": "exec-failed", "error": format!("bad stage spec: {e}")}),
+            );
+            return 125;
+        }
+    };
+    if let Err(e) = std::env::set_current_dir(&spec.workdir) {
+        write_line(
+            STATUS_FD,
+            &json!({"ev": "exec-failed", "error": format!("chdir {}: {e}", spec.workdir)}),
+        );
+        return 125;
+    }
+    let handoff = files.is_none();
+    // SAFETY: fork in a single-threaded process; the child only runs `target`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        write_line(
+            STATUS_FD,
+            &json!({"ev": "exec-failed", "error": format!("fork: {}", errno())}),
+        );
+        return 125;
+    }
+    if pid == 0 {
+        let code = target(&spec, handoff);
+        // SAFETY: leave without running the parent's exit handlers twice.
+        unsafe { libc::_exit(code) };
+    }
+    // The stage: hold nothing of the target's, wait, report.
+    // SAFETY: closing this stage's copies.
+    unsafe {
+        libc::close(REPORT_FD);
+        libc::close(seccomp::HANDOFF_FD);
+    }
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 on our own child.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && errno().raw_os_error() != Some(libc::EINTR) {
+            return 125;
+        }
+    }
+    let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
+    let (code, signal) = if libc::WIFEXITED(status) {
+        (Some(libc::WEXITSTATUS(status)), None)
+    } else {
+        (None, Some(libc::WTERMSIG(status)))
+    };
+    write_line(
+        STATUS_FD,
+        &json!({
+            "ev": "exit",
+            "code": code,
+            "signal": signal,
+            "core_dumped": signal.is_some() && libc::WCOREDUMP(status),
+            "maxrss_kb": usage.ru_maxrss,
+            "user_ms": tv_ms(usage.ru_utime),
+            "system_ms": tv_ms(usage.ru_stime),
+        }),
+    );
+    code.unwrap_or_else(|| 128 + signal.unwrap_or(0))
 }

@@ -42,6 +42,79 @@ mod table {
 /// through so the hand-over itself is not trapped.
 pub const HANDOFF_FD: RawFd = 5;
 
+/// The default deny-list, always on top of the user's mode (Docker's default profile
+/// semantics for a process without capabilities): file-system and namespace changes,
+/// tracing and other processes' memory, kernel modules and keys, BPF and perf, clocks,
+/// swap, reboot. A hit is answered `EPERM` and named in the report.
+pub const DENY_LIST: &[&str] = &[
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "setns",
+    "unshare",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "query_module",
+    "get_kernel_syms",
+    "kexec_load",
+    "kexec_file_load",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "iopl",
+    "ioperm",
+    "lookup_dcookie",
+    "nfsservctl",
+    "uselib",
+    "ustat",
+    "sysfs",
+    "_sysctl",
+    "vhangup",
+];
+
+/// `clone` flags that create namespaces: refused like `unshare`.
+const CLONE_NS_FLAGS: u32 = 0x7e02_0080;
+/// `clone3` cannot be filtered by argument: it fails with `ENOSYS` (as under Docker), so
+/// glibc falls back to `clone`, whose flags the filter checks.
+const NR_CLONE: u32 = 56;
+const NR_CLONE3: u32 = 435;
+/// `reboot(MARK_A, MARK_B)`: the sandbox stage's last call before `execve`. Everything
+/// the listener sees before it is the isolation probe, everything after is the target.
+pub const MARK_A: u64 = 0x706c_7567;
+pub const MARK_B: u64 = 0x6374_6c21;
+const NR_REBOOT: u32 = 169;
+
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const NR_SENDMSG: u32 = 46;
@@ -152,8 +225,12 @@ pub fn errno_name(e: u32) -> String {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub learn: bool,
-    /// BPF instructions: (code, jt, jf, k).
+    /// BPF instructions: (code, jt, jf, k), answered by plugctl's listener.
     pub filter: Vec<(u16, u8, u8, u32)>,
+    /// The same policy decided in the kernel alone, for sandboxes whose kernel has no
+    /// `SECCOMP_RET_USER_NOTIF` (gVisor): denied calls are not named then. `None` when
+    /// the mode cannot work without a listener (learn).
+    pub fallback: Option<Vec<(u16, u8, u8, u32)>>,
     rules: HashMap<u32, Action>,
     default: Action,
     /// Rule features plugctl does not apply (argument filters), for the report.
@@ -169,12 +246,18 @@ fn jump(code: u32, k: u32, jt: u8, jf: u8) -> (u16, u8, u8, u32) {
     (code as u16, jt, jf, k)
 }
 
-/// A filter returning `ALLOW` for `allowed`, `USER_NOTIF` for everything else (or, with
-/// `default_allow`, `USER_NOTIF` for `notify` and `ALLOW` for the rest).
-fn build_filter(listed: &[u32], listed_ret: u32, default_ret: u32) -> Vec<(u16, u8, u8, u32)> {
+/// A filter: the deny-list answers `deny_ret` (namespace-creating `clone` too, `clone3`
+/// `ENOSYS`), then `listed` calls return `listed_ret` and all others `default_ret`.
+fn build_filter(
+    listed: &[u32],
+    listed_ret: u32,
+    default_ret: u32,
+    deny_ret: u32,
+) -> Vec<(u16, u8, u8, u32)> {
     let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let jeq = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
     let jge = libc::BPF_JMP | 0x30 /* BPF_JGE */ | libc::BPF_K;
+    let jset = libc::BPF_JMP | 0x40 /* BPF_JSET */ | libc::BPF_K;
     let ret = libc::BPF_RET | libc::BPF_K;
     let mut f = vec![
         stmt(ld, 4), // seccomp_data.arch
@@ -189,7 +272,19 @@ fn build_filter(listed: &[u32], listed_ret: u32, default_ret: u32) -> Vec<(u16, 
         jump(jeq, HANDOFF_FD as u32, 0, 1),
         stmt(ret, libc::SECCOMP_RET_ALLOW),
         stmt(ld, 0),
+        // clone with namespace flags.
+        jump(jeq, NR_CLONE, 0, 3),
+        stmt(ld, 16),
+        jump(jset, CLONE_NS_FLAGS, 0, 1),
+        stmt(ret, deny_ret),
+        stmt(ld, 0),
+        jump(jeq, NR_CLONE3, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
     ];
+    for nr in deny_list() {
+        f.push(jump(jeq, nr, 0, 1));
+        f.push(stmt(ret, deny_ret));
+    }
     for nr in listed {
         f.push(jump(jeq, *nr, 0, 1));
         f.push(stmt(ret, listed_ret));
@@ -198,11 +293,57 @@ fn build_filter(listed: &[u32], listed_ret: u32, default_ret: u32) -> Vec<(u16, 
     f
 }
 
+fn deny_list() -> Vec<u32> {
+    DENY_LIST.iter().filter_map(|n| nr_of(n)).collect()
+}
+
+/// Whether the deny-list refuses this call (`clone` only with namespace flags).
+fn is_denied(nr: u32, arg0: u64) -> bool {
+    if nr == NR_CLONE {
+        return arg0 & u64::from(CLONE_NS_FLAGS) != 0;
+    }
+    DENY_LIST.iter().any(|n| nr_of(n) == Some(nr))
+}
+
+/// The in-kernel return value of an action (for sandboxes without user notification).
+fn kernel_ret(a: Action) -> u32 {
+    match a {
+        Action::Allow | Action::Log => libc::SECCOMP_RET_ALLOW,
+        Action::Errno(e) => libc::SECCOMP_RET_ERRNO | (e & 0xffff),
+        Action::Kill => libc::SECCOMP_RET_KILL_PROCESS,
+    }
+}
+
 impl Plan {
+    /// No user profile: only the default deny-list.
+    pub fn deny_list_only() -> Plan {
+        let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        Plan {
+            learn: false,
+            filter: build_filter(
+                &[],
+                0,
+                libc::SECCOMP_RET_ALLOW,
+                libc::SECCOMP_RET_USER_NOTIF,
+            ),
+            fallback: Some(build_filter(&[], 0, libc::SECCOMP_RET_ALLOW, eperm)),
+            rules: HashMap::new(),
+            default: Action::Allow,
+            warnings: Vec::new(),
+            profile_path: None,
+        }
+    }
+
     pub fn learn(out: &Path) -> Plan {
         Plan {
             learn: true,
-            filter: build_filter(&[], 0, libc::SECCOMP_RET_USER_NOTIF),
+            filter: build_filter(
+                &[],
+                0,
+                libc::SECCOMP_RET_USER_NOTIF,
+                libc::SECCOMP_RET_USER_NOTIF,
+            ),
+            fallback: None,
             rules: HashMap::new(),
             default: Action::Allow,
             warnings: Vec::new(),
@@ -285,14 +426,51 @@ impl Plan {
         };
         let mut listed = listed;
         listed.sort_unstable();
+        // Without a listener: every rule decided in the kernel.
+        let mut by_ret: Vec<(u32, u32)> = rules
+            .iter()
+            .map(|(nr, a)| (*nr, kernel_ret(*a)))
+            .filter(|(_, r)| *r != kernel_ret(default))
+            .collect();
+        by_ret.sort_unstable();
+        let mut fallback = build_filter(
+            &[],
+            0,
+            kernel_ret(default),
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        );
+        let last = fallback.pop().expect("default return");
+        let jeq = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+        for (nr, r) in by_ret {
+            fallback.push(jump(jeq, nr, 0, 1));
+            fallback.push(stmt(libc::BPF_RET | libc::BPF_K, r));
+        }
+        fallback.push(last);
         Ok(Plan {
             learn: false,
-            filter: build_filter(&listed, listed_ret, default_ret),
+            filter: build_filter(
+                &listed,
+                listed_ret,
+                default_ret,
+                libc::SECCOMP_RET_USER_NOTIF,
+            ),
+            fallback: Some(fallback),
             rules,
             default,
             warnings,
             profile_path: None,
         })
+    }
+
+    /// `learn`, `enforce`, or `deny-list` (no `--seccomp`).
+    pub fn mode_name(&self) -> &'static str {
+        if self.learn {
+            "learn"
+        } else if self.profile_path.is_some() {
+            "enforce"
+        } else {
+            "deny-list"
+        }
     }
 
     fn action_for(&self, nr: u32) -> Action {
@@ -304,6 +482,8 @@ impl Plan {
 #[derive(Debug, Clone, Serialize)]
 pub struct Denial {
     pub syscall: String,
+    /// `deny-list` (plugctl's default) or `profile` (the user's).
+    pub by: &'static str,
     pub nr: u32,
     pub action: Action,
     /// The thread that made the first such call.
@@ -326,6 +506,11 @@ pub struct SeccompReport {
     pub warnings: Vec<String>,
     /// The listener never arrived (seccomp unavailable), or an ioctl failed.
     pub error: Option<String>,
+    /// Calls of the isolation probe (before the target's `execve`) the filter refused.
+    pub probe_denied: Vec<String>,
+    /// How the filter was installed, as the sandbox stage reported it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
     pub notifications: u64,
 }
 
@@ -354,13 +539,17 @@ pub fn learned_profile(seen: &BTreeMap<String, u64>) -> Profile {
 // ---------------------------------------------------------------------------------------
 // Child side (the sandbox stage)
 
+fn prog_of(filter: &[(u16, u8, u8, u32)]) -> Vec<libc::sock_filter> {
+    filter
+        .iter()
+        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+        .collect()
+}
+
 /// Installs the filter with a listener and sends the listener over `HANDOFF_FD`.
 /// After this, every call the stage makes is filtered.
 pub fn install(filter: &[(u16, u8, u8, u32)]) -> std::io::Result<()> {
-    let mut prog: Vec<libc::sock_filter> = filter
-        .iter()
-        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
-        .collect();
+    let mut prog = prog_of(filter);
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
@@ -384,6 +573,37 @@ pub fn install(filter: &[(u16, u8, u8, u32)]) -> std::io::Result<()> {
         }
         send_fd(HANDOFF_FD, listener as RawFd)
     }
+}
+
+/// Installs a filter decided in the kernel alone (no listener).
+pub fn install_plain(filter: &[(u16, u8, u8, u32)]) -> std::io::Result<()> {
+    let mut prog = prog_of(filter);
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: as in `install`.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Tells the listener that the probe is over: the next calls are the target's.
+pub fn mark_probe_done() {
+    // SAFETY: reboot(2) with magic values the filter always refuses; no memory effects.
+    unsafe { libc::syscall(libc::SYS_reboot, MARK_A, MARK_B, 0u64, 0u64) };
 }
 
 fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
@@ -477,11 +697,7 @@ pub fn listen(
     started: Instant,
 ) -> SeccompReport {
     let mut report = SeccompReport {
-        mode: if plan.learn {
-            "learn".into()
-        } else {
-            "enforce".into()
-        },
+        mode: plan.mode_name().into(),
         method: "SECCOMP_RET_USER_NOTIF listener in plugctl (no ptrace, no audit log)".into(),
         warnings: plan.warnings.clone(),
         profile: plan.profile_path.as_ref().map(|p| p.display().to_string()),
@@ -518,6 +734,7 @@ pub fn listen(
     // 2. Notifications.
     let fd = listener.as_raw_fd();
     let mut index: HashMap<u32, usize> = HashMap::new();
+    let mut marked = false;
     loop {
         let (ready, hup) = poll_in(fd, 20);
         if !ready {
@@ -537,54 +754,87 @@ pub fn listen(
         report.notifications += 1;
         let nr = req.data.nr as u32;
         let name = name_of(nr);
-        let (error, flags) = if plan.learn {
-            *report.syscalls.entry(name).or_insert(0) += 1;
-            (0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32)
-        } else {
-            let action = plan.action_for(nr);
+        if !marked {
+            // The probe: refused calls are noted, nothing is learned.
+            if nr == NR_REBOOT && req.data.args[0] == MARK_A && req.data.args[1] == MARK_B {
+                marked = true;
+                answer(fd, req.id, -libc::EPERM, 0);
+                continue;
+            }
+            // The user's profile is for the target; the probe meets the deny-list only.
+            let action = if is_denied(nr, req.data.args[0]) {
+                Action::Errno(libc::EPERM as u32)
+            } else {
+                Action::Allow
+            };
+            if !matches!(action, Action::Allow | Action::Log)
+                && !report.probe_denied.contains(&name)
+            {
+                report.probe_denied.push(name);
+            }
             match action {
-                Action::Allow | Action::Log => {
-                    if action == Action::Log {
-                        *report.syscalls.entry(name).or_insert(0) += 1;
-                    }
-                    (0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32)
+                Action::Errno(e) => answer(fd, req.id, -(e as i32), 0),
+                Action::Kill => answer(fd, req.id, -libc::EPERM, 0),
+                _ => answer(fd, req.id, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+            }
+            continue;
+        }
+        let (action, by) = if is_denied(nr, req.data.args[0]) {
+            (Action::Errno(libc::EPERM as u32), "deny-list")
+        } else if plan.learn {
+            *report.syscalls.entry(name.clone()).or_insert(0) += 1;
+            (Action::Allow, "profile")
+        } else {
+            (plan.action_for(nr), "profile")
+        };
+        let (error, flags) = match action {
+            Action::Allow | Action::Log => {
+                if action == Action::Log {
+                    *report.syscalls.entry(name).or_insert(0) += 1;
                 }
-                Action::Errno(_) | Action::Kill => {
-                    match index.get(&nr) {
-                        Some(&i) => report.denied[i].count += 1,
-                        None => {
-                            index.insert(nr, report.denied.len());
-                            report.denied.push(Denial {
-                                syscall: name,
-                                nr,
-                                action,
-                                tid: req.pid,
-                                count: 1,
-                                at_ms: started.elapsed().as_millis() as u64,
-                            });
-                        }
+                (0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32)
+            }
+            Action::Errno(_) | Action::Kill => {
+                match index.get(&nr) {
+                    Some(&i) => report.denied[i].count += 1,
+                    None => {
+                        index.insert(nr, report.denied.len());
+                        report.denied.push(Denial {
+                            syscall: name,
+                            by,
+                            nr,
+                            action,
+                            tid: req.pid,
+                            count: 1,
+                            at_ms: started.elapsed().as_millis() as u64,
+                        });
                     }
-                    match action {
-                        Action::Errno(e) => (-(e as i32), 0),
-                        _ => {
-                            // SAFETY: kill(2) of our own child.
-                            unsafe { libc::kill(child_pid as libc::pid_t, libc::SIGKILL) };
-                            (-libc::EPERM, 0)
-                        }
+                }
+                match action {
+                    Action::Errno(e) => (-(e as i32), 0),
+                    _ => {
+                        // SAFETY: kill(2) of our own child.
+                        unsafe { libc::kill(child_pid as libc::pid_t, libc::SIGKILL) };
+                        (-libc::EPERM, 0)
                     }
                 }
             }
         };
-        let mut resp = libc::seccomp_notif_resp {
-            id: req.id,
-            val: 0,
-            error,
-            flags,
-        };
-        // SAFETY: as above; ENOENT (task gone) is ignored.
-        unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+        answer(fd, req.id, error, flags);
     }
     report
+}
+
+fn answer(fd: RawFd, id: u64, error: i32, flags: u32) {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error,
+        flags,
+    };
+    // SAFETY: ioctl on the listener with a live, correctly sized struct; ENOENT (task
+    // gone) is ignored.
+    unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
 }
 
 /// Gives the listener thread time to drain, then stops it.
@@ -619,8 +869,8 @@ mod tests {
         let plan = Plan::from_profile(&learned).unwrap();
         assert_eq!(plan.action_for(0), Action::Allow);
         assert_eq!(plan.action_for(257), Action::Errno(1));
-        // header (11) + 2 per allowed call + default.
-        assert_eq!(plan.filter.len(), 11 + 4 + 1);
+        // header (11) + clone checks (7) + deny-list + 2 per allowed call + default.
+        assert_eq!(plan.filter.len(), 11 + 7 + 2 * deny_list().len() + 4 + 1);
         let docker: Profile = serde_json::from_str(
             r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
         )
