@@ -1,6 +1,7 @@
 //! `elf`: reads the bytes of a file into an [`Artifact`]. Knows nothing of Go, hosts or
 //! output; keeps going past broken parts and records what it could not read.
 
+pub mod arch;
 mod model;
 pub mod names;
 mod parse;
@@ -8,6 +9,7 @@ mod source;
 
 use std::path::{Path, PathBuf};
 
+pub use arch::Arch;
 pub use model::*;
 pub use parse::{parse_dotted, vaddr_to_offset};
 

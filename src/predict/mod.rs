@@ -14,7 +14,7 @@ use rayon::prelude::*;
 pub use elf_findings::TargetFacts;
 pub use gohost::rebuild_command;
 
-use crate::elf::{Artifact, ReadError, parse_dotted};
+use crate::elf::{Arch, Artifact, ReadError, parse_dotted};
 use crate::findings::{Finding, Severity};
 use crate::golang::{self, GoFacts};
 use crate::loader::{DepTree, Environment, HostSetup, Loader};
@@ -86,7 +86,11 @@ pub fn inspect_each(
     options: &Options,
     mut emit: impl FnMut(usize, ArtifactReport),
 ) -> Result<(Option<Host>, Environment)> {
-    let environment = Environment::detect(options.ld_library_path.clone(), options.sysroot.clone());
+    let environment = Environment::detect_for(
+        options.ld_library_path.clone(),
+        options.sysroot.clone(),
+        target_arch(options.host.as_deref(), paths),
+    );
     let target = TargetFacts {
         glibc: environment
             .glibc_version
@@ -116,7 +120,9 @@ pub fn inspect_each(
     for (index, ((path, (artifact, go)), outcome)) in
         paths.iter().zip(read).zip(outcomes).enumerate()
     {
-        emit(index, assemble(path, artifact, go, outcome, &target));
+        let mut report = assemble(path, artifact, go, outcome, &target);
+        report.basis.extend(environment.assumption());
+        emit(index, report);
     }
     let host = Host {
         artifact: host_artifact,
@@ -124,6 +130,14 @@ pub fn inspect_each(
         setup,
     };
     Ok((Some(host), environment))
+}
+
+/// The target whose loader is emulated: the host's architecture, else the first input's,
+/// else this machine's.
+fn target_arch(host: Option<&Path>, paths: &[PathBuf]) -> &'static Arch {
+    host.or(paths.first().map(PathBuf::as_path))
+        .and_then(Arch::of_file)
+        .unwrap_or_else(Arch::native)
 }
 
 fn read_one(path: &Path) -> (Result<Artifact, ReadError>, Option<GoFacts>) {
@@ -175,7 +189,8 @@ fn each_alone(
                     for (offset, ((artifact, go), outcome)) in
                         read.into_iter().zip(outcomes).enumerate()
                     {
-                        let item = assemble(&chunk[offset], artifact, go, outcome, target);
+                        let mut item = assemble(&chunk[offset], artifact, go, outcome, target);
+                        item.basis.extend(environment.assumption());
                         // The receiver lives until every sender is gone.
                         let _ = sender.send((first + offset, item));
                     }
