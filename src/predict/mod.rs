@@ -105,8 +105,12 @@ pub fn inspect_each(
         .map_err(anyhow::Error::from)
         .with_context(|| format!("host {}", host_path.display()))?;
     let host_go = golang::read(&host_artifact);
-    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> =
-        paths.par_iter().map(|path| read_one(path)).collect();
+    // One input is read on this thread: a thread pool costs more than it saves.
+    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> = if paths.len() > 1 {
+        paths.par_iter().map(|path| read_one(path)).collect()
+    } else {
+        paths.iter().map(|path| read_one(path)).collect()
+    };
     let mut loader = Loader::new(&environment);
     let (setup, outcomes) = process::simulate(
         &mut loader,
@@ -159,6 +163,17 @@ fn each_alone(
     lazy: bool,
     emit: &mut dyn FnMut(usize, ArtifactReport),
 ) {
+    if paths.len() <= BATCH {
+        // One batch: no thread, no pool (a single-file inspect stays single-threaded).
+        let read: Vec<_> = paths.iter().map(|path| read_one(path)).collect();
+        let outcomes = alone_in_one_loader(paths, &read, environment, lazy);
+        for (index, ((artifact, go), outcome)) in read.into_iter().zip(outcomes).enumerate() {
+            let mut item = assemble(&paths[index], artifact, go, outcome, target);
+            item.basis.extend(environment.assumption());
+            emit(index, item);
+        }
+        return;
+    }
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -171,21 +186,7 @@ fn each_alone(
                 .into_par_iter()
                 .for_each_with(sender, |sender, (first, chunk)| {
                     let read: Vec<_> = chunk.iter().map(|path| read_one(path)).collect();
-                    let mut loader = Loader::new(environment);
-                    let mut outcomes = Vec::with_capacity(chunk.len());
-                    for (offset, path) in chunk.iter().enumerate() {
-                        let one = &read[offset..=offset];
-                        let (_, mut predicted) = process::simulate(
-                            &mut loader,
-                            None,
-                            None,
-                            std::slice::from_ref(path),
-                            one,
-                            lazy,
-                        );
-                        outcomes.push(predicted.pop().expect("one prediction per artifact"));
-                    }
-                    drop(loader);
+                    let outcomes = alone_in_one_loader(chunk, &read, environment, lazy);
                     for (offset, ((artifact, go), outcome)) in
                         read.into_iter().zip(outcomes).enumerate()
                     {
@@ -200,6 +201,31 @@ fn each_alone(
             emit(index, item);
         }
     });
+}
+
+/// Each artifact dlopened by its own minimal C process, sharing one loader (and so the
+/// libraries it parsed).
+fn alone_in_one_loader(
+    paths: &[PathBuf],
+    read: &[(Result<Artifact, ReadError>, Option<GoFacts>)],
+    environment: &Environment,
+    lazy: bool,
+) -> Vec<process::Predicted> {
+    let mut loader = Loader::new(environment);
+    let mut outcomes = Vec::with_capacity(paths.len());
+    for (offset, path) in paths.iter().enumerate() {
+        let one = &read[offset..=offset];
+        let (_, mut predicted) = process::simulate(
+            &mut loader,
+            None,
+            None,
+            std::slice::from_ref(path),
+            one,
+            lazy,
+        );
+        outcomes.push(predicted.pop().expect("one prediction per artifact"));
+    }
+    outcomes
 }
 
 /// One artifact's report: its own findings, then the prediction's.
