@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 
 pub use arch::Arch;
 pub use model::*;
-pub use parse::{parse_dotted, vaddr_to_offset};
+pub use parse::{defined_versions, parse_dotted, vaddr_to_offset};
+
+/// The versions the ELF file at `path` defines, mapping it and decoding nothing else.
+pub fn read_defined_versions(path: &Path) -> Option<Vec<String>> {
+    defined_versions(source::load(path).ok()?.as_slice())
+}
 
 /// Why a file could not be read as an ELF object at all.
 #[derive(Debug, thiserror::Error)]

@@ -247,7 +247,10 @@ impl<'a> Image<'a> {
                 out.push((r_offset, value));
             }
         }
-        out.sort_unstable_by_key(|r| r.0);
+        // Linkers emit them sorted (combreloc); sort only when they are not.
+        if !out.is_sorted_by_key(|r| r.0) {
+            out.sort_unstable_by_key(|r| r.0);
+        }
         out
     }
 

@@ -369,15 +369,15 @@ impl Environment {
             .into_iter()
             .chain(self.system_dirs.iter().map(|d| format!("{d}/libc.so.6")));
         for candidate in candidates {
-            let Ok(artifact) = crate::elf::Artifact::read(&under(&candidate)) else {
-                continue;
-            };
-            if crate::elf::Arch::of(&artifact.identity).is_none_or(|a| a.name != self.arch.name) {
+            let path = under(&candidate);
+            // Only the header and the version definitions are read (not the symbols).
+            if Arch::of_file(&path).is_none_or(|a| a.name != self.arch.name) {
                 continue;
             }
-            self.glibc_version = artifact
-                .versions
-                .defined
+            let Some(defined) = crate::elf::read_defined_versions(&path) else {
+                continue;
+            };
+            self.glibc_version = defined
                 .iter()
                 .filter_map(|v| v.strip_prefix("GLIBC_"))
                 .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))

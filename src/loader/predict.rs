@@ -1821,11 +1821,19 @@ impl<'a> Loader<'a> {
                     version: sym.version.as_deref(),
                 };
                 let copy = t == rt.copy;
+                // The object itself: its own dynsym entry for this name is the answer
+                // (a linker writes one entry per unversioned name), no index needed.
                 let found = scope
                     .iter()
                     .copied()
                     .filter(|&s| !(copy && p.maps[s].is_main))
-                    .find(|&s| p.maps[s].file.provides(wanted));
+                    .find(|&s| {
+                        if s == m && sym.version.is_none() {
+                            sym.defined
+                        } else {
+                            p.maps[s].file.provides(wanted)
+                        }
+                    });
                 match found {
                     Some(s) => Some(s),
                     None if sym.defined => Some(m),
