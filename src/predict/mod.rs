@@ -101,16 +101,21 @@ pub fn inspect_each(
         each_alone(paths, &environment, &target, options.lazy, &mut emit);
         return Ok((None, environment));
     };
-    let host_artifact = Artifact::read(host_path)
+    // The host (often as big as the plugin) is read on a second thread while this one
+    // reads the inputs; one input is read here directly (a pool costs more than it saves).
+    let (host_read, read) = std::thread::scope(|scope| {
+        let host = scope.spawn(|| read_one(host_path));
+        let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> = if paths.len() > 1 {
+            paths.par_iter().map(|path| read_one(path)).collect()
+        } else {
+            paths.iter().map(|path| read_one(path)).collect()
+        };
+        (host.join(), read)
+    });
+    let (host_artifact, host_go) = host_read.expect("the host reader does not panic");
+    let host_artifact = host_artifact
         .map_err(anyhow::Error::from)
         .with_context(|| format!("host {}", host_path.display()))?;
-    let host_go = golang::read(&host_artifact);
-    // One input is read on this thread: a thread pool costs more than it saves.
-    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> = if paths.len() > 1 {
-        paths.par_iter().map(|path| read_one(path)).collect()
-    } else {
-        paths.iter().map(|path| read_one(path)).collect()
-    };
     let mut loader = Loader::new(&environment);
     let (setup, outcomes) = process::simulate(
         &mut loader,
