@@ -132,7 +132,7 @@ fn cross_architecture_predictions_agree_with_real_loads() {
         let arch = host["arch"].as_str().unwrap();
         let sysroot = pair["sysroot"].as_str();
         let mut runs = vec![(
-            format!("{arch}"),
+            arch.to_string(),
             predict(&fx.dir, host_path, sysroot, &plugins),
         )];
         if sysroot.is_some() {
@@ -258,7 +258,7 @@ fn unpacked_root_file_system_works_as_sysroot() {
         Path::new("/"),
         host_arg,
         Some(root_arg),
-        &[plugin_arg.clone()],
+        std::slice::from_ref(&plugin_arg),
     );
     assert_eq!(disagreement(&Observed::Ok, &predicted[0].0), None);
     let text = predicted[0].1.to_string();

@@ -100,7 +100,14 @@ pub fn defined_versions(data: &[u8]) -> Option<Vec<String>> {
         let endian = header.endian().ok()?;
         let sections = header.sections(endian, data).ok()?;
         let mut versions = Versions::default();
-        read_verdef(&sections, endian, data, &mut versions, &mut Names::new(), &mut Vec::new());
+        read_verdef(
+            &sections,
+            endian,
+            data,
+            &mut versions,
+            &mut Names::new(),
+            &mut Vec::new(),
+        );
         Some(versions.defined)
     }
     match data.get(4)? {
