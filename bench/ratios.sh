@@ -3,6 +3,7 @@
 # same machine load:
 #
 #     bash bench/ratios.sh            # prints the table and the ratios
+#     bash bench/ratios.sh --record   # and writes them into bench/RESULTS.md
 #
 #   inspect --format json BIG.so          vs readelf -W -d -V --dyn-syms -l BIG.so  (goal >= 12x faster)
 #   inspect --format json BIG.so          vs go version -m BIG.so                  (goal <= 2x)
@@ -14,6 +15,7 @@
 # BENCH_LIB_DIR (default /usr/lib/x86_64-linux-gnu), BENCH_RUNS (default 40).
 # Prints the load average before and after: other processes share the cores.
 set -euo pipefail
+RECORD=${1:-}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -32,7 +34,8 @@ P=$ROOT/target/release/plugctl
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before: $LOAD_BEFORE; $(nproc) cores"
 hyperfine -N -w 5 -r "$RUNS" --export-json "$OUT/single.json" \
     -n inspect "$P inspect --format json $BIG" \
     -n inspect-host "$P inspect --format json --host $HOST $BIG" \
@@ -43,7 +46,8 @@ hyperfine -N -w 1 -r 5 --export-json "$OUT/batch.json" \
     -n batch "$P inspect -r $LIB --format jsonl" >/dev/null
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$OUT/single.json" "$OUT/batch.json" "$FILES" <<'EOF'
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$OUT/single.json" "$OUT/batch.json" "$FILES" >"$OUT/ratios.txt" <<'EOF'
 import json, sys
 single = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 batch = json.load(open(sys.argv[2]))["results"][0]
@@ -64,3 +68,32 @@ for name, wall, c, goal in rows:
 rate = files / batch["mean"]
 print(f"\nbatch: {files} ELF files in {batch['mean']:.2f} s = {rate:.0f} files/s (goal >= 1500)")
 EOF
+cat "$OUT/ratios.txt"
+if [ "$RECORD" = --record ]; then
+    python3 - "$ROOT/bench/RESULTS.md" "$OUT/ratios.txt" "$LOAD_BEFORE" "$LOAD_AFTER" "$(git rev-parse --short HEAD)" <<'EOF'
+import sys, time
+from pathlib import Path
+results, text, before, after, commit = Path(sys.argv[1]), Path(sys.argv[2]).read_text(), *sys.argv[3:]
+begin, end = "<!-- ratios:begin -->", "<!-- ratios:end -->"
+block = "\n".join([
+    begin,
+    "## Issue 16 speed ratios (`bash bench/ratios.sh --record`)",
+    "",
+    f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, plugctl {commit}, one hyperfine run "
+    f"(40 runs each, 5 warm-up); load average before {before}, after {after} on 2 cores shared "
+    "with other builds: wall times are inflated, CPU times (user+sys) are the steadier figure.",
+    "",
+    "```text",
+    text.rstrip(),
+    "```",
+    end,
+])
+old = results.read_text() if results.exists() else "# plugctl benchmarks\n"
+if begin in old and end in old:
+    new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+else:
+    new = old.rstrip("\n") + "\n\n" + block + "\n"
+results.write_text(new)
+print(f"recorded in {results}")
+EOF
+fi
