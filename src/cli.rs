@@ -112,8 +112,9 @@ pub struct InspectArgs {
     /// The target's root file system (an unpacked container image, a cross sysroot such as
     /// /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside
     /// DIR. HOST and ARTIFACT stay paths on this machine. The target's architecture is
-    /// the host's (else the first artifact's); a foreign one without --sysroot gets a
-    /// Go-level prediction that assumes its libraries are present.
+    /// the host's (without a host: the first artifact's, when --sysroot is given); a
+    /// foreign host without --sysroot gets a Go-level prediction that assumes the
+    /// target's libraries are present.
     #[arg(long, value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
 

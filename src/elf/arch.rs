@@ -326,10 +326,11 @@ impl Arch {
     pub fn of_file(path: &std::path::Path) -> Option<&'static Arch> {
         use std::io::Read;
         let mut head = [0u8; 20];
-        let mut file = std::fs::File::open(path).ok()?;
-        if !file.metadata().ok()?.is_file() {
+        // Regular files only, checked before open(2): opening a FIFO would block.
+        if !std::fs::metadata(path).ok()?.is_file() {
             return None;
         }
+        let mut file = std::fs::File::open(path).ok()?;
         file.read_exact(&mut head).ok()?;
         Arch::from_header(&head)
     }

@@ -89,7 +89,7 @@ pub fn inspect_each(
     let environment = Environment::detect_for(
         options.ld_library_path.clone(),
         options.sysroot.clone(),
-        target_arch(options.host.as_deref(), paths),
+        target_arch(options.host.as_deref(), paths, options.sysroot.is_some()),
     );
     let target = TargetFacts {
         glibc: environment
@@ -141,10 +141,12 @@ pub fn inspect_each(
     Ok((Some(host), environment))
 }
 
-/// The target whose loader is emulated: the host's architecture, else the first input's,
-/// else this machine's.
-fn target_arch(host: Option<&Path>, paths: &[PathBuf]) -> &'static Arch {
-    host.or(paths.first().map(PathBuf::as_path))
+/// The target whose loader is emulated: the host's architecture; without a host, the
+/// first input's when a sysroot says where that target's files are; else this machine's
+/// (a lone foreign object is then reported as not loading here).
+fn target_arch(host: Option<&Path>, paths: &[PathBuf], sysroot: bool) -> &'static Arch {
+    let first = paths.first().map(PathBuf::as_path).filter(|_| sysroot);
+    host.or(first)
         .and_then(Arch::of_file)
         .unwrap_or_else(Arch::native)
 }
