@@ -42,7 +42,7 @@ hyperfine -N -w 5 -r "$RUNS" --export-json "$OUT/single.json" \
     -n readelf "readelf -W -d -V --dyn-syms -l $BIG" \
     -n go-version-m "$GO version -m $BIG" >/dev/null
 FILES=$("$P" inspect -r "$LIB" --format jsonl 2>/dev/null | grep -c '"path"' || true)
-hyperfine -N -w 1 -r 5 --export-json "$OUT/batch.json" \
+hyperfine -N -i -w 1 -r 5 --export-json "$OUT/batch.json" \
     -n batch "$P inspect -r $LIB --format jsonl" >/dev/null
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
