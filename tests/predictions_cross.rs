@@ -264,6 +264,27 @@ fn unpacked_root_file_system_works_as_sysroot() {
     let text = predicted[0].1.to_string();
     assert!(!text.contains("assumption:"), "{text}");
 
+    // No host: with --sysroot the target is the artifact's own architecture.
+    let mut alone = plugctl();
+    alone.args([
+        "inspect",
+        "--format",
+        "json",
+        "--sysroot",
+        root_arg,
+        &plugin_arg,
+    ]);
+    let alone = run_with_timeout(alone, Duration::from_secs(60));
+    let doc: Value = serde_json::from_str(&alone.stdout).unwrap();
+    let artifact = &doc["artifacts"][0];
+    assert_eq!(artifact["load"]["outcome"], "ok", "{artifact}");
+    assert!(
+        artifact["basis"]
+            .to_string()
+            .contains("/lib/ld-linux-aarch64.so.1"),
+        "{artifact}"
+    );
+
     // Without libc.so.6 in the root the plugin's DT_NEEDED fails, for real and predicted.
     std::fs::remove_file(libdir.join("libc.so.6")).unwrap();
     let tree = run_with_timeout(
