@@ -468,30 +468,22 @@ fn fallback_dirs(arch: &Arch) -> Vec<String> {
 /// ld.so keeps `SYSTEM_DIRS` as one string of NUL-separated absolute directories each
 /// ending in `/` (e.g. `/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0`).
 fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
+    // The NUL-terminated strings of the image (a trailing unterminated piece is not one).
+    let mut strings: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
+    strings.pop();
+    let is_dir = |s: &[u8]| {
+        s.len() >= 2 && s[0] == b'/' && s.ends_with(b"/") && s.iter().all(|b| b.is_ascii_graphic())
+    };
     let mut best: Option<Vec<String>> = None;
-    let mut i = 0;
-    while let Some(pos) = bytes[i..]
-        .windows(5)
-        .position(|w| w == b"/lib/" || w == b"/usr/")
-    {
-        let start = i + pos;
-        i = start + 1;
-        if start > 0 && bytes[start - 1] != 0 {
+    for (k, first) in strings.iter().enumerate() {
+        if !(first.starts_with(b"/lib/") || first.starts_with(b"/usr/")) {
             continue;
         }
-        let mut dirs = Vec::new();
-        let mut at = start;
-        while at < bytes.len() && bytes[at] == b'/' {
-            let Some(len) = bytes[at..].iter().position(|&b| b == 0) else {
-                break;
-            };
-            let s = &bytes[at..at + len];
-            if s.len() < 2 || !s.ends_with(b"/") || !s.iter().all(|b| b.is_ascii_graphic()) {
-                break;
-            }
-            dirs.push(String::from_utf8_lossy(&s[..s.len() - 1]).into_owned());
-            at += len + 1;
-        }
+        let dirs: Vec<String> = strings[k..]
+            .iter()
+            .take_while(|s| is_dir(s))
+            .map(|s| String::from_utf8_lossy(&s[..s.len() - 1]).into_owned())
+            .collect();
         if dirs.len() >= 2
             && dirs.iter().all(|d| d.contains("lib"))
             && best.as_ref().is_none_or(|b| dirs.len() > b.len())
@@ -666,6 +658,23 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_target_without_sysroot_assumes_its_libraries() {
+        let env = Environment::build_for(
+            None,
+            None,
+            PathBuf::from("/"),
+            None,
+            false,
+            &crate::elf::arch::RISCV64,
+        );
+        assert!(env.assume_libraries);
+        assert_eq!(env.interpreter, "/lib/ld-linux-riscv64-lp64d.so.1");
+        assert_eq!(env.cache_abi.flags, 0x1003);
+        assert!(env.assumption().unwrap().contains("riscv64 target"));
+        assert_eq!(env.system_dirs[0], "/lib/riscv64-linux-gnu");
+    }
+
+    #[test]
     fn detects_this_machine() {
         let env = Environment::build(None, None, PathBuf::from("/"), None, false);
         if env.libc_path.is_none() {
@@ -673,5 +682,12 @@ mod tests {
         }
         assert!(env.glibc_version.is_some(), "{env:?}");
         assert!(!env.system_dirs.is_empty());
+        if Path::new(X86_64_INTERP).exists() && env.arch.machine == 62 {
+            assert!(
+                env.system_dirs_source.starts_with("read from"),
+                "{}",
+                env.system_dirs_source
+            );
+        }
     }
 }
