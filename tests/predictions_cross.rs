@@ -12,19 +12,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::loads::{Observed, disagreement, observe};
-use common::{fixtures, plugctl, run_with_timeout};
+use common::{Fixtures, fixtures, plugctl, run_with_timeout};
 use serde_json::Value;
 
 const ASSUMPTION: &str = "assumption: aarch64 target, no --sysroot";
-
-fn artifact<'m>(manifest: &'m Value, id: &str) -> &'m Value {
-    manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == id)
-        .unwrap_or_else(|| panic!("no artifact {id}"))
-}
 
 fn strings(value: &Value) -> Vec<String> {
     value
@@ -36,13 +27,9 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// Runs the pair's host for real (through its runner, e.g. qemu-user).
-fn run_host(
-    dir: &Path,
-    pair: &Value,
-    manifest: &Value,
-    plugins: &[String],
-) -> Vec<Option<Observed>> {
-    let host = artifact(manifest, pair["host"].as_str().unwrap());
+fn run_host(fx: &Fixtures, pair: &Value, plugins: &[String]) -> Vec<Option<Observed>> {
+    let dir = &fx.dir;
+    let host = fx.artifact(pair["host"].as_str().unwrap());
     let runner = strings(&pair["runner"]);
     let host_path = host["path"].as_str().unwrap();
     let mut command = match runner.split_first() {
@@ -124,10 +111,10 @@ fn cross_architecture_predictions_agree_with_real_loads() {
     for pair in pairs {
         let plugins: Vec<String> = strings(&pair["plugins"])
             .iter()
-            .map(|id| artifact(manifest, id)["path"].as_str().unwrap().to_string())
+            .map(|id| fx.rel(id))
             .collect();
-        let observed = run_host(&fx.dir, pair, manifest, &plugins);
-        let host = artifact(manifest, pair["host"].as_str().unwrap());
+        let observed = run_host(fx, pair, &plugins);
+        let host = fx.artifact(pair["host"].as_str().unwrap());
         let host_path = host["path"].as_str().unwrap();
         let arch = host["arch"].as_str().unwrap();
         let sysroot = pair["sysroot"].as_str();

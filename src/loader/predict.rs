@@ -1111,6 +1111,33 @@ impl<'a> Loader<'a> {
         Failure::new(path, f.message, f.errno, outcome, cause, fix)
     }
 
+    /// `wrong ELF class: ELFCLASS32` (or 64 on a 32-bit target) for `name`; `cause` for a
+    /// dependency, `None` for the object asked for.
+    fn wrong_class(&self, name: &str, cause: Option<String>) -> Failure {
+        let arch = self.env.arch;
+        let other = arch.other_class();
+        let cause = cause.unwrap_or_else(|| {
+            format!(
+                "{}-bit ({}) object, host is {}",
+                other.pointer_size() * 8,
+                other.glibc_name(),
+                arch.describe()
+            )
+        });
+        Failure::new(
+            name,
+            &format!("wrong ELF class: {}", other.glibc_name()),
+            0,
+            Outcome::WrongClass,
+            cause,
+            format!(
+                "rebuild it as a {} object (GOARCH={})",
+                arch.describe(),
+                arch.goarch
+            ),
+        )
+    }
+
     fn not_found(
         &self,
         p: &Process<'a>,
@@ -1127,32 +1154,16 @@ impl<'a> Loader<'a> {
                 .collect::<Vec<_>>()
                 .join(", ");
             let arch = self.env.arch;
-            let other = arch.other_class();
-            return Failure::new(
-                name,
-                &format!("wrong ELF class: {}", other.glibc_name()),
-                0,
-                Outcome::WrongClass,
-                if root {
-                    format!(
-                        "{}-bit ({}) object, host is {}",
-                        other.pointer_size() * 8,
-                        other.glibc_name(),
-                        arch.describe()
-                    )
-                } else {
-                    format!(
-                        "{name}: only {}-bit candidates were found ({skipped}); the host is {}",
-                        other.pointer_size() * 8,
-                        arch.describe()
-                    )
-                },
-                format!(
-                    "rebuild it as a {} object (GOARCH={})",
-                    arch.describe(),
-                    arch.goarch
-                ),
-            );
+            let cause = if root {
+                None
+            } else {
+                Some(format!(
+                    "{name}: only {}-bit candidates were found ({skipped}); the host is {}",
+                    arch.other_class().pointer_size() * 8,
+                    arch.describe()
+                ))
+            };
+            return self.wrong_class(name, cause);
         }
         let requester = loader
             .map(|l| p.maps[l].dso_filename().to_string())
@@ -1642,26 +1653,7 @@ impl<'a> Loader<'a> {
         let header = match super::fs::verify_for(art.bytes(), self.env.arch) {
             Verified::Ok(h) => *h,
             Verified::Fatal(f) => return Err(self.fatal(name, &f, true)),
-            Verified::OtherClass(_) => {
-                let arch = self.env.arch;
-                let other = arch.other_class();
-                return Err(Failure::new(
-                    name,
-                    &format!("wrong ELF class: {}", other.glibc_name()),
-                    0,
-                    Outcome::WrongClass,
-                    format!(
-                        "{}-bit object, host is {}",
-                        other.pointer_size() * 8,
-                        arch.describe()
-                    ),
-                    format!(
-                        "rebuild it as a {} object (GOARCH={})",
-                        arch.describe(),
-                        arch.goarch
-                    ),
-                ));
-            }
+            Verified::OtherClass(_) => return Err(self.wrong_class(name, None)),
             Verified::OtherMachine(m) => {
                 let arch = self.env.arch;
                 let cause = format!(
