@@ -200,7 +200,13 @@ def main() -> None:
     if not rows:
         out.append("| (no figures) | | |")
     out.append("")
-    (BENCH / "RESULTS.md").write_text("\n".join(out))
+    # Keep the block bench/ratios.sh --record writes (issue 16's ratios) across runs.
+    results = BENCH / "RESULTS.md"
+    old = results.read_text() if results.exists() else ""
+    begin, end = "<!-- ratios:begin -->", "<!-- ratios:end -->"
+    if begin in old and end in old:
+        out += [old[old.index(begin):old.index(end) + len(end)], ""]
+    results.write_text("\n".join(out))
 
 
 def tree_check(path: str) -> None:

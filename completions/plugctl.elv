@@ -42,7 +42,7 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand --format 'Output format; `table` for people, `json` for machines, `sarif` for code scanning'
             cand --fail-on 'Exit 1 when a finding of this severity or above is present'
             cand --ld-library-path 'LD_LIBRARY_PATH to assume (default: this process''s environment)'
-            cand --sysroot 'Resolve libraries inside this root file system (a container image, a sysroot)'
+            cand --sysroot 'The target''s root file system (an unpacked container image, a cross sysroot such as /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside DIR. HOST and ARTIFACT stay paths on this machine. The target''s architecture is the host''s (without a host: the first artifact''s, when --sysroot is given); a foreign host without --sysroot gets a Go-level prediction that assumes the target''s libraries are present'
             cand --color 'When to colour output: auto (terminal and no NO_COLOR), always, never'
             cand -r 'Walk directories given as ARTIFACT and inspect every ELF file below them'
             cand --recursive 'Walk directories given as ARTIFACT and inspect every ELF file below them'

@@ -50,7 +50,7 @@ warning\t''
 info\t''
 never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l ld-library-path -d 'LD_LIBRARY_PATH to assume (default: this process\'s environment)' -r
-complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sysroot -d 'Resolve libraries inside this root file system (a container image, a sysroot)' -r -F
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sysroot -d 'The target\'s root file system (an unpacked container image, a cross sysroot such as /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside DIR. HOST and ARTIFACT stay paths on this machine. The target\'s architecture is the host\'s (without a host: the first artifact\'s, when --sysroot is given); a foreign host without --sysroot gets a Go-level prediction that assumes the target\'s libraries are present' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -74,7 +74,9 @@ Examples:
   plugctl inspect --host ./server a.so b.so      both, opened in that order by one process
   plugctl inspect --format json lib*.so          the stable JSON document (schema_version 1)
   plugctl inspect --format sarif --host ./server *.so > plugctl.sarif   for code scanning
-  plugctl inspect --tree --sysroot /img libx.so  dependency tree against a container rootfs";
+  plugctl inspect --tree --sysroot /img libx.so  dependency tree against a container rootfs
+  plugctl inspect --host ./arm64-server --sysroot /usr/aarch64-linux-gnu plugin.so
+                                                 an arm64 host checked on this machine";
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -110,7 +112,12 @@ pub struct InspectArgs {
     #[arg(long, value_name = "DIRS")]
     pub ld_library_path: Option<String>,
 
-    /// Resolve libraries inside this root file system (a container image, a sysroot).
+    /// The target's root file system (an unpacked container image, a cross sysroot such as
+    /// /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside
+    /// DIR. HOST and ARTIFACT stay paths on this machine. The target's architecture is
+    /// the host's (without a host: the first artifact's, when --sysroot is given); a
+    /// foreign host without --sysroot gets a Go-level prediction that assumes the
+    /// target's libraries are present.
     #[arg(long, value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
 

@@ -73,6 +73,9 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if !(global.quiet && args.format == InspectFormat::Table) {
         write_stdout(&text)?;
     }
+    // The process ends right after this: unmapping and freeing a large report costs
+    // more than the rest of a small run (munmap was 6% of inspecting a 15 MB plugin).
+    std::mem::forget(report);
     Ok(tally.status(args.fail_on))
 }
 

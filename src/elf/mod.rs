@@ -1,6 +1,7 @@
 //! `elf`: reads the bytes of a file into an [`Artifact`]. Knows nothing of Go, hosts or
 //! output; keeps going past broken parts and records what it could not read.
 
+pub mod arch;
 mod model;
 pub mod names;
 mod parse;
@@ -8,8 +9,14 @@ mod source;
 
 use std::path::{Path, PathBuf};
 
+pub use arch::Arch;
 pub use model::*;
-pub use parse::{parse_dotted, vaddr_to_offset};
+pub use parse::{defined_versions, parse_dotted, vaddr_to_offset};
+
+/// The versions the ELF file at `path` defines, mapping it and decoding nothing else.
+pub fn read_defined_versions(path: &Path) -> Option<Vec<String>> {
+    defined_versions(source::load(path).ok()?.as_slice())
+}
 
 /// Why a file could not be read as an ELF object at all.
 #[derive(Debug, thiserror::Error)]

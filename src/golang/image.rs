@@ -83,6 +83,21 @@ impl<'a> Image<'a> {
     }
 
     fn uint(&self, bytes: &[u8]) -> u64 {
+        // Words and half-words, the common cases, without the byte loop.
+        if let Ok(b) = <[u8; 8]>::try_from(bytes) {
+            return if self.big_endian {
+                u64::from_be_bytes(b)
+            } else {
+                u64::from_le_bytes(b)
+            };
+        }
+        if let Ok(b) = <[u8; 4]>::try_from(bytes) {
+            return u64::from(if self.big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            });
+        }
         let mut v: u64 = 0;
         if self.big_endian {
             for b in bytes {
@@ -247,7 +262,10 @@ impl<'a> Image<'a> {
                 out.push((r_offset, value));
             }
         }
-        out.sort_unstable_by_key(|r| r.0);
+        // In place: a stable sort's scratch buffer costs more in page faults than it saves.
+        if !out.is_sorted_by_key(|r| r.0) {
+            out.sort_unstable_by_key(|r| r.0);
+        }
         out
     }
 

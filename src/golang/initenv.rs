@@ -1,7 +1,7 @@
 //! Environment variables a plugin's main package reads while it initialises, that is
 //! during `plugin.Open`, before the host can set them.
 //!
-//! x86-64 only, without a disassembler: the machine code of `<pluginpath>.init` (package
+//! x86-64 and arm64, without a disassembler: the machine code of `<pluginpath>.init` (package
 //! variable initialisers), `<pluginpath>.init.N` (`func init`) and their closures is
 //! scanned for `CALL rel32` (`E8`) whose target is exactly `os.Getenv`, `os.LookupEnv`,
 //! `syscall.Getenv`, `os.Environ`, `syscall.Environ` or `os.ExpandEnv`. Calls into other functions of the
@@ -9,6 +9,9 @@
 //! preceded by the register-ABI string setup the Go compiler emits for a constant:
 //! `LEAQ name(%rip), %rax` (`48 8D 05 rel32`) and `MOVL $len, %ebx` (`BB imm32`), in
 //! either order, immediately before the call (NOP padding allowed); otherwise the read is counted as unnamed.
+//! On arm64 the calls are `BL imm26` and the name is `ADRP x0` + `ADD x0, x0, #lo12` with
+//! the length in x1 (`MOVZ x1` or `ORR x1, xzr, #bitmask`) among the three instructions
+//! before the call. Other architectures (386 passes arguments on the stack) are not scanned.
 //! Only the main package is scanned: other packages' `init` also runs at `plugin.Open`
 //! unless the host already initialised them, which cannot be known from the plugin alone.
 
@@ -19,6 +22,7 @@ use serde::Serialize;
 use super::image::Image;
 
 const X86_64: u16 = 62;
+const AARCH64: u16 = 183;
 /// Bounds on the scan: functions followed, bytes per function.
 const MAX_FUNCS: usize = 256;
 const MAX_FUNC_SIZE: u64 = 1 << 20;
@@ -82,8 +86,9 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
             },
         )
     };
-    if image.art.identity.machine_id != X86_64 {
-        return not("init code is only scanned on x86-64");
+    let machine = image.art.identity.machine_id;
+    if machine != X86_64 && machine != AARCH64 {
+        return not("init code is only scanned on x86-64 and arm64");
     }
     let prefix = format!("{plugin_path}.");
     // Readers by address, and the main package's functions.
@@ -169,15 +174,19 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
             continue;
         };
         code_left -= code.len() as u64;
-        for at in 0..code.len().saturating_sub(4) {
-            if code[at] != 0xe8 {
-                continue;
-            }
-            let rel = i32::from_le_bytes([code[at + 1], code[at + 2], code[at + 3], code[at + 4]]);
-            let next = f.addr.wrapping_add(at as u64 + 5);
-            let target = next.wrapping_add(rel as i64 as u64);
+        let calls = if machine == AARCH64 {
+            arm64_calls(f.addr, code)
+        } else {
+            x86_64_calls(f.addr, code)
+        };
+        for (at, target) in calls {
             if let Some(&named) = readers.get(&target) {
-                match named.then(|| key_before(image, f.addr, code, at)).flatten() {
+                let key = if machine == AARCH64 {
+                    arm64_key_before(image, f.addr, code, at)
+                } else {
+                    key_before(image, f.addr, code, at)
+                };
+                match named.then_some(key).flatten() {
                     Some(name) => {
                         if !names.contains(&name) {
                             names.push(name);
@@ -199,6 +208,114 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
             unnamed_reads: unnamed,
         },
     )
+}
+
+/// `CALL rel32` instructions: (offset in `code`, target address).
+fn x86_64_calls(func_addr: u64, code: &[u8]) -> Vec<(usize, u64)> {
+    (0..code.len().saturating_sub(4))
+        .filter(|&at| code[at] == 0xe8)
+        .map(|at| {
+            let rel = i32::from_le_bytes([code[at + 1], code[at + 2], code[at + 3], code[at + 4]]);
+            let next = func_addr.wrapping_add(at as u64 + 5);
+            (at, next.wrapping_add(rel as i64 as u64))
+        })
+        .collect()
+}
+
+fn arm64_word(code: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(code.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// `BL imm26` instructions: (offset in `code`, target address).
+fn arm64_calls(func_addr: u64, code: &[u8]) -> Vec<(usize, u64)> {
+    (0..code.len() / 4)
+        .map(|i| i * 4)
+        .filter_map(|at| {
+            let w = arm64_word(code, at)?;
+            if w & 0xfc00_0000 != 0x9400_0000 {
+                return None;
+            }
+            let offset = (((w & 0x03ff_ffff) << 6) as i32 >> 6) as i64 * 4;
+            Some((
+                at,
+                func_addr
+                    .wrapping_add(at as u64)
+                    .wrapping_add(offset as u64),
+            ))
+        })
+        .collect()
+}
+
+/// `DecodeBitMasks` of the A64 logical-immediate encoding (64-bit registers).
+fn arm64_bitmask(n: u32, immr: u32, imms: u32) -> Option<u64> {
+    let combined = (n << 6) | (!imms & 0x3f);
+    if combined == 0 {
+        return None;
+    }
+    let len = 31 - combined.leading_zeros();
+    let size = 1u32 << len;
+    let levels = size - 1;
+    let (s, r) = (imms & levels, immr & levels);
+    if s == levels {
+        return None;
+    }
+    let welem = (1u64 << (s + 1)) - 1;
+    let mask = if size == 64 {
+        u64::MAX
+    } else {
+        (1u64 << size) - 1
+    };
+    let rotated = ((welem >> r) | (welem << ((size - r) % size))) & mask;
+    let mut value = rotated;
+    let mut width = size;
+    while width < 64 {
+        value |= value << width;
+        width *= 2;
+    }
+    Some(value)
+}
+
+/// The constant string passed in x0/x1 to the `BL` at `call`: `ADRP x0` + `ADD x0` and a
+/// constant into x1 among the three instructions before it.
+fn arm64_key_before(image: &Image, func_addr: u64, code: &[u8], call: usize) -> Option<String> {
+    let start = call.checked_sub(12)?;
+    let words: Vec<(u64, u32)> = (0..3)
+        .map(|k| {
+            let at = start + 4 * k;
+            Some((func_addr.wrapping_add(at as u64), arm64_word(code, at)?))
+        })
+        .collect::<Option<_>>()?;
+    let mut page = None;
+    let mut addr = None;
+    let mut len = None;
+    for &(pc, w) in &words {
+        let rd = w & 31;
+        if w & 0x9f00_0000 == 0x9000_0000 && rd == 0 {
+            // ADRP x0, page
+            let imm = (((w >> 5) & 0x7ffff) << 2) | ((w >> 29) & 3);
+            let imm = ((imm << 11) as i32 >> 11) as i64;
+            page = Some((pc & !0xfff).wrapping_add((imm << 12) as u64));
+        } else if w & 0xff80_0000 == 0x9100_0000 && rd == 0 && (w >> 5) & 31 == 0 {
+            // ADD x0, x0, #imm12{, LSL #12}
+            let imm = u64::from((w >> 10) & 0xfff) << if w & (1 << 22) != 0 { 12 } else { 0 };
+            addr = page.map(|p: u64| p.wrapping_add(imm));
+        } else if w & 0xff80_0000 == 0xd280_0000 && rd == 1 {
+            // MOVZ x1, #imm16{, LSL #hw*16}
+            len = Some(u64::from((w >> 5) & 0xffff) << (16 * ((w >> 21) & 3)));
+        } else if w & 0xff80_0000 == 0xb200_0000 && rd == 1 && (w >> 5) & 31 == 31 {
+            // ORR x1, xzr, #bitmask (MOV x1, #imm)
+            len = arm64_bitmask((w >> 22) & 1, (w >> 16) & 0x3f, (w >> 10) & 0x3f);
+        }
+    }
+    let (addr, len) = (addr?, len?);
+    if len == 0 || len > u64::from(MAX_NAME) {
+        return None;
+    }
+    let bytes = image.bytes(addr, len)?;
+    let ok = bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    ok.then(|| String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// The constant string passed in RAX/RBX to the call at `call`, if the two instructions
@@ -260,4 +377,27 @@ fn key_before(image: &Image, func_addr: u64, code: &[u8], call: usize) -> Option
         .iter()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     ok.then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod arm64_tests {
+    use super::*;
+
+    #[test]
+    fn logical_immediates_decode_like_the_arm_arm() {
+        // ORR x1, xzr, #0x10 = b27c03e1 (N=1, immr=60, imms=0).
+        assert_eq!(arm64_bitmask(1, 60, 0), Some(0x10));
+        // #0xff = N=1, immr=0, imms=7.
+        assert_eq!(arm64_bitmask(1, 0, 7), Some(0xff));
+        // 0x5555... = N=0, size 2, imms=0b111100, immr=0.
+        assert_eq!(arm64_bitmask(0, 0, 0b11_1100), Some(0x5555_5555_5555_5555));
+        assert_eq!(arm64_bitmask(1, 0, 63), None);
+    }
+
+    #[test]
+    fn bl_targets_are_pc_relative_words() {
+        // bl -0x66c4 words from 0x1e5c04: 97ff664b -> 0x1bf530.
+        let code = 0x97ff_664bu32.to_le_bytes();
+        assert_eq!(arm64_calls(0x1e5c04, &code), [(0, 0x1bf530)]);
+    }
 }

@@ -484,7 +484,8 @@ fn plugin_facts_on_the_corpus() {
             assert!(names.contains(w), "{}: {names:?}", f.id);
         }
         assert!(facts.exports.iter().all(|e| e.in_dynsym), "{}", f.id);
-        if f.arch == "x86_64" {
+        // Init code is scanned on x86-64 and arm64 (the aarch64 greeter is checked too).
+        if f.arch == "x86_64" || f.arch == "aarch64" {
             if greeter {
                 assert!(
                     facts.init_env_reads.iter().any(|n| n == "DEEPSEEK_API_KEY"),

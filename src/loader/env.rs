@@ -44,22 +44,16 @@
 //! - a library with 64 KiB of initial-exec TLS loads fine when linked into the host or
 //!   `LD_PRELOAD`ed (start-up layout), and the 1664-byte surplus is still there after it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::ldcache::{CacheAbi, LdCache};
+use crate::elf::Arch;
 
 /// The interpreter of x86-64 glibc programs.
-pub const X86_64_INTERP: &str = "/lib64/ld-linux-x86-64.so.2";
-const DEBIAN_SYSTEM_DIRS: &[&str] = &[
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib",
-    "/usr/lib",
-];
-const GENERIC_SYSTEM_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
+pub const X86_64_INTERP: &str = crate::elf::arch::X86_64.interpreter;
 
 /// The static TLS parameters of `_dl_tls_static_surplus_init`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,6 +145,11 @@ fn strtoul(text: &str) -> Option<u64> {
 /// Everything about the target process's loader that is not in the artifacts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Environment {
+    /// The target architecture whose ld.so is emulated (the host's, else the plugin's).
+    pub arch: &'static Arch,
+    /// The target is not this machine's architecture and no sysroot was given: its
+    /// libraries are not available, and library-level checks assume they are present.
+    pub assume_libraries: bool,
     /// Absolute paths (and the cache) are read under this directory.
     pub sysroot: Option<PathBuf>,
     /// The directory relative paths are taken from (the process's working directory).
@@ -202,11 +201,21 @@ impl Environment {
     /// `GLIBC_TUNABLES` and `LD_BIND_NOW` come from the process environment unless
     /// `ld_library_path` is given.
     pub fn detect(ld_library_path: Option<String>, sysroot: Option<PathBuf>) -> Environment {
+        Environment::detect_for(ld_library_path, sysroot, Arch::native())
+    }
+
+    /// Like [`Environment::detect`], for a target of architecture `arch`.
+    pub fn detect_for(
+        ld_library_path: Option<String>,
+        sysroot: Option<PathBuf>,
+        arch: &'static Arch,
+    ) -> Environment {
         let ld_library_path = ld_library_path.or_else(|| std::env::var("LD_LIBRARY_PATH").ok());
         let tunables = std::env::var("GLIBC_TUNABLES").ok();
         let bind_now = std::env::var("LD_BIND_NOW").is_ok_and(|v| !v.is_empty());
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let mut env = Environment::build(ld_library_path, sysroot, cwd, tunables, bind_now);
+        let mut env =
+            Environment::build_for(ld_library_path, sysroot, cwd, tunables, bind_now, arch);
         env.ld_preload = std::env::var("LD_PRELOAD").ok().filter(|v| !v.is_empty());
         env
     }
@@ -219,33 +228,66 @@ impl Environment {
         glibc_tunables: Option<String>,
         bind_now: bool,
     ) -> Environment {
+        Environment::build_for(
+            ld_library_path,
+            sysroot,
+            cwd,
+            glibc_tunables,
+            bind_now,
+            Arch::native(),
+        )
+    }
+
+    /// Like [`Environment::build`], for a target of architecture `arch`: interpreter,
+    /// system directories, cache flags, `$PLATFORM`/`$LIB` and libc are the target's.
+    /// A foreign target's CPU is unknown: no glibc-hwcaps subdirectories are assumed.
+    pub fn build_for(
+        ld_library_path: Option<String>,
+        sysroot: Option<PathBuf>,
+        cwd: PathBuf,
+        glibc_tunables: Option<String>,
+        bind_now: bool,
+        arch: &'static Arch,
+    ) -> Environment {
         let mut problems = Vec::new();
-        let fs = super::fs::Fs {
-            root: sysroot.clone(),
-            cwd: cwd.clone(),
-        };
+        let native = std::ptr::eq(arch, Arch::native()) || arch.goarch == Arch::native().goarch;
+        // A foreign target this machine can still run (i386 on x86-64 with its ld.so
+        // installed) uses this root; otherwise, without a sysroot, its files are absent.
+        let assume_libraries =
+            !native && sysroot.is_none() && !Path::new(arch.interpreter).exists();
+        let fs = super::fs::Fs::new(sysroot.clone(), cwd.clone(), arch);
         let under = move |p: &str| fs.locate(p).unwrap_or_else(|_| PathBuf::from(p));
-        let interpreter = X86_64_INTERP.to_string();
+        let interpreter = arch.interpreter.to_string();
         let (system_dirs, system_dirs_source) = match std::fs::read(under(&interpreter)) {
             Ok(bytes) => match system_dirs_in(&bytes) {
                 Some(dirs) => (dirs, format!("read from {interpreter}")),
                 None => {
                     problems.push(format!("no SYSTEM_DIRS string found in {interpreter}"));
-                    (fallback_dirs(&under), "fallback".to_string())
+                    (fallback_dirs(arch), "fallback".to_string())
                 }
             },
+            Err(_) if assume_libraries => (fallback_dirs(arch), "fallback".to_string()),
             Err(e) => {
                 problems.push(format!("cannot read {interpreter}: {e}"));
-                (fallback_dirs(&under), "fallback".to_string())
+                (fallback_dirs(arch), "fallback".to_string())
             }
         };
-        let isa_1 = cpu_isa_levels();
-        let hwcaps_subdirs: Vec<String> = [(8, "x86-64-v4"), (4, "x86-64-v3"), (2, "x86-64-v2")]
-            .iter()
-            .filter(|(bit, _)| isa_1 & bit != 0)
-            .map(|(_, name)| name.to_string())
-            .collect();
-        let cache_abi = CacheAbi::x86_64(hwcaps_subdirs.clone(), isa_1);
+        let is_x86_64 = arch.machine == crate::elf::arch::X86_64.machine;
+        let isa_1 = if native && is_x86_64 {
+            cpu_isa_levels()
+        } else {
+            1
+        };
+        let hwcaps_subdirs: Vec<String> = if is_x86_64 {
+            [(8, "x86-64-v4"), (4, "x86-64-v3"), (2, "x86-64-v2")]
+                .iter()
+                .filter(|(bit, _)| isa_1 & bit != 0)
+                .map(|(_, name)| name.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let cache_abi = CacheAbi::for_arch(arch, hwcaps_subdirs.clone(), isa_1);
         let cache_path = "/etc/ld.so.cache".to_string();
         let (cache, cache_status) = match std::fs::read(under(&cache_path)) {
             Ok(bytes) => match LdCache::parse(&bytes) {
@@ -265,6 +307,8 @@ impl Environment {
             .map(|bytes| parse_preload_file(&String::from_utf8_lossy(&bytes)))
             .unwrap_or_default();
         let mut env = Environment {
+            arch,
+            assume_libraries,
             sysroot,
             cwd,
             ld_library_path,
@@ -278,7 +322,7 @@ impl Environment {
             system_dirs_source,
             hwcaps_subdirs,
             legacy_subdirs: Vec::new(),
-            platform: "x86_64".to_string(),
+            platform: arch.platform.to_string(),
             lib: String::new(),
             isa_1,
             cache_path,
@@ -296,9 +340,21 @@ impl Environment {
             .first()
             .map(|d| d.trim_start_matches('/').to_string())
             .unwrap_or_default();
-        env.detect_libc(&under);
+        if env.assume_libraries {
+            env.problems.push(format!(
+                "{} target without --sysroot: its libraries are not on this machine",
+                arch.name
+            ));
+        } else {
+            env.detect_libc(&under);
+        }
         if env.glibc_older_than(2, 37) {
-            env.legacy_subdirs = legacy_subdirs(&env.platform, avx512_1_usable());
+            env.legacy_subdirs = if is_x86_64 {
+                legacy_subdirs(&env.platform, native && avx512_1_usable())
+            } else {
+                // Other arches: no hwcap bit is assumed for an unknown CPU.
+                vec!["tls".to_string()]
+            };
         }
         env
     }
@@ -313,15 +369,15 @@ impl Environment {
             .into_iter()
             .chain(self.system_dirs.iter().map(|d| format!("{d}/libc.so.6")));
         for candidate in candidates {
-            let Ok(artifact) = crate::elf::Artifact::read(&under(&candidate)) else {
-                continue;
-            };
-            if artifact.identity.machine_id != 62 || !artifact.is_64() {
+            let path = under(&candidate);
+            // Only the header and the version definitions are read (not the symbols).
+            if Arch::of_file(&path).is_none_or(|a| a.name != self.arch.name) {
                 continue;
             }
-            self.glibc_version = artifact
-                .versions
-                .defined
+            let Some(defined) = crate::elf::read_defined_versions(&path) else {
+                continue;
+            };
+            self.glibc_version = defined
                 .iter()
                 .filter_map(|v| v.strip_prefix("GLIBC_"))
                 .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
@@ -330,8 +386,30 @@ impl Environment {
             self.libc_path = Some(candidate);
             return;
         }
-        self.problems
-            .push("no x86-64 libc.so.6 found: glibc version unknown".into());
+        self.problems.push(format!(
+            "no {} libc.so.6 found: glibc version unknown",
+            self.arch.name
+        ));
+    }
+
+    /// What the prediction assumes about a target whose files are not here, in words
+    /// (for `basis`); `None` when the target's own files were read.
+    pub fn assumption(&self) -> Option<String> {
+        self.assume_libraries.then(|| {
+            let cross = format!("/usr/{}", self.arch.triplet);
+            let hint = if Path::new(&cross).join("lib/libc.so.6").exists() {
+                format!(" (a cross sysroot is installed here: --sysroot {cross})")
+            } else {
+                String::new()
+            };
+            format!(
+                "assumption: {} target, no --sysroot: its shared libraries (glibc and every DT_NEEDED \
+                 not next to the inputs) are assumed present with the symbols and versions required; \
+                 only the inputs' own headers and the Go runtime checks are verified; pass --sysroot \
+                 DIR with the target's root file system to check the libraries{hint}",
+                self.arch.name
+            )
+        })
     }
 
     /// True when the detected glibc is older than `major.minor` (false when unknown).
@@ -381,42 +459,31 @@ fn parse_preload_file(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn fallback_dirs(under: &dyn Fn(&str) -> PathBuf) -> Vec<String> {
-    let dirs = if under("/lib/x86_64-linux-gnu").is_dir() {
-        DEBIAN_SYSTEM_DIRS
-    } else {
-        GENERIC_SYSTEM_DIRS
-    };
-    dirs.iter().map(|d| d.to_string()).collect()
+/// Debian's multiarch directories when ld.so cannot be read (the generic `/lib64`
+/// layout is what upstream glibc builds use; Debian's ld.so carries its own list).
+fn fallback_dirs(arch: &Arch) -> Vec<String> {
+    arch.system_dirs.iter().map(|d| d.to_string()).collect()
 }
 
 /// ld.so keeps `SYSTEM_DIRS` as one string of NUL-separated absolute directories each
 /// ending in `/` (e.g. `/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0`).
 fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
+    // The NUL-terminated strings of the image (a trailing unterminated piece is not one).
+    let mut strings: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
+    strings.pop();
+    let is_dir = |s: &[u8]| {
+        s.len() >= 2 && s[0] == b'/' && s.ends_with(b"/") && s.iter().all(|b| b.is_ascii_graphic())
+    };
     let mut best: Option<Vec<String>> = None;
-    let mut i = 0;
-    while let Some(pos) = bytes[i..]
-        .windows(5)
-        .position(|w| w == b"/lib/" || w == b"/usr/")
-    {
-        let start = i + pos;
-        i = start + 1;
-        if start > 0 && bytes[start - 1] != 0 {
+    for (k, first) in strings.iter().enumerate() {
+        if !(first.starts_with(b"/lib/") || first.starts_with(b"/usr/")) {
             continue;
         }
-        let mut dirs = Vec::new();
-        let mut at = start;
-        while at < bytes.len() && bytes[at] == b'/' {
-            let Some(len) = bytes[at..].iter().position(|&b| b == 0) else {
-                break;
-            };
-            let s = &bytes[at..at + len];
-            if s.len() < 2 || !s.ends_with(b"/") || !s.iter().all(|b| b.is_ascii_graphic()) {
-                break;
-            }
-            dirs.push(String::from_utf8_lossy(&s[..s.len() - 1]).into_owned());
-            at += len + 1;
-        }
+        let dirs: Vec<String> = strings[k..]
+            .iter()
+            .take_while(|s| is_dir(s))
+            .map(|s| String::from_utf8_lossy(&s[..s.len() - 1]).into_owned())
+            .collect();
         if dirs.len() >= 2
             && dirs.iter().all(|d| d.contains("lib"))
             && best.as_ref().is_none_or(|b| dirs.len() > b.len())
@@ -591,6 +658,23 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_target_without_sysroot_assumes_its_libraries() {
+        let env = Environment::build_for(
+            None,
+            None,
+            PathBuf::from("/"),
+            None,
+            false,
+            &crate::elf::arch::RISCV64,
+        );
+        assert!(env.assume_libraries);
+        assert_eq!(env.interpreter, "/lib/ld-linux-riscv64-lp64d.so.1");
+        assert_eq!(env.cache_abi.flags, 0x1003);
+        assert!(env.assumption().unwrap().contains("riscv64 target"));
+        assert_eq!(env.system_dirs[0], "/lib/riscv64-linux-gnu");
+    }
+
+    #[test]
     fn detects_this_machine() {
         let env = Environment::build(None, None, PathBuf::from("/"), None, false);
         if env.libc_path.is_none() {
@@ -598,5 +682,12 @@ mod tests {
         }
         assert!(env.glibc_version.is_some(), "{env:?}");
         assert!(!env.system_dirs.is_empty());
+        if Path::new(X86_64_INTERP).exists() && env.arch.machine == 62 {
+            assert!(
+                env.system_dirs_source.starts_with("read from"),
+                "{}",
+                env.system_dirs_source
+            );
+        }
     }
 }

@@ -10,15 +10,14 @@ use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::errno;
+use crate::elf::Endianness;
+use crate::elf::arch::{self, Arch};
 
 /// `(st_dev, st_ino)`: how ld.so recognises a file it already loaded under another name.
 pub type FileId = (u64, u64);
 
-const EM_X86_64: u16 = 62;
 const ELFOSABI_SYSV: u8 = 0;
 const ELFOSABI_GNU: u8 = 3;
-/// `LIBC_ABI_MAX` for x86-64 Linux (UNIQUE, IFUNC, ABSOLUTE): EI_ABIVERSION must be below it.
-const LIBC_ABI_MAX: u8 = 4;
 const PAGE_SIZE: u64 = 4096;
 const MAX_SYMLINKS: usize = 40;
 
@@ -128,17 +127,9 @@ impl Header {
     }
 }
 
-fn u16_at(d: &[u8], o: usize) -> u16 {
-    d.get(o..o + 2)
-        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
-}
 fn u32_at(d: &[u8], o: usize) -> u32 {
     d.get(o..o + 4)
         .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-fn u64_at(d: &[u8], o: usize) -> u64 {
-    d.get(o..o + 8)
-        .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
 }
 
 /// Something `verify` can read from: a whole file in memory, or an open file.
@@ -187,8 +178,41 @@ impl Source for OpenFile {
 
 /// `open_verify` for an x86-64 ld.so, on the bytes of one file.
 pub fn verify<S: Source + ?Sized>(src: &S) -> Verified {
-    const EHDR: usize = 64;
-    let head = match src.read_at(0, EHDR) {
+    verify_for(src, &arch::X86_64)
+}
+
+/// Reads unsigned fields in one ELF byte order.
+#[derive(Clone, Copy)]
+struct Order {
+    big: bool,
+}
+
+impl Order {
+    fn uint(self, d: &[u8], o: usize, size: usize) -> u64 {
+        let Some(b) = d.get(o..o + size) else {
+            return 0;
+        };
+        let mut v = 0u64;
+        if self.big {
+            for x in b {
+                v = (v << 8) | u64::from(*x);
+            }
+        } else {
+            for x in b.iter().rev() {
+                v = (v << 8) | u64::from(*x);
+            }
+        }
+        v
+    }
+}
+
+/// `open_verify` of the ld.so of `arch`, on the bytes of one file: glibc's header
+/// checks in its order, with this target's class, byte order and machine.
+pub fn verify_for<S: Source + ?Sized>(src: &S, arch: &Arch) -> Verified {
+    let is64 = arch.is_64();
+    let ehdr: usize = if is64 { 64 } else { 52 };
+    let phent: usize = if is64 { 56 } else { 32 };
+    let head = match src.read_at(0, ehdr) {
         Ok(head) => head,
         Err(errno) => {
             return Verified::Fatal(FileError {
@@ -197,26 +221,33 @@ pub fn verify<S: Source + ?Sized>(src: &S) -> Verified {
             });
         }
     };
-    if head.len() < EHDR {
+    if head.len() < ehdr {
         return Verified::Fatal(FileError {
             message: "file too short",
             errno: 0,
         });
     }
+    let big = arch.endianness == Endianness::Big;
     let ident = &head[..16];
-    let expected_start = [0x7f, b'E', b'L', b'F', 2, 1, 1];
+    let class_byte = if is64 { 2 } else { 1 };
+    let data_byte = if big { 2 } else { 1 };
+    let expected_start = [0x7f, b'E', b'L', b'F', class_byte, data_byte, 1];
     let osabi_ok = ident[7] == ELFOSABI_SYSV || ident[7] == ELFOSABI_GNU;
-    let abiversion_ok = ident[8] == 0 || (ident[7] == ELFOSABI_GNU && ident[8] < LIBC_ABI_MAX);
+    let abiversion_ok = ident[8] == 0 || (ident[7] == ELFOSABI_GNU && ident[8] < arch.libc_abi_max);
     let pad_ok = ident[9..16].iter().all(|&b| b == 0);
     if ident[..7] != expected_start || !osabi_ok || !abiversion_ok || !pad_ok {
         let fatal = |message| Verified::Fatal(FileError { message, errno: 0 });
         return if ident[..4] != [0x7f, b'E', b'L', b'F'] {
             fatal("invalid ELF header")
-        } else if ident[4] != 2 {
-            // Any class byte other than ELFCLASS64 counts as "the other class".
+        } else if ident[4] != class_byte {
+            // Any class byte other than the target's counts as "the other class".
             Verified::OtherClass(ident[4])
-        } else if ident[5] != 1 {
-            fatal("ELF file data encoding not little-endian")
+        } else if ident[5] != data_byte {
+            fatal(if big {
+                "ELF file data encoding not big-endian"
+            } else {
+                "ELF file data encoding not little-endian"
+            })
         } else if ident[6] != 1 {
             fatal("ELF file version ident does not match current one")
         } else if !osabi_ok {
@@ -227,32 +258,44 @@ pub fn verify<S: Source + ?Sized>(src: &S) -> Verified {
             fatal("nonzero padding in e_ident")
         };
     }
-    if u32_at(&head, 20) != 1 {
+    let o = Order { big };
+    if o.uint(&head, 20, 4) != 1 {
         return Verified::Fatal(FileError {
             message: "ELF file version does not match current one",
             errno: 0,
         });
     }
-    let machine = u16_at(&head, 18);
-    if machine != EM_X86_64 {
+    let machine = o.uint(&head, 18, 2) as u16;
+    if machine != arch.machine {
         return Verified::OtherMachine(machine);
     }
-    let e_type = u16_at(&head, 16);
+    let e_type = o.uint(&head, 16, 2) as u16;
     if e_type != 2 && e_type != 3 {
         return Verified::Fatal(FileError {
             message: "only ET_DYN and ET_EXEC can be loaded",
             errno: 0,
         });
     }
-    if u16_at(&head, 54) != 56 {
+    let (phoff, phentsize, phnum) = if is64 {
+        (
+            o.uint(&head, 32, 8),
+            o.uint(&head, 54, 2),
+            o.uint(&head, 56, 2),
+        )
+    } else {
+        (
+            o.uint(&head, 28, 4),
+            o.uint(&head, 42, 2),
+            o.uint(&head, 44, 2),
+        )
+    };
+    if phentsize as usize != phent {
         return Verified::Fatal(FileError {
             message: "ELF file's phentsize not the expected size",
             errno: 0,
         });
     }
-    let phoff = u64_at(&head, 32);
-    let phnum = usize::from(u16_at(&head, 56));
-    let want = phnum * 56;
+    let want = phnum as usize * phent;
     let table = match src.read_at(phoff, want) {
         Ok(t) if t.len() == want => t,
         Ok(_) => {
@@ -269,18 +312,37 @@ pub fn verify<S: Source + ?Sized>(src: &S) -> Verified {
         }
     };
     let phdrs: Vec<Phdr> = table
-        .chunks_exact(56)
-        .map(|p| Phdr {
-            p_type: u32_at(p, 0),
-            flags: u32_at(p, 4),
-            offset: u64_at(p, 8),
-            vaddr: u64_at(p, 16),
-            filesz: u64_at(p, 32),
-            memsz: u64_at(p, 40),
-            align: u64_at(p, 48),
+        .chunks_exact(phent)
+        .map(|p| {
+            if is64 {
+                Phdr {
+                    p_type: o.uint(p, 0, 4) as u32,
+                    flags: o.uint(p, 4, 4) as u32,
+                    offset: o.uint(p, 8, 8),
+                    vaddr: o.uint(p, 16, 8),
+                    filesz: o.uint(p, 32, 8),
+                    memsz: o.uint(p, 40, 8),
+                    align: o.uint(p, 48, 8),
+                }
+            } else {
+                Phdr {
+                    p_type: o.uint(p, 0, 4) as u32,
+                    offset: o.uint(p, 4, 4),
+                    vaddr: o.uint(p, 8, 4),
+                    filesz: o.uint(p, 16, 4),
+                    memsz: o.uint(p, 20, 4),
+                    flags: o.uint(p, 24, 4) as u32,
+                    align: o.uint(p, 28, 4),
+                }
+            }
         })
         .collect();
-    let isa_1_needed = isa_needed(src, &phdrs);
+    // Only x86-64's ld.so (of those modelled) checks the ISA level note.
+    let isa_1_needed = if arch.machine == arch::X86_64.machine {
+        isa_needed(src, &phdrs)
+    } else {
+        0
+    };
     Verified::Ok(Box::new(Header {
         e_type,
         file_size: src.size(),
@@ -342,13 +404,59 @@ fn isa_needed<S: Source + ?Sized>(src: &S, phdrs: &[Phdr]) -> u32 {
 
 /// The file system as the target process sees it: absolute paths live under `root`
 /// when a sysroot is given; symlinks are followed inside it.
+///
+/// The files the user named (host, plugins) are paths on this machine even with a
+/// sysroot: they are *pinned*, and so is what lies next to them (`$ORIGIN`-relative
+/// libraries), as `qemu-user -L` finds them.
 #[derive(Debug, Clone)]
 pub struct Fs {
     pub root: Option<PathBuf>,
     pub cwd: PathBuf,
+    /// The target whose ld.so does the header checks.
+    pub arch: &'static Arch,
+    /// Directories (absolute, on this machine) holding the user's inputs.
+    pinned: Vec<PathBuf>,
 }
 
 impl Fs {
+    pub fn new(root: Option<PathBuf>, cwd: PathBuf, arch: &'static Arch) -> Fs {
+        Fs {
+            root,
+            cwd,
+            arch,
+            pinned: Vec::new(),
+        }
+    }
+
+    /// Takes `path` (a user input) and its directory from this machine, not the sysroot.
+    pub fn pin(&mut self, path: &Path) {
+        let full = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        };
+        if let Some(dir) = full.parent()
+            && !self.pinned.iter().any(|p| p == dir)
+        {
+            self.pinned.push(dir.to_path_buf());
+        }
+    }
+
+    /// Whether `path` (absolute, or relative to the working directory) is a user input's
+    /// location on this machine.
+    pub fn is_pinned_input(&self, path: &Path) -> bool {
+        let full = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        };
+        self.is_pinned(&full)
+    }
+
+    fn is_pinned(&self, path: &Path) -> bool {
+        self.pinned.iter().any(|dir| path.starts_with(dir))
+    }
+
     /// Where the file the target calls `path` is on this machine. Errors are errno values
     /// (`ELOOP` for symlink loops).
     pub fn locate(&self, path: &str) -> Result<PathBuf, i32> {
@@ -362,6 +470,9 @@ impl Fs {
         };
         if !virt.is_absolute() {
             return Ok(self.cwd.join(virt));
+        }
+        if self.is_pinned(virt) && std::fs::symlink_metadata(virt).is_ok() {
+            return Ok(virt.to_path_buf());
         }
         let mut pending: Vec<OsString> = components(virt);
         pending.reverse();
@@ -431,7 +542,7 @@ impl Fs {
             let mut head = Vec::new();
             let result = file.take(64).read_to_end(&mut head);
             let verified = match result {
-                Ok(_) => verify(head.as_slice()),
+                Ok(_) => verify_for(head.as_slice(), self.arch),
                 Err(e) => Verified::Fatal(FileError {
                     message: "cannot read file data",
                     errno: errno::of(&e),
@@ -443,7 +554,7 @@ impl Fs {
             file,
             len: meta.len(),
         };
-        (verify(&src), id, host)
+        (verify_for(&src, self.arch), id, host)
     }
 }
 
@@ -582,10 +693,11 @@ mod tests {
         std::os::unix::fs::symlink("/usr/lib", root.join("lib")).unwrap();
         std::os::unix::fs::symlink("loop2", root.join("loop1")).unwrap();
         std::os::unix::fs::symlink("/loop1", root.join("loop2")).unwrap();
-        let fs = Fs {
-            root: Some(root.to_path_buf()),
-            cwd: PathBuf::from("/"),
-        };
+        let fs = Fs::new(
+            Some(root.to_path_buf()),
+            PathBuf::from("/"),
+            &crate::elf::arch::X86_64,
+        );
         assert_eq!(
             fs.locate("/lib/libx.so").unwrap(),
             root.join("usr/lib/libx.so")

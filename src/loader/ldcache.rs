@@ -94,6 +94,19 @@ pub struct CacheAbi {
 }
 
 impl CacheAbi {
+    /// The target's entry flags, no legacy hwcap bits (only x86-64 uses one here).
+    pub fn for_arch(arch: &crate::elf::Arch, hwcaps_subdirs: Vec<String>, isa_1: u32) -> Self {
+        if arch.machine == crate::elf::arch::X86_64.machine {
+            return CacheAbi::x86_64(hwcaps_subdirs, isa_1);
+        }
+        CacheAbi {
+            flags: arch.cache_flags,
+            hwcap: 0,
+            hwcaps_subdirs,
+            isa_1,
+        }
+    }
+
     /// x86-64 with the given active glibc-hwcaps subdirectories and ISA level bits.
     pub fn x86_64(hwcaps_subdirs: Vec<String>, isa_1: u32) -> Self {
         CacheAbi {

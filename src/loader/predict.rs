@@ -33,16 +33,6 @@ const DF_1_NOOPEN: u64 = 0x40;
 const DF_1_NODEFLIB: u64 = 0x800;
 const DF_1_PIE: u64 = 0x0800_0000;
 
-const R_X86_64_NONE: u32 = 0;
-const R_X86_64_COPY: u32 = 5;
-const R_X86_64_JUMP_SLOT: u32 = 7;
-const R_X86_64_RELATIVE: u32 = 8;
-const R_X86_64_TPOFF64: u32 = 18;
-const R_X86_64_TPOFF32: u32 = 23;
-const R_X86_64_TLSDESC: u32 = 36;
-const R_X86_64_IRELATIVE: u32 = 37;
-const R_X86_64_RELATIVE64: u32 = 38;
-
 /// What to dlopen: a parsed artifact (its path is the dlopen argument), or just a name.
 #[derive(Debug, Clone)]
 pub enum Plugin<'a> {
@@ -392,10 +382,7 @@ impl<'a> Loader<'a> {
         capstrs.push(String::new());
         Loader {
             env,
-            fs: Fs {
-                root: env.sysroot.clone(),
-                cwd: env.cwd.clone(),
-            },
+            fs: Fs::new(env.sysroot.clone(), env.cwd.clone(), env.arch),
             verified: HashMap::new(),
             files: HashMap::new(),
             provided: HashMap::new(),
@@ -428,6 +415,17 @@ impl<'a> Loader<'a> {
         plugins: &[Plugin<'a>],
         mode: OpenMode,
     ) -> Simulation {
+        // The inputs are files on this machine, even with a sysroot.
+        for art in plugins
+            .iter()
+            .filter_map(|p| match p {
+                Plugin::Artifact(art) => Some(*art),
+                Plugin::Name(_) => None,
+            })
+            .chain(host)
+        {
+            self.fs.pin(&art.path);
+        }
         for plugin in plugins {
             if let Plugin::Artifact(art) = plugin
                 && let Some(id) = self.stat_id(&art.path)
@@ -454,6 +452,7 @@ impl<'a> Loader<'a> {
     /// The dependency tree of `object` loaded as a program (what `ldd` shows), with each
     /// object's start-up problems.
     pub fn program_tree(&mut self, object: &'a Artifact) -> HostSetup {
+        self.fs.pin(&object.path);
         if let Some(id) = self.stat_id(&object.path) {
             self.provided.insert(id, object);
         }
@@ -466,14 +465,14 @@ impl<'a> Loader<'a> {
     fn realpath(&self, path: &Path) -> Option<String> {
         let text = path.to_string_lossy();
         match &self.env.sysroot {
-            Some(root) => {
+            Some(root) if !self.fs.is_pinned_input(path) => {
                 let host = self.fs.locate(&text).ok()?;
                 let host = std::fs::canonicalize(host).ok()?;
                 let root = std::fs::canonicalize(root).ok()?;
                 let inside = host.strip_prefix(&root).ok()?;
                 Some(Path::new("/").join(inside).to_string_lossy().into_owned())
             }
-            None => Some(
+            _ => Some(
                 std::fs::canonicalize(self.fs.locate(&text).ok()?)
                     .ok()?
                     .to_string_lossy()
@@ -515,7 +514,7 @@ impl<'a> Loader<'a> {
     ) -> (Process<'a>, HostSetup) {
         let main_file = match host {
             Some(art) => {
-                let header = match super::fs::verify(art.bytes()) {
+                let header = match super::fs::verify_for(art.bytes(), self.env.arch) {
                     Verified::Ok(h) => Some(*h),
                     _ => None,
                 };
@@ -556,19 +555,21 @@ impl<'a> Loader<'a> {
         let rtld_file = match self.candidate_file(&interp) {
             Some(file) => file,
             None => {
-                problems.push(format!(
-                    "{interp}: the program interpreter could not be read"
-                ));
+                if !self.env.assume_libraries {
+                    problems.push(format!(
+                        "{interp}: the program interpreter could not be read"
+                    ));
+                }
                 Rc::new(ObjFile {
                     parse_error: Some("unreadable".into()),
-                    ..ObjFile::synthetic(&[], Some("ld-linux-x86-64.so.2"))
+                    ..ObjFile::synthetic(&[], Some(self.env.arch.interpreter_soname()))
                 })
             }
         };
         let rtld_soname = rtld_file
             .soname
             .clone()
-            .unwrap_or_else(|| "ld-linux-x86-64.so.2".into());
+            .unwrap_or_else(|| self.env.arch.interpreter_soname().into());
         process
             .maps
             .push(self.new_map(rtld_file, interp.clone(), &interp, None, 0));
@@ -817,6 +818,9 @@ impl<'a> Loader<'a> {
             .map(|(path, why)| format!("{path}: {why}"))
             .collect();
         let Some((candidate, rule, via)) = found else {
+            if self.env.assume_libraries && !callmap && !name.contains('/') {
+                return Ok(self.assumed_library(p, name, loader, root));
+            }
             return Err(self.not_found(p, loader, name, &state, callmap));
         };
         // The same file under another name?
@@ -844,6 +848,30 @@ impl<'a> Loader<'a> {
             rule,
             via,
         })
+    }
+
+    /// A library of a foreign target without a sysroot: assumed present, with unknown
+    /// symbols (undefined references to it are then not checked, and say so).
+    fn assumed_library(
+        &mut self,
+        p: &mut Process<'a>,
+        name: &str,
+        loader: Option<usize>,
+        root: usize,
+    ) -> MapResult {
+        let file = Rc::new(ObjFile {
+            parse_error: Some("assumed present on the target".into()),
+            ..ObjFile::synthetic(&[], Some(name))
+        });
+        let mut map = self.new_map(file, name.to_string(), name, loader, root);
+        map.origin = None;
+        p.maps.push(map);
+        MapResult {
+            index: p.maps.len() - 1,
+            new: true,
+            rule: Rule::Default,
+            via: Some("assumed: the target's libraries are not on this machine".into()),
+        }
     }
 
     /// The search of `_dl_map_object` for a name without a slash.
@@ -1062,10 +1090,19 @@ impl<'a> Loader<'a> {
                 format!("{path} is truncated: its program headers are missing"),
                 String::new(),
             ),
-            "ELF file data encoding not little-endian" => (
+            "ELF file data encoding not little-endian"
+            | "ELF file data encoding not big-endian" => (
                 Outcome::WrongMachine,
-                format!("{path} is a big-endian object; the host is x86-64 (little-endian)"),
-                "rebuild it for x86-64".to_string(),
+                format!(
+                    "{path} has the other byte order; the host is {} ({}-endian)",
+                    self.env.arch.name,
+                    if self.env.arch.endianness == crate::elf::Endianness::Big {
+                        "big"
+                    } else {
+                        "little"
+                    }
+                ),
+                format!("rebuild it for {}", self.env.arch.name),
             ),
             "only ET_DYN and ET_EXEC can be loaded" => (
                 Outcome::NotAPlugin,
@@ -1075,6 +1112,33 @@ impl<'a> Loader<'a> {
             other => (Outcome::NotElf, format!("{path}: {other}"), String::new()),
         };
         Failure::new(path, f.message, f.errno, outcome, cause, fix)
+    }
+
+    /// `wrong ELF class: ELFCLASS32` (or 64 on a 32-bit target) for `name`; `cause` for a
+    /// dependency, `None` for the object asked for.
+    fn wrong_class(&self, name: &str, cause: Option<String>) -> Failure {
+        let arch = self.env.arch;
+        let other = arch.other_class();
+        let cause = cause.unwrap_or_else(|| {
+            format!(
+                "{}-bit ({}) object, host is {}",
+                other.pointer_size() * 8,
+                other.glibc_name(),
+                arch.describe()
+            )
+        });
+        Failure::new(
+            name,
+            &format!("wrong ELF class: {}", other.glibc_name()),
+            0,
+            Outcome::WrongClass,
+            cause,
+            format!(
+                "rebuild it as a {} object (GOARCH={})",
+                arch.describe(),
+                arch.goarch
+            ),
+        )
     }
 
     fn not_found(
@@ -1092,28 +1156,29 @@ impl<'a> Loader<'a> {
                 .map(|(p, why)| format!("{p} ({why})"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            return Failure::new(
-                name,
-                "wrong ELF class: ELFCLASS32",
-                0,
-                Outcome::WrongClass,
-                if root {
-                    "32-bit (ELFCLASS32) object, host is 64-bit x86-64".to_string()
-                } else {
-                    format!(
-                        "{name}: only 32-bit candidates were found ({skipped}); the host is 64-bit x86-64"
-                    )
-                },
-                "rebuild it as a 64-bit x86-64 object".to_string(),
-            );
+            let arch = self.env.arch;
+            let cause = if root {
+                None
+            } else {
+                Some(format!(
+                    "{name}: only {}-bit candidates were found ({skipped}); the host is {}",
+                    arch.other_class().pointer_size() * 8,
+                    arch.describe()
+                ))
+            };
+            return self.wrong_class(name, cause);
         }
         let requester = loader.map(|l| p.maps[l].shown_name()).unwrap_or_default();
         if let Some((path, why)) = state.skipped.first() {
             let cause = if root {
-                format!("{why}, host is x86-64 (glibc reports a wrong-machine object as missing)")
+                format!(
+                    "{why}, host is {} (glibc reports a wrong-machine object as missing)",
+                    self.env.arch.name
+                )
             } else {
                 format!(
-                    "{name}: the only candidate, {path}, is an {why}; the host is x86-64 (glibc reports it as missing)"
+                    "{name}: the only candidate, {path}, is an {why}; the host is {} (glibc reports it as missing)",
+                    self.env.arch.name
                 )
             };
             return Failure::new(
@@ -1122,7 +1187,10 @@ impl<'a> Loader<'a> {
                 state.errno,
                 Outcome::WrongMachine,
                 cause,
-                "rebuild it for x86-64 (GOARCH=amd64)",
+                format!(
+                    "rebuild it for {} (GOARCH={})",
+                    self.env.arch.name, self.env.arch.goarch
+                ),
             );
         }
         if name.contains('/') {
@@ -1606,23 +1674,16 @@ impl<'a> Loader<'a> {
         art: &'a Artifact,
         name: &str,
     ) -> Result<MapResult, Failure> {
-        let header = match super::fs::verify(art.bytes()) {
+        let header = match super::fs::verify_for(art.bytes(), self.env.arch) {
             Verified::Ok(h) => *h,
             Verified::Fatal(f) => return Err(self.fatal(name, &f, true)),
-            Verified::OtherClass(_) => {
-                return Err(Failure::new(
-                    name,
-                    "wrong ELF class: ELFCLASS32",
-                    0,
-                    Outcome::WrongClass,
-                    "32-bit object, host is 64-bit x86-64",
-                    "rebuild it as a 64-bit x86-64 object",
-                ));
-            }
+            Verified::OtherClass(_) => return Err(self.wrong_class(name, None)),
             Verified::OtherMachine(m) => {
+                let arch = self.env.arch;
                 let cause = format!(
-                    "{} object, host is x86-64 (glibc reports a wrong-machine object as missing)",
-                    crate::elf::names::machine(m)
+                    "{} object, host is {} (glibc reports a wrong-machine object as missing)",
+                    crate::elf::names::machine(m),
+                    arch.name
                 );
                 return Err(Failure::new(
                     name,
@@ -1630,7 +1691,7 @@ impl<'a> Loader<'a> {
                     errno::ENOENT,
                     Outcome::WrongMachine,
                     cause,
-                    "rebuild it for x86-64 (GOARCH=amd64)",
+                    format!("rebuild it for {} (GOARCH={})", arch.name, arch.goarch),
                 ));
             }
             Verified::NotOpened(e) => {
@@ -1743,7 +1804,8 @@ impl<'a> Loader<'a> {
             return Ok(());
         };
         let lazy = mode.lazy && !self.env.bind_now && !file.bind_now;
-        let is_tpoff = |t: u32| t == R_X86_64_TPOFF64 || t == R_X86_64_TPOFF32;
+        let rt = self.env.arch.relocs;
+        let is_tpoff = |t: u32| rt.tpoff.contains(&t);
         // TPOFF relocations against the null symbol (the object's own TLS) come first in
         // .rela.dyn (sorted right after the relative ones).
         let named_tpoff = art
@@ -1758,16 +1820,13 @@ impl<'a> Loader<'a> {
         let mut unknown: Vec<String> = Vec::new();
         for r in &art.relocations {
             let t = r.r_type;
-            if matches!(
-                t,
-                R_X86_64_NONE | R_X86_64_RELATIVE | R_X86_64_IRELATIVE | R_X86_64_RELATIVE64
-            ) {
+            if t == rt.none || rt.relative.contains(&t) {
                 continue;
             }
             let Some(sym) = art.relocation_symbol(r) else {
                 continue;
             };
-            let tls_reloc = is_tpoff(t) || t == R_X86_64_TLSDESC;
+            let tls_reloc = is_tpoff(t) || (rt.tlsdesc != 0 && t == rt.tlsdesc);
             let target = if sym.binding == Binding::Local {
                 Some(m)
             } else if sym.defined && !tls_reloc {
@@ -1777,12 +1836,20 @@ impl<'a> Loader<'a> {
                     name: &sym.name,
                     version: sym.version.as_deref(),
                 };
-                let copy = t == R_X86_64_COPY;
+                let copy = t == rt.copy;
+                // The object itself: its own dynsym entry for this name is the answer
+                // (a linker writes one entry per unversioned name), no index needed.
                 let found = scope
                     .iter()
                     .copied()
                     .filter(|&s| !(copy && p.maps[s].is_main))
-                    .find(|&s| p.maps[s].file.provides(wanted));
+                    .find(|&s| {
+                        if s == m && sym.version.is_none() {
+                            sym.defined
+                        } else {
+                            p.maps[s].file.provides(wanted)
+                        }
+                    });
                 match found {
                     Some(s) => Some(s),
                     None if sym.defined => Some(m),
@@ -1791,7 +1858,7 @@ impl<'a> Loader<'a> {
                         unknown.push(sym.name.clone());
                         None
                     }
-                    None if lazy && t == R_X86_64_JUMP_SLOT => {
+                    None if lazy && t == rt.jump_slot => {
                         lazy_undefined.push(sym.name.clone());
                         None
                     }
@@ -1824,13 +1891,14 @@ impl<'a> Loader<'a> {
                     }
                 }
             };
-            if lazy && t == R_X86_64_JUMP_SLOT {
+            if lazy && t == rt.jump_slot {
                 continue;
             }
             let Some(target) = target else { continue };
             if is_tpoff(t) {
                 self.static_tls(p, target, tls)?;
-            } else if t == R_X86_64_TLSDESC
+            } else if rt.tlsdesc != 0
+                && t == rt.tlsdesc
                 && !p.maps[target].static_tls
                 && let Some(block) = p.maps[target].file.tls_block()
                 && let Some(used) = p.tls.allocate(block, true)

@@ -13,6 +13,9 @@ use crate::elf::{Artifact, DynSymbol, SymbolKind};
 #[derive(Debug, Default)]
 pub struct SymIndex {
     defs: Vec<(u64, u32)>,
+    /// The object's own `.gnu.hash` table, used instead of `defs` when it is readable:
+    /// nothing to build, as ld.so does it.
+    gnu: Option<GnuHash>,
     /// The object has a `.gnu.version` table; without one any definition matches.
     has_versym: bool,
     /// False when the object's symbol table could not be read (no section headers):
@@ -61,10 +64,109 @@ impl<'a> Def<'a> {
     }
 }
 
+/// `DT_GNU_HASH`, located in the artifact's bytes: buckets and chains (the Bloom filter
+/// is only a shortcut and is skipped).
+#[derive(Debug, Clone, Copy)]
+struct GnuHash {
+    nbuckets: u32,
+    symoffset: u32,
+    buckets: usize,
+    chains: usize,
+    /// Chain entries in the file (one per symbol from `symoffset` on).
+    nchains: usize,
+    big_endian: bool,
+}
+
+impl GnuHash {
+    fn read(artifact: &Artifact) -> Option<GnuHash> {
+        let section = artifact.section(".gnu.hash")?;
+        let data = artifact.section_data(".gnu.hash")?;
+        let big_endian = artifact.identity.endianness == crate::elf::Endianness::Big;
+        let word = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+            Some(if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        let (nbuckets, symoffset, bloom_size) = (word(0)?, word(4)?, word(8)?);
+        let bloom_word = artifact.identity.class.pointer_size();
+        let buckets = 16usize.checked_add((bloom_size as usize).checked_mul(bloom_word)?)?;
+        let chains = buckets.checked_add((nbuckets as usize).checked_mul(4)?)?;
+        let symbols = artifact.symbols.len() + 1;
+        if nbuckets == 0 || chains > data.len() || symoffset as usize > symbols {
+            return None;
+        }
+        let nchains = (data.len() - chains) / 4;
+        if nchains < symbols - symoffset as usize {
+            return None;
+        }
+        let base = usize::try_from(section.offset).ok()?;
+        Some(GnuHash {
+            nbuckets,
+            symoffset,
+            buckets: base + buckets,
+            chains: base + chains,
+            nchains,
+            big_endian,
+        })
+    }
+
+    fn word(&self, bytes: &[u8], at: usize) -> Option<u32> {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    /// `.dynsym` indices (1-based, like ELF) whose name hash is `dl_new_hash(name)`.
+    fn candidates(&self, bytes: &[u8], name: &str) -> Vec<usize> {
+        let hash = name.bytes().fold(5381u32, |h, c| {
+            h.wrapping_mul(33).wrapping_add(u32::from(c))
+        });
+        let mut out = Vec::new();
+        let bucket = (hash % self.nbuckets) as usize;
+        let Some(mut index) = self.word(bytes, self.buckets + 4 * bucket) else {
+            return out;
+        };
+        if index < self.symoffset {
+            return out;
+        }
+        loop {
+            let chain = (index - self.symoffset) as usize;
+            if chain >= self.nchains {
+                break;
+            }
+            let Some(value) = self.word(bytes, self.chains + 4 * chain) else {
+                break;
+            };
+            if value | 1 == hash | 1 {
+                out.push(index as usize);
+            }
+            if value & 1 != 0 {
+                break;
+            }
+            index += 1;
+        }
+        out
+    }
+}
+
 impl SymIndex {
     pub fn build(artifact: &Artifact) -> SymIndex {
         let has_versym = artifact.section(".gnu.version").is_some();
         let known = !artifact.sections.is_empty() && artifact.section(".dynsym").is_some();
+        if let Some(gnu) = GnuHash::read(artifact) {
+            return SymIndex {
+                defs: Vec::new(),
+                gnu: Some(gnu),
+                has_versym,
+                known,
+            };
+        }
         let mut defs: Vec<(u64, u32)> = artifact
             .symbols
             .iter()
@@ -75,6 +177,7 @@ impl SymIndex {
         defs.sort_unstable();
         SymIndex {
             defs,
+            gnu: None,
             has_versym,
             known,
         }
@@ -91,6 +194,16 @@ impl SymIndex {
     /// Whether `artifact` (the object this index was built from) has a definition
     /// `check_match` accepts for `r`.
     pub fn provides(&self, artifact: &Artifact, r: Ref<'_>) -> bool {
+        if let Some(gnu) = &self.gnu {
+            let defs: Vec<Def> = gnu
+                .candidates(artifact.bytes(), r.name)
+                .into_iter()
+                .filter_map(|i| artifact.symbols.get(i.checked_sub(1)?))
+                .filter(|sym| sym.name == r.name && is_definition(sym))
+                .map(|sym| Def::of(artifact, sym))
+                .collect();
+            return accepts(&defs, self.has_versym, r.version);
+        }
         let hash = name_hash(r.name);
         let start = self.defs.partition_point(|(h, _)| *h < hash);
         let defs: Vec<Def> = self.defs[start..]

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 pub use elf_findings::TargetFacts;
 pub use gohost::rebuild_command;
 
-use crate::elf::{Artifact, ReadError, parse_dotted};
+use crate::elf::{Arch, Artifact, ReadError, parse_dotted};
 use crate::findings::{Finding, Severity};
 use crate::golang::{self, GoFacts};
 use crate::loader::{DepTree, Environment, HostSetup, Loader};
@@ -116,22 +116,36 @@ pub fn inspect_each(
     options: &Options,
     mut emit: impl FnMut(usize, ArtifactReport),
 ) -> Result<Setting> {
-    let environment = Environment::detect(options.ld_library_path.clone(), options.sysroot.clone());
+    let environment = Environment::detect_for(
+        options.ld_library_path.clone(),
+        options.sysroot.clone(),
+        target_arch(options.host.as_deref(), paths, options.sysroot.is_some()),
+    );
     let target = TargetFacts {
         glibc: environment
             .glibc_version
             .as_deref()
             .map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
     };
-    let host = match &options.host {
-        Some(host_path) => {
-            let artifact = Artifact::read(host_path)
+    // The host (often as big as the plugin) is read on a second thread while this one
+    // reads the inputs of a small run; a large batch reads its inputs batch by batch.
+    let (host, read) = std::thread::scope(|scope| {
+        let host = options
+            .host
+            .as_deref()
+            .map(|path| scope.spawn(move || read_one(path)));
+        let read = (paths.len() <= BATCH).then(|| read_all(paths));
+        let host = host.map(|h| h.join().expect("the host reader does not panic"));
+        (host, read)
+    });
+    let host = match (host, &options.host) {
+        (Some((artifact, go)), Some(path)) => Some((
+            artifact
                 .map_err(anyhow::Error::from)
-                .with_context(|| format!("host {}", host_path.display()))?;
-            let go = golang::read(&artifact);
-            Some((artifact, go))
-        }
-        None => None,
+                .with_context(|| format!("host {}", path.display()))?,
+            go,
+        )),
+        _ => None,
     };
     let host_go = host.as_ref().and_then(|(_, go)| go.as_ref());
     let mode = options
@@ -142,9 +156,16 @@ pub fn inspect_each(
         host_go,
         lazy: options.lazy,
     };
+    let run = Run {
+        environment: &environment,
+        target: &target,
+        process: &process,
+    };
     let setup = match mode {
-        ProcessMode::Each => each_alone(paths, &environment, &target, &process, &mut emit),
-        ProcessMode::Sequence => one_process(paths, &environment, &target, &process, &mut emit),
+        ProcessMode::Each => run.each_alone(paths, read, &mut emit),
+        ProcessMode::Sequence => {
+            run.one_process(paths, read.unwrap_or_else(|| read_all(paths)), &mut emit)
+        }
     };
     let host = host.map(|(artifact, go)| Host {
         artifact,
@@ -158,45 +179,31 @@ pub fn inspect_each(
     })
 }
 
-/// The program that opens the artifacts.
-struct Process<'h> {
-    host: Option<&'h Artifact>,
-    host_go: Option<&'h GoFacts>,
-    lazy: bool,
+/// The target whose loader is emulated: the host's architecture; without a host, the
+/// first input's when a sysroot says where that target's files are; else this machine's
+/// (a lone foreign object is then reported as not loading here).
+fn target_arch(host: Option<&Path>, paths: &[PathBuf], sysroot: bool) -> &'static Arch {
+    let first = paths.first().map(PathBuf::as_path).filter(|_| sysroot);
+    host.or(first)
+        .and_then(Arch::of_file)
+        .unwrap_or_else(Arch::native)
 }
 
-/// Every artifact opened in order by one process; returns the host's start-up.
-fn one_process(
-    paths: &[PathBuf],
-    environment: &Environment,
-    target: &TargetFacts,
-    process: &Process,
-    emit: &mut dyn FnMut(usize, ArtifactReport),
-) -> Option<HostSetup> {
-    let read: Vec<(Result<Artifact, ReadError>, Option<GoFacts>)> =
-        paths.par_iter().map(|path| read_one(path)).collect();
-    let mut loader = Loader::new(environment);
-    let (setup, outcomes) = process::simulate(
-        &mut loader,
-        process.host,
-        process.host_go,
-        paths,
-        &read,
-        process.lazy,
-    );
-    drop(loader);
-    for (index, ((path, (artifact, go)), outcome)) in
-        paths.iter().zip(read).zip(outcomes).enumerate()
-    {
-        emit(index, assemble(path, artifact, go, outcome, target));
-    }
-    Some(setup)
-}
+type Read = (Result<Artifact, ReadError>, Option<GoFacts>);
 
-fn read_one(path: &Path) -> (Result<Artifact, ReadError>, Option<GoFacts>) {
+fn read_one(path: &Path) -> Read {
     let artifact = Artifact::read(path);
     let go = artifact.as_ref().ok().and_then(golang::read);
     (artifact, go)
+}
+
+/// Every input, in order; one input on this thread (a pool costs more than it saves).
+fn read_all(paths: &[PathBuf]) -> Vec<Read> {
+    if paths.len() > 1 {
+        paths.par_iter().map(|path| read_one(path)).collect()
+    } else {
+        paths.iter().map(|path| read_one(path)).collect()
+    }
 }
 
 /// How many artifacts share one loader (and so its parsed libraries) in batch mode:
@@ -204,70 +211,133 @@ fn read_one(path: &Path) -> (Result<Artifact, ReadError>, Option<GoFacts>) {
 /// memory stays bounded on thousands of files.
 const BATCH: usize = 64;
 
-/// Every artifact in a fresh process of its own, in parallel, streamed to `emit`;
-/// returns the host's start-up (the same for every process).
-fn each_alone(
-    paths: &[PathBuf],
-    environment: &Environment,
-    target: &TargetFacts,
-    process: &Process,
-    emit: &mut dyn FnMut(usize, ArtifactReport),
-) -> Option<HostSetup> {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let mut setup = None;
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(move || {
-            let batches: Vec<(usize, &[PathBuf])> = paths
-                .chunks(BATCH)
-                .enumerate()
-                .map(|(i, chunk)| (i * BATCH, chunk))
-                .collect();
-            batches
-                .into_par_iter()
-                .for_each_with(sender, |sender, (first, chunk)| {
-                    let read: Vec<_> = chunk.iter().map(|path| read_one(path)).collect();
-                    let mut loader = Loader::new(environment);
-                    let mut outcomes = Vec::with_capacity(chunk.len());
-                    for (offset, path) in chunk.iter().enumerate() {
-                        let one = &read[offset..=offset];
-                        let (_, mut predicted) = process::simulate(
-                            &mut loader,
-                            process.host,
-                            process.host_go,
-                            std::slice::from_ref(path),
-                            one,
-                            process.lazy,
-                        );
-                        outcomes.push(predicted.pop().expect("one prediction per artifact"));
-                    }
-                    drop(loader);
-                    for (offset, ((artifact, go), outcome)) in
-                        read.into_iter().zip(outcomes).enumerate()
-                    {
-                        let item = assemble(&chunk[offset], artifact, go, outcome, target);
-                        // The receiver lives until every sender is gone.
-                        let _ = sender.send((first + offset, item));
-                    }
-                });
-            process.host.map(|_| {
-                let mut loader = Loader::new(environment);
-                process::simulate(
-                    &mut loader,
-                    process.host,
-                    process.host_go,
-                    &[],
-                    &[],
-                    process.lazy,
-                )
-                .0
-            })
-        });
-        for (index, item) in receiver {
-            emit(index, item);
+/// The program that opens the artifacts.
+struct Process<'h> {
+    host: Option<&'h Artifact>,
+    host_go: Option<&'h GoFacts>,
+    lazy: bool,
+}
+
+impl Process<'_> {
+    /// `read` (the artifacts at `paths`) opened in order by one process of this program.
+    fn simulate<'a>(
+        &self,
+        loader: &mut Loader<'a>,
+        paths: &[PathBuf],
+        read: &'a [Read],
+    ) -> (HostSetup, Vec<process::Predicted>)
+    where
+        Self: 'a,
+    {
+        process::simulate(loader, self.host, self.host_go, paths, read, self.lazy)
+    }
+
+    /// Each artifact in a fresh process of this program, sharing one loader (and so the
+    /// libraries it parsed).
+    fn each_in_one_loader(
+        &self,
+        paths: &[PathBuf],
+        read: &[Read],
+        environment: &Environment,
+    ) -> Vec<process::Predicted> {
+        let mut loader = Loader::new(environment);
+        let mut outcomes = Vec::with_capacity(paths.len());
+        for (offset, path) in paths.iter().enumerate() {
+            let (_, mut predicted) = self.simulate(
+                &mut loader,
+                std::slice::from_ref(path),
+                &read[offset..=offset],
+            );
+            outcomes.push(predicted.pop().expect("one prediction per artifact"));
         }
-        setup = worker.join().expect("the prediction worker does not panic");
-    });
-    setup
+        outcomes
+    }
+}
+
+/// What every prediction of one run shares.
+struct Run<'r> {
+    environment: &'r Environment,
+    target: &'r TargetFacts,
+    process: &'r Process<'r>,
+}
+
+impl Run<'_> {
+    fn report(&self, path: &Path, read: Read, outcome: process::Predicted) -> ArtifactReport {
+        let (artifact, go) = read;
+        let mut item = assemble(path, artifact, go, outcome, self.target);
+        item.basis.extend(self.environment.assumption());
+        item
+    }
+
+    /// Every artifact opened in order by one process; returns the host's start-up.
+    fn one_process(
+        &self,
+        paths: &[PathBuf],
+        read: Vec<Read>,
+        emit: &mut dyn FnMut(usize, ArtifactReport),
+    ) -> Option<HostSetup> {
+        let mut loader = Loader::new(self.environment);
+        let (setup, outcomes) = self.process.simulate(&mut loader, paths, &read);
+        drop(loader);
+        for (index, ((path, read), outcome)) in paths.iter().zip(read).zip(outcomes).enumerate() {
+            emit(index, self.report(path, read, outcome));
+        }
+        Some(setup)
+    }
+
+    /// Every artifact in a fresh process of its own, streamed to `emit`; returns the
+    /// host's start-up (the same for every process). A small run stays on this thread
+    /// (`read`: its inputs, already read); a large one runs in batches on the pool.
+    fn each_alone(
+        &self,
+        paths: &[PathBuf],
+        read: Option<Vec<Read>>,
+        emit: &mut dyn FnMut(usize, ArtifactReport),
+    ) -> Option<HostSetup> {
+        let setup = || {
+            self.process.host.map(|_| {
+                let mut loader = Loader::new(self.environment);
+                self.process.simulate(&mut loader, &[], &[]).0
+            })
+        };
+        if let Some(read) = read {
+            let outcomes = self
+                .process
+                .each_in_one_loader(paths, &read, self.environment);
+            for (index, (read, outcome)) in read.into_iter().zip(outcomes).enumerate() {
+                emit(index, self.report(&paths[index], read, outcome));
+            }
+            return setup();
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let batches: Vec<(usize, &[PathBuf])> = paths
+                    .chunks(BATCH)
+                    .enumerate()
+                    .map(|(i, chunk)| (i * BATCH, chunk))
+                    .collect();
+                batches
+                    .into_par_iter()
+                    .for_each_with(sender, |sender, (first, chunk)| {
+                        let read: Vec<_> = chunk.iter().map(|path| read_one(path)).collect();
+                        let outcomes =
+                            self.process
+                                .each_in_one_loader(chunk, &read, self.environment);
+                        for (offset, (read, outcome)) in read.into_iter().zip(outcomes).enumerate()
+                        {
+                            let item = self.report(&chunk[offset], read, outcome);
+                            // The receiver lives until every sender is gone.
+                            let _ = sender.send((first + offset, item));
+                        }
+                    });
+            });
+            for (index, item) in receiver {
+                emit(index, item);
+            }
+        });
+        setup()
+    }
 }
 
 /// One artifact's report: its own findings, then the prediction's.

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: the fixture corpus and running binaries.
 #![allow(dead_code)]
 
+pub mod loads;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
