@@ -109,6 +109,29 @@ fn run_line(r: &ChildRun) -> String {
     parts.join("; ")
 }
 
+/// For a child that died (a signal, the wall clock, or a non-zero exit), what it wrote
+/// on stderr (already masked): the first lines (Go's `fatal error:`/`panic:` and the
+/// signal) and the last ones (a C program's last words), at most three of each.
+fn died_with(r: &ChildRun) -> Option<String> {
+    const EACH: usize = 3;
+    let died = !matches!(r.ended, crate::runtime::child::Ended::Exited { code: 0 });
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !died || lines.is_empty() {
+        return None;
+    }
+    let shown = if lines.len() <= 2 * EACH {
+        lines.join("\n")
+    } else {
+        format!(
+            "{}\n... ({} lines)\n{}",
+            lines[..EACH].join("\n"),
+            lines.len() - 2 * EACH,
+            lines[lines.len() - EACH..].join("\n")
+        )
+    };
+    Some(format!("stderr:\n{shown}"))
+}
+
 fn isolation_line(r: &ChildRun) -> String {
     let Some(i) = &r.isolation else {
         return "the sandbox stage did not report".into();
@@ -357,6 +380,10 @@ pub fn table(report: &Report, style: Style) -> String {
     out.push_str("child processes:\n");
     for r in &report.runs {
         out.push_str(&format!("  {}: {}\n", r.label, run_line(r)));
+        if let Some(tail) = died_with(r) {
+            out.push_str(&indent(&indent(&tail)));
+            out.push('\n');
+        }
         out.push_str(&indent(&indent(&isolation_line(r))));
         out.push('\n');
     }
