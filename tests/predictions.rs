@@ -9,17 +9,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Finished, fixtures, plugctl, run_with_timeout};
+use common::loads::{Observed, disagreement, observe};
+use common::{fixtures, plugctl, run_with_timeout};
 use serde_json::Value;
-
-/// What really happened to one plugin of a pair.
-#[derive(Debug, Clone, PartialEq)]
-enum Observed {
-    Ok,
-    Err(String),
-    /// The host died while opening it: the first line it printed, or the signal.
-    Crash(String),
-}
 
 fn host_command(dir: &std::path::Path, pair: &Value, manifest: &Value) -> Command {
     let host_id = pair["host"].as_str().unwrap();
@@ -78,45 +70,6 @@ fn plugin_paths(pair: &Value, manifest: &Value) -> Vec<String> {
             art["path"].as_str().unwrap().to_string()
         })
         .collect()
-}
-
-/// Parses `OK <path>` / `ERR <path>: <error>` lines; a plugin after the last line
-/// crashed the host, later ones never ran.
-fn observe(finished: &Finished, plugins: &[String]) -> Vec<Option<Observed>> {
-    let mut results: Vec<Option<Observed>> = Vec::new();
-    for line in finished.stdout.lines() {
-        if let Some(rest) = line.strip_prefix("OK ") {
-            assert!(
-                plugins.get(results.len()).is_some_and(|p| p == rest),
-                "unexpected line {line}"
-            );
-            results.push(Some(Observed::Ok));
-        } else if let Some(rest) = line.strip_prefix("ERR ") {
-            let path = &plugins[results.len()];
-            let error = rest
-                .strip_prefix(&format!("{path}: "))
-                .expect("ERR line names the plugin");
-            results.push(Some(Observed::Err(error.to_string())));
-        }
-    }
-    let clean_exit = finished.code() == Some(0) && !finished.timed_out;
-    if results.len() < plugins.len() {
-        assert!(
-            !clean_exit,
-            "host exited cleanly without reporting every plugin: {finished:?}"
-        );
-        let first_line = finished.stderr.lines().find(|l| !l.trim().is_empty());
-        let crash = match (first_line, finished.signal()) {
-            (Some(line), _) => line.to_string(),
-            // A C host prints nothing; the shell would say strsignal(3)'s text.
-            (None, Some(7)) => "Bus error".to_string(),
-            (None, Some(11)) => "Segmentation fault".to_string(),
-            (None, signal) => format!("killed ({signal:?}, timed out: {})", finished.timed_out),
-        };
-        results.push(Some(Observed::Crash(crash)));
-    }
-    results.resize(plugins.len(), None);
-    results
 }
 
 /// plugctl's answer for one pair: its exit status and each artifact's JSON object.
@@ -178,23 +131,6 @@ fn gate_disagreement(observed: &Observed, artifact: &Value) -> Option<String> {
     (loads != errors.is_empty()).then(|| {
         format!("observed {observed:?}, error findings {errors:?}: the CI gate would be wrong")
     })
-}
-
-/// Whether a prediction matches what happened; `None` when it does.
-fn disagreement(observed: &Observed, load: &Value) -> Option<String> {
-    let outcome = load["outcome"].as_str().unwrap_or("<none>");
-    let error = load["error"].as_str();
-    let ok = match observed {
-        Observed::Ok => outcome == "ok",
-        Observed::Err(text) => {
-            outcome != "ok" && outcome != "crash" && error == Some(text.as_str())
-        }
-        Observed::Crash(first) => {
-            matches!(outcome, "crash" | "not-a-plugin" | "truncated")
-                && error == Some(first.as_str())
-        }
-    };
-    (!ok).then(|| format!("observed {observed:?}, predicted {outcome}: {error:?}"))
 }
 
 #[test]
