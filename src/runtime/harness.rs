@@ -416,6 +416,10 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
     let mut cmd = go_build_command(&tc, &plan.env);
     cmd.current_dir(&staging)
         .arg("build")
+        // The cache may sit inside someone's git work tree (a project's target/, run as
+        // another user): VCS stamping would ask git, which refuses a tree it does not
+        // own. The harness has no version to stamp, and stamping changes no package hash.
+        .arg("-buildvcs=false")
         .args(&plan.flags)
         .arg("-o")
         .arg(staging.join("harness"))
