@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::loads::{Observed, disagreement, observe};
+use common::loads::{Observed, clear_loader_env, disagreement, observe};
 use common::{fixtures, plugctl, run_with_timeout};
 use serde_json::Value;
 
@@ -32,15 +32,7 @@ fn host_command(dir: &std::path::Path, pair: &Value, manifest: &Value) -> Comman
 
 /// The environment a pair runs in; plugctl gets exactly the same one.
 fn apply_pair_env(command: &mut Command, dir: &std::path::Path, pair: &Value) {
-    for var in [
-        "LD_LIBRARY_PATH",
-        "LD_PRELOAD",
-        "GLIBC_TUNABLES",
-        "GODEBUG",
-        "GOTRACEBACK",
-    ] {
-        command.env_remove(var);
-    }
+    clear_loader_env(command);
     let dirs: Vec<String> = pair["ld_library_path"]
         .as_array()
         .unwrap()

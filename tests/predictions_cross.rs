@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::loads::{Observed, disagreement, observe};
+use common::loads::{Observed, clear_loader_env, disagreement, observe};
 use common::{Fixtures, fixtures, plugctl, run_with_timeout};
 use serde_json::Value;
 
@@ -41,15 +41,7 @@ fn run_host(fx: &Fixtures, pair: &Value, plugins: &[String]) -> Vec<Option<Obser
         None => Command::new(dir.join(host_path)),
     };
     command.current_dir(dir).args(plugins);
-    for var in [
-        "LD_LIBRARY_PATH",
-        "LD_PRELOAD",
-        "GLIBC_TUNABLES",
-        "GODEBUG",
-        "GOTRACEBACK",
-    ] {
-        command.env_remove(var);
-    }
+    clear_loader_env(&mut command);
     let finished = run_with_timeout(command, Duration::from_secs(120));
     observe(&finished, plugins)
 }

@@ -305,14 +305,6 @@ fn describe_module(m: &Module) -> String {
     text
 }
 
-/// The module of `package` among `modules` (longest path prefix).
-fn owner<'m>(modules: &'m [Module], package: &str) -> Option<&'m Module> {
-    modules
-        .iter()
-        .filter(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
-        .max_by_key(|m| m.path.len())
-}
-
 fn go_diff(
     diff: &mut Diff,
     ga: &GoFacts,
@@ -582,8 +574,8 @@ fn package_diff(
                 shown(&m.b)
             ),
             Box::new(move |pkg: &str| {
-                owner(&ma, pkg).is_some_and(|o| o.path == path)
-                    || owner(&mb, pkg).is_some_and(|o| o.path == path)
+                golang::module_of(&ma, pkg).is_some_and(|o| o.path == path)
+                    || golang::module_of(&mb, pkg).is_some_and(|o| o.path == path)
             }),
         ));
     }
@@ -599,7 +591,7 @@ fn package_diff(
                 "source directories differ ({pairs}); without -trimpath the directory is recorded and hashed into each package compiled from it"
             ),
             // Standard-library packages come from GOROOT, whose path is not hashed.
-            Box::new(|pkg: &str| pkg.split('/').next().is_some_and(|first| first.contains('.'))),
+            Box::new(|pkg: &str| !golang::is_std_package(pkg)),
         ));
     }
     if let Some(text) = toolchain.filter(|_| !minor) {
@@ -655,8 +647,8 @@ fn package_diff(
         for m in diff.modules.iter_mut() {
             m.significant = m.in_both
                 && diff.packages.differing.iter().any(|d| {
-                    owner(ma, &d.path).is_some_and(|o| o.path == m.path)
-                        || owner(mb, &d.path).is_some_and(|o| o.path == m.path)
+                    golang::module_of(ma, &d.path).is_some_and(|o| o.path == m.path)
+                        || golang::module_of(mb, &d.path).is_some_and(|o| o.path == m.path)
                 });
         }
     }

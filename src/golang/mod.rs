@@ -35,6 +35,22 @@ pub use types::{
 
 use image::Image;
 
+/// Whether an import path is a standard-library package (its first element has no dot).
+pub fn is_std_package(path: &str) -> bool {
+    !path.split('/').next().unwrap_or("").contains('.')
+}
+
+/// The module among `modules` that provides `package`: the longest path prefix.
+pub fn module_of<'m>(
+    modules: impl IntoIterator<Item = &'m Module>,
+    package: &str,
+) -> Option<&'m Module> {
+    modules
+        .into_iter()
+        .filter(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
+        .max_by_key(|m| m.path.len())
+}
+
 /// Go facts of one binary.
 #[derive(Debug, Clone, Serialize)]
 pub struct GoFacts {

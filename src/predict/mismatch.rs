@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::elf::Artifact;
 use crate::findings::Code;
 use crate::golang::sources::{FileTable, is_local_path};
-use crate::golang::{GoFacts, Module};
+use crate::golang::{GoFacts, Module, is_std_package, module_of};
 
 /// One side of the comparison: a binary's Go facts and, when available, its file (for
 /// the source directories recorded in its `pclntab`).
@@ -118,7 +118,7 @@ fn split_pattern(value: &str) -> Option<(&str, &str)> {
 /// Relative patterns (`./...`) depend on the build directory, which build info does not
 /// record: they are taken to reach every non-standard package (the conservative choice).
 fn pattern_matches(pattern: &str, package: &str) -> bool {
-    let std = is_std(package);
+    let std = is_std_package(package);
     match pattern {
         "all" => true,
         "std" => std,
@@ -126,10 +126,6 @@ fn pattern_matches(pattern: &str, package: &str) -> bool {
         p if p.starts_with('.') => !std,
         p => glob_matches(p, package),
     }
-}
-
-fn is_std(package: &str) -> bool {
-    !package.split('/').next().unwrap_or("").contains('.')
 }
 
 /// `...` matches any string (including `/`); `net/...` also matches `net` itself.
@@ -168,14 +164,9 @@ fn covered(facts: &GoFacts, package: &str) -> bool {
         .is_some_and(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
 }
 
-/// The module (longest path prefix) that provides `package` in a build.
+/// The module that provides `package` in a build (a dependency or the main module).
 fn owner<'f>(facts: &'f GoFacts, package: &str) -> Option<&'f Module> {
-    facts
-        .deps
-        .iter()
-        .chain(facts.main_module.as_ref())
-        .filter(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
-        .max_by_key(|m| m.path.len())
+    module_of(facts.deps.iter().chain(facts.main_module.as_ref()), package)
 }
 
 fn describe_module(m: &Module) -> String {
@@ -364,7 +355,7 @@ mod tests {
 
     #[test]
     fn standard_library_is_told_by_the_first_element() {
-        assert!(is_std("internal/goarch"));
-        assert!(!is_std("example.com/shared"));
+        assert!(is_std_package("internal/goarch"));
+        assert!(!is_std_package("example.com/shared"));
     }
 }

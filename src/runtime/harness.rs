@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::elf::Artifact;
 use crate::golang::sources::FileTable;
-use crate::golang::{GoFacts, Module};
+use crate::golang::{GoFacts, Module, is_std_package, module_of};
 use crate::toolchain::{self, Toolchain};
 
 pub const SOURCE: &str = include_str!("harness/main.go");
@@ -180,10 +180,6 @@ pub fn importable(path: &str, plugin_module: Option<&str>) -> bool {
         || path.starts_with("go.shape"))
 }
 
-fn is_std(path: &str) -> bool {
-    !path.split('/').next().unwrap_or("").contains('.')
-}
-
 /// Adds to `plan` every non-standard module whose packages the host and one of
 /// `plugins` both link, from the directory the host compiled it from. A module the
 /// harness cannot reproduce (a `-trimpath` host records no directory; a module cache
@@ -200,10 +196,10 @@ pub fn link_host_modules(
         let own = plugin.main_module.as_ref().map(|m| m.path.as_str());
         for package in &plugin.package_hashes {
             let path = package.path.as_str();
-            if is_std(path) || !importable(path, own) || host.package_hash(path).is_none() {
+            if is_std_package(path) || !importable(path, own) || host.package_hash(path).is_none() {
                 continue;
             }
-            let Some(module) = owner(host, path) else {
+            let Some(module) = module_of(&host.deps, path) else {
                 continue;
             };
             let entry = by_module
@@ -252,15 +248,6 @@ pub fn link_host_modules(
             tree_hash,
         });
     }
-}
-
-/// The host's module that provides `package` (longest path prefix).
-fn owner<'f>(facts: &'f GoFacts, package: &str) -> Option<&'f Module> {
-    facts
-        .deps
-        .iter()
-        .filter(|m| package == m.path || package.starts_with(&format!("{}/", m.path)))
-        .max_by_key(|m| m.path.len())
 }
 
 /// The harness's `go.mod`: the host's linked modules required and replaced by directory.

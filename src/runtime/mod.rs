@@ -729,7 +729,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         // `harness::link_host_modules`): a difference there is expected, and inspect's.
         let unlinked = |pkg: &Option<String>| {
             pkg.as_deref().is_some_and(|p| {
-                p.split('/').next().is_some_and(|e| e.contains('.'))
+                !crate::golang::is_std_package(p)
                     && !harness.as_ref().is_some_and(|h| {
                         h.plan
                             .modules

@@ -2,9 +2,25 @@
 //! `plugctl inspect`'s `load` object (outcome and exact message). Shared by the
 //! prediction tests.
 
+use std::process::Command;
+
 use serde_json::Value;
 
 use super::Finished;
+
+/// Removes the variables that change how a real load goes (search paths, preloads, glibc
+/// tunables, Go's runtime settings), so a pair runs only in the environment it states.
+pub fn clear_loader_env(command: &mut Command) {
+    for var in [
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "GLIBC_TUNABLES",
+        "GODEBUG",
+        "GOTRACEBACK",
+    ] {
+        command.env_remove(var);
+    }
+}
 
 /// What really happened to one plugin of a pair.
 #[derive(Debug, Clone, PartialEq)]
