@@ -200,6 +200,13 @@ pub fn link_host_modules(
                 continue;
             }
             let Some(module) = module_of(&host.deps, path) else {
+                // A package of the host's own main module: no version to require.
+                let note = format!(
+                    "package {path} of the host's own module is not linked (a harness cannot require a main module); a mismatch in it is inspect's to predict"
+                );
+                if !plan.notes.contains(&note) {
+                    plan.notes.push(note);
+                }
                 continue;
             };
             let entry = by_module
