@@ -5,12 +5,16 @@ use clap::Parser;
 use plugctl::cli::{Cli, Command};
 use plugctl::commands::{self, ExitStatus};
 
+mod allocator;
+
+#[global_allocator]
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
+
 fn main() -> ExitCode {
     // plugctl's own sandboxed children (`__sandbox`, `__shim`) never reach clap.
     if let Some(code) = plugctl::runtime::hidden_main() {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
-    tune_malloc();
     // `plugctl generate --out-dir DIR` (completions and man pages) stays out of the public
     // command tree, so it is in neither the completions nor the man pages it writes.
     if let Some(status) = commands::generate::special_mode() {
@@ -46,20 +50,3 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
-
-/// glibc malloc for a short-lived reader of big tables: large vectors (symbols,
-/// relocations) come from the heap instead of fresh mmaps, and the heap grows and is kept
-/// in large steps. Inspecting a 15 MB Go plugin: 1,970 -> 1,630 page faults, -20% CPU
-/// (bench/ratios.sh). At most 128 MiB stays unreturned to the system.
-#[cfg(target_env = "gnu")]
-fn tune_malloc() {
-    // SAFETY: mallopt only changes allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
-        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
-    }
-}
-
-#[cfg(not(target_env = "gnu"))]
-fn tune_malloc() {}

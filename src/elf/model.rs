@@ -153,7 +153,7 @@ pub enum SymbolKind {
 pub struct DynSymbol {
     pub name: String,
     /// The version name attached through `.gnu.version` (e.g. `GLIBC_2.34`).
-    pub version: Option<String>,
+    pub version: Option<std::sync::Arc<str>>,
     /// `true` when the version is hidden (`name@VER` rather than `name@@VER`).
     pub version_hidden: bool,
     pub defined: bool,

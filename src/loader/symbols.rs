@@ -51,7 +51,7 @@ impl<'a> Def<'a> {
     fn of(artifact: &'a Artifact, sym: &'a DynSymbol) -> Def<'a> {
         let class = match &sym.version {
             None => 0,
-            Some(v) => match artifact.versions.defined.iter().position(|d| d == v) {
+            Some(v) => match artifact.versions.defined.iter().position(|d| **d == **v) {
                 Some(0) => 2,
                 _ => 3,
             },

@@ -116,28 +116,34 @@ pub fn inspect_each(
     options: &Options,
     mut emit: impl FnMut(usize, ArtifactReport),
 ) -> Result<Setting> {
-    let environment = Environment::detect_for(
-        options.ld_library_path.clone(),
-        options.sysroot.clone(),
-        target_arch(options.host.as_deref(), paths, options.sysroot.is_some()),
-    );
-    let target = TargetFacts {
-        glibc: environment
-            .glibc_version
-            .as_deref()
-            .map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
-    };
-    // The host (often as big as the plugin) is read on a second thread while this one
-    // reads the inputs of a small run; a large batch reads its inputs batch by batch.
-    let (host, read) = std::thread::scope(|scope| {
+    // The loader's environment (ld.so, its cache, libc) and the host (often as big as the
+    // plugin) are read on other threads while this one reads the inputs of a small run;
+    // a large batch reads its inputs batch by batch.
+    let (environment, host, read) = std::thread::scope(|scope| {
+        let environment = scope.spawn(|| {
+            Environment::detect_for(
+                options.ld_library_path.clone(),
+                options.sysroot.clone(),
+                target_arch(options.host.as_deref(), paths, options.sysroot.is_some()),
+            )
+        });
         let host = options
             .host
             .as_deref()
             .map(|path| scope.spawn(move || read_one(path)));
         let read = (paths.len() <= BATCH).then(|| read_all(paths));
         let host = host.map(|h| h.join().expect("the host reader does not panic"));
-        (host, read)
+        let environment = environment
+            .join()
+            .expect("the environment reader does not panic");
+        (environment, host, read)
     });
+    let target = TargetFacts {
+        glibc: environment
+            .glibc_version
+            .as_deref()
+            .map(|v| parse_dotted(v.trim_start_matches("GLIBC_"))),
+    };
     let host = match (host, &options.host) {
         (Some((artifact, go)), Some(path)) => Some((
             artifact
