@@ -5,13 +5,13 @@
 //! rules in [`predict`] → [`verdict::LoadVerdict`] and [`findings::Finding`]s →
 //! [`report`] → stdout and an exit code chosen in [`commands`].
 
-pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod contract;
 pub mod doctor;
 pub mod elf;
 pub mod findings;
+pub mod gobuild;
 pub mod golang;
 pub mod loader;
 pub mod matrix;

@@ -6,8 +6,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{ExitStatus, stdout_style, write_stdout};
-use crate::build::{diff, render};
 use crate::cli::{Format, GlobalArgs};
+use crate::gobuild::{diff, render};
 
 pub const EXAMPLES: &str = "\
 Examples:

@@ -244,7 +244,7 @@ pub fn link_host_modules(
             ));
             continue;
         };
-        let tree_hash = crate::build::hash_tree(&dir, &[])
+        let tree_hash = crate::gobuild::hash_tree(&dir, &[])
             .map(|(hash, _)| hash)
             .unwrap_or_default();
         plan.modules.push(LinkedModule {
