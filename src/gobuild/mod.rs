@@ -6,7 +6,6 @@
 //! real load through a harness and a second, clean build), and writes a manifest next
 //! to the output. Never prints: progress goes through [`Progress`].
 
-pub mod diff;
 pub mod gocmd;
 pub mod harness;
 pub mod mirror;
