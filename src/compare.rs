@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::digest::sha256_file;
 use crate::elf::{Artifact, ObjectKind};
-use crate::gobuild::sha256_file;
 use crate::golang::sources::FileTable;
 use crate::golang::{self, GoFacts, GoRole, Module};
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod contract;
+pub mod digest;
 pub mod doctor;
 pub mod elf;
 pub mod findings;

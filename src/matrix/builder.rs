@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::def::{Build, Kind};
+use crate::digest::hex;
 use crate::gobuild::gocmd::{GoEnv, failure_text, shell_quote};
 use crate::gobuild::{self, AlignOptions, Explicit, Request};
 use crate::toolchain::{self, Toolchain};
@@ -66,10 +67,6 @@ impl gobuild::Progress for StepProgress<'_> {
     fn step(&self, message: &str) {
         (self.0)(&format!("plugctl build: {message}"));
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Builder {
