@@ -2,8 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use plugctl::cli::{Cli, Command};
-use plugctl::commands::{self, ExitStatus};
+use plugctl::commands::{self, Cli, Command, ExitStatus};
 
 fn main() -> ExitCode {
     // plugctl's own sandboxed children (`__sandbox`, `__shim`) never reach clap.
