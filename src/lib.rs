@@ -20,5 +20,6 @@ pub mod matrix;
 pub mod predict;
 pub mod report;
 pub mod runtime;
+pub mod shell;
 pub mod toolchain;
 pub mod verdict;

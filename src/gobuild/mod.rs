@@ -304,7 +304,7 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
         .env
         .iter()
         .filter(|(k, _)| k.as_str() != "GOCACHE")
-        .map(|(k, v)| format!("{k}={}", gocmd::shell_quote(v)))
+        .map(|(k, v)| format!("{k}={}", crate::shell::shell_quote(v)))
         .collect();
     let command_line = format!("{} {}", env_line.join(" "), go.display(&args));
     timings.total = started.elapsed().as_secs_f64();

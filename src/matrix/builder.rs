@@ -23,8 +23,9 @@ use sha2::{Digest, Sha256};
 
 use super::def::{Build, Kind};
 use crate::digest::hex;
-use crate::gobuild::gocmd::{GoEnv, failure_text, shell_quote};
+use crate::gobuild::gocmd::{GoEnv, failure_text};
 use crate::gobuild::{self, AlignOptions, Explicit, Request};
+use crate::shell::shell_quote;
 use crate::toolchain::{self, Toolchain};
 
 /// Bump when the way builds are made changes (invalidates cached builds).
