@@ -239,15 +239,15 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     )?;
     timings.verify = t.elapsed().as_secs_f64();
 
+    let built = Built {
+        go: &go,
+        target: &target,
+        module: &module,
+        output: &output,
+    };
     let load = if request.load {
         let t = Instant::now();
         let host_go = host.as_ref().map(|h| &h.go);
-        let built = Built {
-            go: &go,
-            target: &target,
-            module: &module,
-            output: &output,
-        };
         let check = load_check(
             &built,
             host_go,
@@ -265,12 +265,6 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let manifest = manifest_path(&output);
     let repro = if request.verify_repro {
         let t = Instant::now();
-        let built = Built {
-            go: &go,
-            target: &target,
-            module: &module,
-            output: &output,
-        };
         let check = repro_check(&built, &manifest, progress)?;
         timings.repro = t.elapsed().as_secs_f64();
         Some(check)
@@ -542,12 +536,7 @@ fn load_check(
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<harness::LoadCheck> {
-    let Built {
-        go,
-        target,
-        module,
-        output,
-    } = *built;
+    let (go, target, module, output) = (built.go, built.target, built.module, built.output);
     if cross {
         return Ok(harness::LoadCheck::skipped(
             "cross build: the plugin cannot run on this machine",
@@ -577,12 +566,7 @@ fn repro_check(
     manifest: &Path,
     progress: &dyn Progress,
 ) -> Result<repro::ReproCheck> {
-    let Built {
-        go,
-        target,
-        module,
-        output,
-    } = *built;
+    let (go, target, module, output) = (built.go, built.target, built.module, built.output);
     progress.step("rebuilding in another directory with an empty build cache (--verify-repro)");
     let package_rel = module
         .package_dir
