@@ -1,23 +1,11 @@
-//! Command-line arguments (clap derive). Validation beyond clap's lives in the commands.
+//! The argument types shared by the commands (clap derive): global flags, formats and
+//! `inspect`'s arguments. The command tree itself ([`crate::commands::Cli`]) lives with
+//! the commands, so this module imports none of them. Validation beyond clap's lives in
+//! the commands.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "plugctl",
-    version,
-    about = "Tells why a Go plugin or ELF shared object will not load into its host, before production does.",
-    long_about = None,
-    propagate_version = true
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
+use clap::{Args, ValueEnum};
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
@@ -39,35 +27,7 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Read ELF shared objects and Go plugins (never executing them) and predict how they load.
-    #[command(after_help = INSPECT_EXAMPLES)]
-    Inspect(InspectArgs),
-    /// Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified.
-    #[command(after_help = crate::commands::build::EXAMPLES)]
-    Build(crate::commands::build::BuildArgs),
-    /// Read a Go plugin's exported API statically: types, struct tags, fingerprints, JSON Schema, config checks.
-    #[command(after_help = crate::commands::contract::EXAMPLES)]
-    Contract(crate::commands::contract::ContractArgs),
-    /// Compare two artifacts' build facts and say which difference explains the others.
-    #[command(after_help = crate::commands::diff::EXAMPLES)]
-    Diff(crate::commands::diff::DiffArgs),
-    /// Load plugins for real in sandboxed child processes and report every layer.
-    #[command(after_help = crate::commands::load::EXAMPLES)]
-    Load(crate::commands::load::LoadArgs),
-    /// Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin.
-    #[command(after_help = crate::commands::doctor::EXAMPLES)]
-    Doctor(crate::commands::doctor::DoctorArgs),
-    /// Explain a finding code: what it means, how it is detected, the runtime error, the fix.
-    #[command(after_help = crate::commands::explain::EXAMPLES)]
-    Explain(crate::commands::explain::ExplainArgs),
-    /// Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect.
-    #[command(after_help = crate::commands::matrix::EXAMPLES)]
-    Matrix(crate::commands::matrix::MatrixArgs),
-}
-
-const INSPECT_EXAMPLES: &str = "\
+pub const INSPECT_EXAMPLES: &str = "\
 Examples:
   plugctl inspect plugin.so                      facts, findings and the loader's verdict
   plugctl inspect --host ./server plugin.so      will ./server's plugin.Open accept it?
@@ -173,15 +133,4 @@ pub enum FailOn {
     Warning,
     Info,
     Never,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
 }

@@ -5,18 +5,21 @@
 //! rules in [`predict`] → [`verdict::LoadVerdict`] and [`findings::Finding`]s →
 //! [`report`] → stdout and an exit code chosen in [`commands`].
 
-pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod contract;
+pub mod digest;
 pub mod doctor;
 pub mod elf;
 pub mod findings;
+pub mod gobuild;
 pub mod golang;
 pub mod loader;
 pub mod matrix;
 pub mod predict;
 pub mod report;
 pub mod runtime;
+pub mod shell;
 pub mod toolchain;
 pub mod verdict;

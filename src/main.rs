@@ -2,8 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use plugctl::cli::{Cli, Command};
-use plugctl::commands::{self, ExitStatus};
+use plugctl::commands::{self, Cli, Command, ExitStatus};
 
 mod allocator;
 

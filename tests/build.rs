@@ -554,7 +554,7 @@ fn usage_errors_exit_2() {
 fn the_load_harness_reports_what_plugin_open_says() {
     // The harness alone, on a plugin that does not match it: built like the -trimpath
     // host, it must refuse the fixture's default (naive) plugin exactly as the host does.
-    use plugctl::build::{gocmd::GoEnv, harness};
+    use plugctl::gobuild::{gocmd::GoEnv, harness};
     let f = fixtures();
     let toolchain = plugctl::toolchain::find("1.26.6")
         .unwrap()

@@ -6,7 +6,7 @@
 mod common;
 
 use clap::CommandFactory;
-use plugctl::cli::Cli;
+use plugctl::commands::Cli;
 
 use common::plugctl;
 

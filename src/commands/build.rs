@@ -10,8 +10,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, stdout_style, write_stdout};
-use crate::build::{self, AlignOptions, BuildError, Explicit, Progress, Request};
 use crate::cli::{Format, GlobalArgs};
+use crate::gobuild::{self, AlignOptions, BuildError, Explicit, Progress, Request};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -217,7 +217,7 @@ impl Progress for StderrProgress {
 pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let request = args.request()?;
     let progress = StderrProgress::new(global.quiet);
-    let result = build::build(&request, &progress);
+    let result = gobuild::build(&request, &progress);
     progress.finish();
     let result = match result {
         Ok(result) => result,
@@ -231,7 +231,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     };
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&result)? + "\n",
-        Format::Table => build::render::build(&result, stdout_style(global.color)),
+        Format::Table => gobuild::render::build(&result, stdout_style(global.color)),
     };
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;

@@ -6,8 +6,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{ExitStatus, stdout_style, write_stdout};
-use crate::build::{diff, render};
 use crate::cli::{Format, GlobalArgs};
+use crate::compare;
+use crate::gobuild::render;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -33,7 +34,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitStatus> {
-    let d = diff::compare_paths(&args.a, &args.b)?;
+    let d = compare::compare_paths(&args.a, &args.b)?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&d)? + "\n",
         Format::Table => render::diff(&d, stdout_style(global.color)),

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use clap_complete::Shell;
 
+use super::Cli;
 use super::ExitStatus;
-use crate::cli::Cli;
 
 /// The command that refreshes the checked-in files (printed by the staleness test).
 pub const REFRESH: &str = "cargo run -- generate --out-dir .";

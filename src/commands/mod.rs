@@ -13,8 +13,54 @@ pub mod matrix;
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::ColorChoice;
+use clap::{Parser, Subcommand};
+
+use crate::cli::{ColorChoice, GlobalArgs};
 use crate::report::Style;
+
+// The command line: global flags and one subcommand (here, so `cli` imports no command).
+#[derive(Debug, Parser)]
+#[command(
+    name = "plugctl",
+    version,
+    about = "Tells why a Go plugin or ELF shared object will not load into its host, before production does.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read ELF shared objects and Go plugins (never executing them) and predict how they load.
+    #[command(after_help = crate::cli::INSPECT_EXAMPLES)]
+    Inspect(crate::cli::InspectArgs),
+    /// Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified.
+    #[command(after_help = build::EXAMPLES)]
+    Build(build::BuildArgs),
+    /// Read a Go plugin's exported API statically: types, struct tags, fingerprints, JSON Schema, config checks.
+    #[command(after_help = contract::EXAMPLES)]
+    Contract(contract::ContractArgs),
+    /// Compare two artifacts' build facts and say which difference explains the others.
+    #[command(after_help = diff::EXAMPLES)]
+    Diff(diff::DiffArgs),
+    /// Load plugins for real in sandboxed child processes and report every layer.
+    #[command(after_help = load::EXAMPLES)]
+    Load(load::LoadArgs),
+    /// Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin.
+    #[command(after_help = doctor::EXAMPLES)]
+    Doctor(doctor::DoctorArgs),
+    /// Explain a finding code: what it means, how it is detected, the runtime error, the fix.
+    #[command(after_help = explain::EXAMPLES)]
+    Explain(explain::ExplainArgs),
+    /// Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect.
+    #[command(after_help = matrix::EXAMPLES)]
+    Matrix(matrix::MatrixArgs),
+}
 
 /// How a command ended; `main` turns it into the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +99,7 @@ pub fn stdout_style(choice: ColorChoice) -> Style {
 
 /// A `--verbose` log line on stderr (`plugctl: ...`), when `-v` was given `level` times
 /// or more; never with `-q`. Data goes to stdout, logs never do.
-pub fn verbose(global: &crate::cli::GlobalArgs, level: u8, message: impl std::fmt::Display) {
+pub fn verbose(global: &GlobalArgs, level: u8, message: impl std::fmt::Display) {
     if !global.quiet && global.verbose >= level {
         eprintln!("plugctl: {message}");
     }
@@ -68,5 +114,16 @@ pub fn write_stdout(text: &str) -> std::io::Result<()> {
     {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

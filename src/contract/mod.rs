@@ -212,7 +212,7 @@ impl Contract {
 
 fn hash16(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::hex(&digest[..8])
 }
 
 /// The canonical text of one node: its own shape, children by type string only.

@@ -137,13 +137,12 @@ pub struct PackageHash {
 
 impl PackageHash {
     pub fn hex(&self) -> String {
-        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::hex(&self.hash)
     }
 }
 
 fn hex16<S: Serializer>(hash: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
-    let text: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    s.serialize_str(&text)
+    s.serialize_str(&crate::digest::hex(hash))
 }
 
 /// How the order of a plugin's package hashes was established.

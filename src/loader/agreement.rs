@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::env::Environment;
-use super::predict::{Loader, OpenMode, Plugin};
+use super::process::{Loader, OpenMode, Plugin};
 use crate::elf::Artifact;
 
 fn env_with(llp: Option<&str>, cwd: &Path, tunables: Option<&str>) -> Environment {

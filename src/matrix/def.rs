@@ -395,8 +395,8 @@ impl Build {
                 }
                 let goarch = self.env.get("GOARCH").map(String::as_str);
                 match goarch {
-                    Some(a) if a != crate::build::mirror::machine_goarch() => {
-                        crate::build::mirror::cross_compiler(a).map(|(cc, _)| cc.to_string())
+                    Some(a) if a != crate::gobuild::mirror::machine_goarch() => {
+                        crate::gobuild::mirror::cross_compiler(a).map(|(cc, _)| cc.to_string())
                     }
                     _ => Some("gcc".into()),
                 }

@@ -143,7 +143,7 @@ pub fn materialize(sources: &Path, cache: &Path) -> Result<Tree> {
         h.update(data.len().to_le_bytes());
         h.update(data);
     }
-    let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::digest::hex(&h.finalize());
     let parent = cache.join("src");
     let root = parent.join(&hash[..16]);
     if !root.join(".complete").is_file() {

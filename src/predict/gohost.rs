@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::elf::Artifact;
 use crate::findings::{Code, Finding};
 use crate::golang::{GoFacts, GoRole, OpenOutcome, OpenPrediction, open_error, predict_open};
+use crate::shell::shell_quote;
 use crate::verdict::{LoadVerdict, Outcome};
 
 use super::mismatch::{self, Side};
@@ -377,26 +378,4 @@ pub fn rebuild_command(
         flags.join(" "),
         shell_quote(output)
     )
-}
-
-fn shell_quote(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_only_when_needed() {
-        assert_eq!(shell_quote("all=-N -l"), "'all=-N -l'");
-        assert_eq!(shell_quote("netgo,osusergo"), "netgo,osusergo");
-    }
 }

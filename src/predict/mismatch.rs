@@ -324,7 +324,7 @@ mod tests {
     }
 
     fn with_settings(settings: &[(&str, &str)]) -> GoFacts {
-        let mut facts = crate::build::test_support::go_facts("go1.26.6");
+        let mut facts = crate::gobuild::test_support::go_facts("go1.26.6");
         facts.settings = settings
             .iter()
             .map(|(key, value)| crate::golang::BuildSetting {

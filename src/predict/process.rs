@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::elf::{Artifact, ReadError};
 use crate::findings::{Code, Finding};
 use crate::golang::{self, Earlier, GoFacts, GoRole, OpenOutcome};
-use crate::loader::predict::Plugin;
+use crate::loader::process::Plugin;
 use crate::loader::{self, DepTree, Environment, HostSetup, LoaderPrediction, OpenMode};
 use crate::verdict::{LoadVerdict, Outcome};
 

@@ -19,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::digest::hex;
 use crate::elf::Artifact;
 use crate::golang::sources::FileTable;
 use crate::golang::{GoFacts, Module, is_std_package, module_of};
@@ -244,7 +245,7 @@ pub fn link_host_modules(
             ));
             continue;
         };
-        let tree_hash = crate::build::hash_tree(&dir, &[])
+        let tree_hash = crate::digest::hash_tree(&dir, &[])
             .map(|(hash, _)| hash)
             .unwrap_or_default();
         plan.modules.push(LinkedModule {
@@ -299,10 +300,6 @@ pub struct Harness {
     pub ms: u64,
     pub toolchain: Toolchain,
     pub plan: BuildPlan,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The cache key: the harness source, the build scheme, the toolchain and the plan.

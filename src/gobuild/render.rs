@@ -2,8 +2,8 @@
 
 use comfy_table::{Color, ContentArrangement, Table, presets};
 
-use super::diff::Diff;
 use super::{AlignStatus, BuildResult};
+use crate::compare::Diff;
 use crate::report::Style;
 
 const WIDTH: u16 = 100;

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, Result, bail};
 
+use crate::shell::shell_quote;
 use crate::toolchain::{self, Toolchain};
 
 /// Inherited variables that are kept (the rest of `GO*` is dropped).
@@ -132,29 +133,4 @@ pub fn failure_text(command: &str, output: &Output) -> String {
         None => "killed by a signal".to_string(),
     };
     format!("`{command}` failed ({status}):\n  {}", tail.join("\n  "))
-}
-
-/// Quotes a word for a POSIX shell only when needed.
-pub fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("-gcflags=all=-N -l"), "'-gcflags=all=-N -l'");
-        assert_eq!(shell_quote("-trimpath"), "-trimpath");
-        assert_eq!(shell_quote(""), "''");
-    }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::sha256_file;
+use crate::digest::sha256_file;
 use crate::elf::{Artifact, ObjectKind};
 use crate::golang::sources::FileTable;
 use crate::golang::{self, GoFacts, GoRole, Module};

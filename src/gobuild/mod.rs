@@ -6,7 +6,6 @@
 //! real load through a harness and a second, clean build), and writes a manifest next
 //! to the output. Never prints: progress goes through [`Progress`].
 
-pub mod diff;
 pub mod gocmd;
 pub mod harness;
 pub mod mirror;
@@ -15,14 +14,13 @@ pub mod render;
 pub mod repro;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
+use crate::digest::{hash_tree, sha256_file};
 use crate::elf::Artifact;
 use crate::golang::{self, GoFacts, Module, sources};
 use crate::predict;
@@ -194,106 +192,25 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let mut timings = Timings::default();
     let mut warnings = Vec::new();
 
-    // The host.
-    let host = match &request.host {
-        Some(path) => {
-            let artifact = Artifact::read(path)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("host {}", path.display()))?;
-            let Some(go) = golang::read(&artifact) else {
-                bail!(
-                    "host {} has no Go build info: not a Go program (give --go VERSION and flags instead)",
-                    path.display()
-                );
-            };
-            if go.role == golang::GoRole::Plugin {
-                bail!("host {} is a Go plugin, not a program", path.display());
+    let host = request.host.as_deref().map(HostInput::read).transpose()?;
+    let target =
+        mirror::target(host.as_ref().map(|h| &h.go), &request.explicit).map_err(|e| match e {
+            TargetError::HostCannotLoad(text) => {
+                anyhow::Error::new(BuildError::HostCannotLoad(format!("host {text}")))
             }
-            let files = sources::FileTable::read(&artifact);
-            Some((path.clone(), artifact, go, files))
-        }
-        None => None,
-    };
-    let host_go: Option<&GoFacts> = host.as_ref().map(|h| &h.2);
-    let target = mirror::target(host_go, &request.explicit).map_err(|e| match e {
-        TargetError::HostCannotLoad(text) => {
-            anyhow::Error::new(BuildError::HostCannotLoad(format!("host {text}")))
-        }
-        other => anyhow::Error::new(other),
-    })?;
+            other => anyhow::Error::new(other),
+        })?;
     warnings.extend(target.warnings.iter().cloned());
 
-    // The toolchain.
     let t = Instant::now();
     let toolchain = toolchain::ensure(&target.go_version, &|message| progress.step(message))?;
     timings.toolchain = t.elapsed().as_secs_f64();
     let cross = target.goarch != mirror::machine_goarch() || target.goos != "linux";
-    let mut target_env = target.env.clone();
-    if cross && std::env::var_os("CC").is_none() {
-        let (cc, package) = mirror::cross_compiler(&target.goarch).ok_or_else(|| {
-            anyhow::anyhow!(
-                "no known C cross compiler for {}/{}: set CC to one (cgo is required for plugins)",
-                target.goos,
-                target.goarch
-            )
-        })?;
-        if which::which(cc).is_err() {
-            bail!(
-                "no C cross compiler for {}/{}: {cc} is not on PATH (plugins need cgo, so a cross build needs a C compiler for the target)\nhint: apt-get install {package}, or set CC",
-                target.goos,
-                target.goarch
-            );
-        }
-        target_env.insert("CC".into(), cc.into());
-    }
-    let mut go = gocmd::GoEnv::new(toolchain.clone(), &target_env);
+    let mut go = gocmd::GoEnv::new(toolchain.clone(), &target_env(&target, cross)?);
 
-    // The plugin's module and the alignment.
     let t = Instant::now();
-    progress.step("reading the plugin's module");
-    let package_dir = std::path::absolute(&request.package_dir).context("package directory")?;
-    if !package_dir.is_dir() {
-        bail!("{} is not a directory", request.package_dir.display());
-    }
-    let module_root = modules::module_root(&go, &package_dir)?;
-    let gomod = module_root.join("go.mod");
-    let modfile = modules::ModFile::read(&go, &gomod)?;
-    let temp = modules::TempModFile::create(&go, &module_root, &modfile)?;
-    let alignment = match &host {
-        Some((_, _, facts, files)) => {
-            progress.step("aligning shared modules with the host");
-            let host_modules = modules::HostModules { facts, files };
-            modules::align(
-                &go,
-                &module_root,
-                &modfile,
-                &temp,
-                &host_modules,
-                &request.align,
-            )?
-        }
-        None => {
-            let mut report = AlignReport {
-                entries: Vec::new(),
-                edits: Vec::new(),
-                warnings: Vec::new(),
-                env: BTreeMap::new(),
-            };
-            for (module, to) in &request.align.replaces {
-                let arg = if modules::is_local_path(to) {
-                    let abs = std::path::absolute(to)
-                        .map(|p| sources::clean(&p))
-                        .unwrap_or_else(|_| PathBuf::from(to));
-                    format!("-replace={module}={}", abs.display())
-                } else {
-                    format!("-replace={module}={to}")
-                };
-                report.edits.push(arg);
-            }
-            temp.edit(&go, &report.edits)?;
-            report
-        }
-    };
+    let module = PluginModule::read(&go, &request.package_dir, progress)?;
+    let alignment = align(&go, &module, host.as_ref(), &request.align, progress)?;
     let unsatisfied: Vec<Alignment> = alignment.unsatisfied().into_iter().cloned().collect();
     if !unsatisfied.is_empty() {
         return Err(BuildError::Unsatisfied(unsatisfied).into());
@@ -302,42 +219,9 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     go.env.extend(alignment.env.clone());
     timings.align = t.elapsed().as_secs_f64();
 
-    // The build.
     let t = Instant::now();
     let output = std::path::absolute(&request.output).context("output path")?;
-    if let Some(parent) = output.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let mut args = vec!["build".to_string(), "-buildmode=plugin".to_string()];
-    args.push(format!("-modfile={}", temp.gomod.display()));
-    args.extend(target.flags.iter().cloned());
-    args.extend([
-        "-o".to_string(),
-        output.display().to_string(),
-        ".".to_string(),
-    ]);
-    let shown_flags = if target.flags.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", target.flags.join(" "))
-    };
-    progress.step(&format!(
-        "building the plugin with go{}{shown_flags}",
-        toolchain.version
-    ));
-    let out = go.run(&package_dir, &args)?;
-    if !out.status.success() {
-        let mut text = gocmd::failure_text(&go.display(&args), &out);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("requires go >=") || stderr.contains("requires go >= ") {
-            text.push_str(&format!(
-                "\nhint: the plugin's go.mod asks for a newer Go than the host's go{}; lower its `go` line or rebuild the host",
-                toolchain.version
-            ));
-        }
-        bail!("{text}");
-    }
+    let args = go_build(&go, &target, &module, &output, progress)?;
     timings.build = t.elapsed().as_secs_f64();
 
     // Static verification.
@@ -350,72 +234,38 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let (static_check, plugin_go) = static_check(
         &output,
         request.host.as_deref(),
-        host.as_ref().map(|h| (&h.1, &h.2)),
+        host.as_ref().map(|h| (&h.artifact, &h.go)),
         cross,
     )?;
     timings.verify = t.elapsed().as_secs_f64();
 
-    // Real load.
+    let built = Built {
+        go: &go,
+        target: &target,
+        module: &module,
+        output: &output,
+    };
     let load = if request.load {
         let t = Instant::now();
-        let check = match (&host, &plugin_go) {
-            _ if cross => {
-                harness::LoadCheck::skipped("cross build: the plugin cannot run on this machine")
-            }
-            (Some((_, _, facts, _)), Some(pgo)) => {
-                progress.step("building and running the load harness");
-                harness::check(
-                    &go,
-                    &target.flags,
-                    &temp.gomod,
-                    facts,
-                    pgo,
-                    &modfile.module,
-                    &output,
-                    request.load_timeout,
-                )?
-            }
-            (None, Some(pgo)) => {
-                progress.step("building and running the load harness");
-                harness::check(
-                    &go,
-                    &target.flags,
-                    &temp.gomod,
-                    pgo,
-                    pgo,
-                    &modfile.module,
-                    &output,
-                    request.load_timeout,
-                )?
-            }
-            (_, None) => harness::LoadCheck::skipped("the output has no Go build info"),
-        };
+        let host_go = host.as_ref().map(|h| &h.go);
+        let check = load_check(
+            &built,
+            host_go,
+            plugin_go.as_ref(),
+            cross,
+            request.load_timeout,
+            progress,
+        )?;
         timings.load = t.elapsed().as_secs_f64();
         Some(check)
     } else {
         None
     };
 
-    // Reproducibility.
     let manifest = manifest_path(&output);
     let repro = if request.verify_repro {
         let t = Instant::now();
-        progress.step("rebuilding in another directory with an empty build cache (--verify-repro)");
-        let package_rel = package_dir
-            .strip_prefix(&module_root)
-            .unwrap_or(Path::new(""))
-            .to_path_buf();
-        let check = repro::verify(
-            &go,
-            &repro::Rebuild {
-                module_root: &module_root,
-                package_rel: &package_rel,
-                aligned_gomod: &temp.gomod,
-                flags: &target.flags,
-                first: &output,
-                skip: &[output.clone(), manifest.clone()],
-            },
-        )?;
+        let check = repro_check(&built, &manifest, progress)?;
         timings.repro = t.elapsed().as_secs_f64();
         Some(check)
     } else {
@@ -425,42 +275,18 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     // --write.
     let mut wrote = false;
     if request.write && !alignment.edits.is_empty() {
-        modules::write_back(&go, &module_root, &temp, &alignment.edits)?;
+        modules::write_back(&go, &module.root, &module.temp, &alignment.edits)?;
         wrote = true;
     }
 
-    // Facts for the manifest.
     progress.step("writing the manifest");
-    let skip = [output.clone(), manifest.clone()];
-    let (tree_sha, tree_files) = hash_tree(&module_root, &skip)?;
-    let mut local_modules = Vec::new();
-    for entry in &alignment.entries {
-        let dir = PathBuf::from(entry.plugin_after.split(" => ").nth(1).unwrap_or_default());
-        if dir.is_absolute() && dir.is_dir() {
-            let (sha256, files) = hash_tree(&dir, &[])?;
-            local_modules.push(LocalModule {
-                module: entry.module.clone(),
-                dir,
-                sha256,
-                files,
-            });
-        }
-    }
+    let source = source_facts(&module, &alignment, &[output.clone(), manifest.clone()])?;
     let output_facts = FileFacts {
         path: output.clone(),
         sha256: sha256_file(&output)?,
         size: std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0),
     };
-    let host_facts = match &host {
-        Some((path, artifact, facts, files)) => Some(HostFacts {
-            path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
-            sha256: sha256_file(path)?,
-            go_version: facts.version.clone(),
-            main_path: facts.main_path.clone(),
-            records_source_dirs: files.has_absolute_paths() && artifact.file_size > 0,
-        }),
-        None => None,
-    };
+    let host_facts = host.as_ref().map(HostInput::facts).transpose()?;
     let ok = static_check.ok
         && load
             .as_ref()
@@ -472,7 +298,7 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
         .env
         .iter()
         .filter(|(k, _)| k.as_str() != "GOCACHE")
-        .map(|(k, v)| format!("{k}={}", gocmd::shell_quote(v)))
+        .map(|(k, v)| format!("{k}={}", crate::shell::shell_quote(v)))
         .collect();
     let command_line = format!("{} {}", env_line.join(" "), go.display(&args));
     timings.total = started.elapsed().as_secs_f64();
@@ -488,16 +314,9 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
         env: go.env.clone(),
         command,
         command_line,
-        source: SourceFacts {
-            package_dir: package_dir.clone(),
-            module: modfile.module.clone(),
-            module_root: module_root.clone(),
-            sha256: tree_sha,
-            files: tree_files,
-            local_modules,
-        },
+        source,
         alignment,
-        go_mod: std::fs::read_to_string(&temp.gomod).unwrap_or_default(),
+        go_mod: std::fs::read_to_string(&module.temp.gomod).unwrap_or_default(),
         modules: plugin_go
             .as_ref()
             .map(|g| g.deps.clone())
@@ -515,6 +334,286 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     std::fs::write(&manifest, json + "\n")
         .with_context(|| format!("writing {}", manifest.display()))?;
     Ok(result)
+}
+
+/// The host program the plugin must load into, read once.
+struct HostInput {
+    path: PathBuf,
+    artifact: Artifact,
+    go: GoFacts,
+    files: sources::FileTable,
+}
+
+impl HostInput {
+    fn read(path: &Path) -> Result<HostInput> {
+        let artifact = Artifact::read(path)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("host {}", path.display()))?;
+        let Some(go) = golang::read(&artifact) else {
+            bail!(
+                "host {} has no Go build info: not a Go program (give --go VERSION and flags instead)",
+                path.display()
+            );
+        };
+        if go.role == golang::GoRole::Plugin {
+            bail!("host {} is a Go plugin, not a program", path.display());
+        }
+        let files = sources::FileTable::read(&artifact);
+        Ok(HostInput {
+            path: path.to_path_buf(),
+            artifact,
+            go,
+            files,
+        })
+    }
+
+    /// The host's entry in the manifest.
+    fn facts(&self) -> Result<HostFacts> {
+        Ok(HostFacts {
+            path: std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()),
+            sha256: sha256_file(&self.path)?,
+            go_version: self.go.version.clone(),
+            main_path: self.go.main_path.clone(),
+            records_source_dirs: self.files.has_absolute_paths() && self.artifact.file_size > 0,
+        })
+    }
+}
+
+/// The target's environment, with a C cross compiler for a cross build (cgo is required
+/// for plugins) unless `CC` is set.
+fn target_env(target: &Target, cross: bool) -> Result<BTreeMap<String, String>> {
+    let mut env = target.env.clone();
+    if cross && std::env::var_os("CC").is_none() {
+        let (cc, package) = mirror::cross_compiler(&target.goarch).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no known C cross compiler for {}/{}: set CC to one (cgo is required for plugins)",
+                target.goos,
+                target.goarch
+            )
+        })?;
+        if which::which(cc).is_err() {
+            bail!(
+                "no C cross compiler for {}/{}: {cc} is not on PATH (plugins need cgo, so a cross build needs a C compiler for the target)\nhint: apt-get install {package}, or set CC",
+                target.goos,
+                target.goarch
+            );
+        }
+        env.insert("CC".into(), cc.into());
+    }
+    Ok(env)
+}
+
+/// The plugin's package, its module and the temporary `-modfile` the build aligns.
+struct PluginModule {
+    package_dir: PathBuf,
+    root: PathBuf,
+    modfile: modules::ModFile,
+    temp: modules::TempModFile,
+}
+
+impl PluginModule {
+    fn read(go: &gocmd::GoEnv, package_dir: &Path, progress: &dyn Progress) -> Result<Self> {
+        progress.step("reading the plugin's module");
+        let absolute = std::path::absolute(package_dir).context("package directory")?;
+        if !absolute.is_dir() {
+            bail!("{} is not a directory", package_dir.display());
+        }
+        let root = modules::module_root(go, &absolute)?;
+        let modfile = modules::ModFile::read(go, &root.join("go.mod"))?;
+        let temp = modules::TempModFile::create(go, &root, &modfile)?;
+        Ok(PluginModule {
+            package_dir: absolute,
+            root,
+            modfile,
+            temp,
+        })
+    }
+}
+
+/// Aligns the plugin's shared modules with the host's (or, without a host, applies the
+/// requested `-replace`s) in the temporary `-modfile`.
+fn align(
+    go: &gocmd::GoEnv,
+    module: &PluginModule,
+    host: Option<&HostInput>,
+    options: &AlignOptions,
+    progress: &dyn Progress,
+) -> Result<AlignReport> {
+    if let Some(host) = host {
+        progress.step("aligning shared modules with the host");
+        let host_modules = modules::HostModules {
+            facts: &host.go,
+            files: &host.files,
+        };
+        return modules::align(
+            go,
+            &module.root,
+            &module.modfile,
+            &module.temp,
+            &host_modules,
+            options,
+        );
+    }
+    let mut report = AlignReport {
+        entries: Vec::new(),
+        edits: Vec::new(),
+        warnings: Vec::new(),
+        env: BTreeMap::new(),
+    };
+    for (name, to) in &options.replaces {
+        let arg = if modules::is_local_path(to) {
+            let abs = std::path::absolute(to)
+                .map(|p| sources::clean(&p))
+                .unwrap_or_else(|_| PathBuf::from(to));
+            format!("-replace={name}={}", abs.display())
+        } else {
+            format!("-replace={name}={to}")
+        };
+        report.edits.push(arg);
+    }
+    module.temp.edit(go, &report.edits)?;
+    Ok(report)
+}
+
+/// `go build -buildmode=plugin` into `output`; returns the arguments given to `go`.
+fn go_build(
+    go: &gocmd::GoEnv,
+    target: &Target,
+    module: &PluginModule,
+    output: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<String>> {
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut args = vec!["build".to_string(), "-buildmode=plugin".to_string()];
+    args.push(format!("-modfile={}", module.temp.gomod.display()));
+    args.extend(target.flags.iter().cloned());
+    args.extend([
+        "-o".to_string(),
+        output.display().to_string(),
+        ".".to_string(),
+    ]);
+    let shown_flags = if target.flags.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", target.flags.join(" "))
+    };
+    let version = &go.toolchain.version;
+    progress.step(&format!(
+        "building the plugin with go{version}{shown_flags}"
+    ));
+    let out = go.run(&module.package_dir, &args)?;
+    if !out.status.success() {
+        let mut text = gocmd::failure_text(&go.display(&args), &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("requires go >=") || stderr.contains("requires go >= ") {
+            text.push_str(&format!(
+                "\nhint: the plugin's go.mod asks for a newer Go than the host's go{version}; lower its `go` line or rebuild the host"
+            ));
+        }
+        bail!("{text}");
+    }
+    Ok(args)
+}
+
+/// A built plugin and what built it: what the checks after the build look at.
+struct Built<'x> {
+    go: &'x gocmd::GoEnv,
+    target: &'x Target,
+    module: &'x PluginModule,
+    output: &'x Path,
+}
+
+/// The real load through the harness (`--load`): the host's facts, or the plugin's own
+/// when there is no host; skipped for a cross build or an output without Go build info.
+fn load_check(
+    built: &Built<'_>,
+    host_go: Option<&GoFacts>,
+    plugin_go: Option<&GoFacts>,
+    cross: bool,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<harness::LoadCheck> {
+    let (go, target, module, output) = (built.go, built.target, built.module, built.output);
+    if cross {
+        return Ok(harness::LoadCheck::skipped(
+            "cross build: the plugin cannot run on this machine",
+        ));
+    }
+    let Some(pgo) = plugin_go else {
+        return Ok(harness::LoadCheck::skipped(
+            "the output has no Go build info",
+        ));
+    };
+    progress.step("building and running the load harness");
+    harness::check(
+        go,
+        &target.flags,
+        &module.temp.gomod,
+        host_go.unwrap_or(pgo),
+        pgo,
+        &module.modfile.module,
+        output,
+        timeout,
+    )
+}
+
+/// `--verify-repro`: a second, clean build in another directory, compared with the first.
+fn repro_check(
+    built: &Built<'_>,
+    manifest: &Path,
+    progress: &dyn Progress,
+) -> Result<repro::ReproCheck> {
+    let (go, target, module, output) = (built.go, built.target, built.module, built.output);
+    progress.step("rebuilding in another directory with an empty build cache (--verify-repro)");
+    let package_rel = module
+        .package_dir
+        .strip_prefix(&module.root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    repro::verify(
+        go,
+        &repro::Rebuild {
+            module_root: &module.root,
+            package_rel: &package_rel,
+            aligned_gomod: &module.temp.gomod,
+            flags: &target.flags,
+            first: output,
+            skip: &[output.to_path_buf(), manifest.to_path_buf()],
+        },
+    )
+}
+
+/// The plugin's source for the manifest: its module tree's hash and each local module's.
+fn source_facts(
+    module: &PluginModule,
+    alignment: &AlignReport,
+    skip: &[PathBuf],
+) -> Result<SourceFacts> {
+    let (sha256, files) = hash_tree(&module.root, skip)?;
+    let mut local_modules = Vec::new();
+    for entry in &alignment.entries {
+        let dir = PathBuf::from(entry.plugin_after.split(" => ").nth(1).unwrap_or_default());
+        if dir.is_absolute() && dir.is_dir() {
+            let (sha256, files) = hash_tree(&dir, &[])?;
+            local_modules.push(LocalModule {
+                module: entry.module.clone(),
+                dir,
+                sha256,
+                files,
+            });
+        }
+    }
+    Ok(SourceFacts {
+        package_dir: module.package_dir.clone(),
+        module: module.modfile.module.clone(),
+        module_root: module.root.clone(),
+        sha256,
+        files,
+        local_modules,
+    })
 }
 
 /// The static prediction for the output: `inspect --host` on this machine; for a cross
@@ -640,64 +739,6 @@ fn static_check(
     ))
 }
 
-/// SHA-256 of a file, as lower-case hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 over a directory tree: for each regular file in sorted relative-path order,
-/// its path, a NUL, its length, a NUL, its bytes. Hidden directories (`.git`) and `skip`
-/// are left out. Returns the hash and the number of files.
-pub fn hash_tree(root: &Path, skip: &[PathBuf]) -> Result<(String, usize)> {
-    fn walk(dir: &Path, root: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) -> Result<()> {
-        for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-            let entry = entry?;
-            let path = entry.path();
-            let kind = entry.file_type()?;
-            if skip.contains(&path) {
-                continue;
-            }
-            if kind.is_dir() {
-                if !entry.file_name().to_string_lossy().starts_with('.') {
-                    walk(&path, root, skip, out)?;
-                }
-            } else if kind.is_file() {
-                out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(root, root, skip, &mut files)?;
-    files.sort();
-    let mut hasher = Sha256::new();
-    for rel in &files {
-        let data =
-            std::fs::read(root.join(rel)).with_context(|| format!("reading {}", rel.display()))?;
-        hasher.update(rel.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(data.len().to_string().as_bytes());
-        hasher.update([0]);
-        hasher.update(&data);
-    }
-    Ok((hex(&hasher.finalize()), files.len()))
-}
-
 #[cfg(test)]
 pub(crate) mod test_support {
     use crate::golang::{
@@ -746,19 +787,5 @@ mod tests {
             manifest_path(Path::new("/o/greeter.so")),
             PathBuf::from("/o/greeter.so.plugctl.json")
         );
-    }
-
-    #[test]
-    fn tree_hash_ignores_hidden_dirs_and_skipped_files() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.go"), "package a").unwrap();
-        let (h1, n1) = hash_tree(dir.path(), &[]).unwrap();
-        std::fs::create_dir(dir.path().join(".git")).unwrap();
-        std::fs::write(dir.path().join(".git/HEAD"), "x").unwrap();
-        std::fs::write(dir.path().join("out.so"), "elf").unwrap();
-        let (h2, n2) = hash_tree(dir.path(), &[dir.path().join("out.so")]).unwrap();
-        assert_eq!((h1.as_str(), n1), (h2.as_str(), n2));
-        std::fs::write(dir.path().join("a.go"), "package b").unwrap();
-        assert_ne!(hash_tree(dir.path(), &[]).unwrap().0, h1);
     }
 }

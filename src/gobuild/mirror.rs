@@ -439,7 +439,7 @@ mod tests {
     use crate::golang::BuildSetting;
 
     fn host(settings: &[(&str, &str)]) -> GoFacts {
-        let mut facts = crate::build::test_support::go_facts("go1.26.6");
+        let mut facts = crate::gobuild::test_support::go_facts("go1.26.6");
         facts.settings = settings
             .iter()
             .map(|(k, v)| BuildSetting {

@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use super::diff::{self, Diff};
 use super::gocmd::{GoEnv, failure_text};
 use super::sha256_file;
+use crate::compare::{self, Diff};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReproCheck {
@@ -97,7 +97,7 @@ pub fn verify(go: &GoEnv, r: &Rebuild) -> Result<ReproCheck> {
         diff: None,
     };
     if !check.identical {
-        let d = diff::compare_paths(r.first, &second)?;
+        let d = compare::compare_paths(r.first, &second)?;
         check.differences = d
             .explanations
             .iter()
