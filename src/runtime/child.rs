@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::Sandbox;
 use super::cgroup::{CgroupLimits, CgroupStats, Group, Version};
 use super::env::Masker;
+use super::events::{Event, Exit, Isolation};
 use super::probe::{self, ProbeSpec};
 use super::seccomp::{self, Plan, SeccompReport};
 use super::view::View;
@@ -169,13 +169,13 @@ pub struct ChildRun {
     pub elapsed_ms: u64,
     /// The report lines of the sandbox stage and the target, parsed.
     #[serde(skip)]
-    pub events: Vec<Value>,
+    pub events: Vec<Event>,
     pub stdout: String,
     pub stderr: String,
     pub resources: Resources,
     pub limits_hit: Vec<LimitHit>,
     /// What the sandbox stage did (network, file system, rlimits, cgroups, seccomp).
-    pub isolation: Option<Value>,
+    pub isolation: Option<Isolation>,
     pub cgroup_version: Option<Version>,
     pub cgroup_notes: Vec<String>,
     /// Quotas asked for that this sandbox could not enforce, and why.
@@ -187,10 +187,21 @@ pub struct ChildRun {
 
 impl ChildRun {
     /// Report lines of the target (not the sandbox stage).
-    pub fn target_events(&self) -> impl Iterator<Item = &Value> {
-        self.events
-            .iter()
-            .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exec-failed")
+    pub fn target_events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(|e| !e.from_stage())
+    }
+
+    /// Whether the target reported that it finished its work.
+    pub fn finished(&self) -> bool {
+        self.target_events().any(|e| matches!(e, Event::Done))
+    }
+
+    /// The sandbox stage's error when it could not start the target.
+    pub fn exec_failed(&self) -> Option<&str> {
+        self.events.iter().find_map(|e| match e {
+            Event::ExecFailed { error } => Some(error.as_deref().unwrap_or("exec failed")),
+            _ => None,
+        })
     }
 
     /// The first line of stderr that says why a Go or C program died.
@@ -617,7 +628,7 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         .as_ref()
         .map_or(0, |l| std::iter::from_fn(|| l.accept().ok()).count());
     if let Some(iso) = run.isolation.as_mut() {
-        finish_isolation(iso, connections, &b.name, launch, group.as_ref(), run.pid);
+        finish_isolation(iso, connections, &b.name, launch, group.as_ref());
     }
     Ok(run)
 }
@@ -649,89 +660,74 @@ fn not_enforced(launch: &Launch, group: Option<&Group>) -> Vec<String> {
 
 /// Derives the summary claims from the probe (and plugctl's listener).
 fn finish_isolation(
-    iso: &mut Value,
+    iso: &mut Isolation,
     connections: usize,
     backend: &str,
     launch: &Launch,
     group: Option<&Group>,
-    _pid: u32,
 ) {
-    let p = iso["probe"].clone();
-    let net_ok = p["network_connect"] == false && connections == 0;
-    iso["backend"] = json!(backend);
-    iso["loopback_listener_connections"] = json!(connections);
-    iso["network_isolated"] = json!(net_ok);
-    iso["readonly"] = json!(p["readonly"] == true);
-    iso["pid_isolated"] = json!(p["pid_isolated"] == true);
+    let p = &iso.probe;
+    let net_ok = !p.network_connect && connections == 0;
     // Variables of plugctl's whose very value the child could read somewhere in /proc.
-    let seen: Vec<String> = p["parent_env_candidates"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(name, fp)| {
-                    std::env::var_os(name.as_str()).is_some_and(|v| {
-                        let mut entry = name.as_bytes().to_vec();
-                        entry.push(b'=');
-                        entry.extend_from_slice(v.as_encoded_bytes());
-                        fp.as_str() == Some(probe::fingerprint(&entry).as_str())
-                    })
-                })
-                .map(|(n, _)| n.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    iso["env_isolated"] = json!(seen.is_empty());
-    iso["parent_env_seen"] = json!(seen);
-    iso["cgroup_locked"] = json!(p["cgroup_locked"] == true);
-    iso["privileges_dropped"] = json!(p["privileges_dropped"] == true && p["no_new_privs"] == true);
-    iso["escapes_blocked"] = json!(p["escapes_blocked"] == true);
-    iso["cgroups"] = json!(group.map(|g| g.paths()).unwrap_or_default());
-    let joined = |v: &Value, sep: &str| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(sep)
+    let seen: Vec<String> = p
+        .parent_env_candidates
+        .iter()
+        .filter(|(name, fp)| {
+            std::env::var_os(name.as_str()).is_some_and(|v| {
+                let mut entry = name.as_bytes().to_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(v.as_encoded_bytes());
+                **fp == probe::fingerprint(&entry)
             })
-            .unwrap_or_default()
-    };
-    let shared = joined(&p["namespaces_shared_with_plugctl"], ", ");
-    let ifaces = joined(&p["interfaces"], " ");
-    iso["network"] = json!(if !launch.isolate_network {
-        format!(
-            "host network (--network host): {}",
-            p["loopback"].as_str().unwrap_or("")
-        )
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let ifaces = p.interfaces.join(" ");
+    let network = if !launch.isolate_network {
+        format!("host network (--network host): {}", p.loopback)
     } else if net_ok {
         format!(
             "new network namespace (verified inside: interfaces [{ifaces}], {}; plugctl's listener got {connections} connection(s))",
-            p["loopback"].as_str().unwrap_or("")
+            p.loopback
         )
     } else {
         format!(
             "NOT isolated: {}; plugctl's listener got {connections} connection(s)",
-            p["loopback"].as_str().unwrap_or("")
+            p.loopback
         )
-    });
-    iso["filesystem"] = json!(if p["readonly"] == true {
+    };
+    let filesystem = if p.readonly {
         format!(
             "read-only (verified inside: create in / {}, remount / rw {}, mount tmpfs {}); writable: the working directory only",
-            p["write_root"].as_str().unwrap_or(""),
-            p["remount_root_rw"].as_str().unwrap_or(""),
-            p["mount_tmpfs"].as_str().unwrap_or("")
+            p.write_root, p.remount_root_rw, p.mount_tmpfs
         )
     } else if !launch.readonly {
         "host file system writable (--writable)".to_string()
     } else {
         format!(
             "NOT read-only: create in / {}, remount / rw {}, writable next to inputs: {}",
-            p["write_root"].as_str().unwrap_or(""),
-            p["remount_root_rw"].as_str().unwrap_or(""),
-            p["inputs_writable"]
+            p.write_root,
+            p.remount_root_rw,
+            serde_json::to_string(&p.inputs_writable).unwrap_or_default()
         )
-    });
-    iso["namespaces_shared"] = json!(shared);
+    };
+    *iso = Isolation {
+        backend: backend.to_string(),
+        loopback_listener_connections: connections,
+        network_isolated: net_ok,
+        readonly: p.readonly,
+        pid_isolated: p.pid_isolated,
+        env_isolated: seen.is_empty(),
+        parent_env_seen: seen,
+        cgroup_locked: p.cgroup_locked,
+        privileges_dropped: p.privileges_dropped && p.no_new_privs,
+        escapes_blocked: p.escapes_blocked,
+        cgroups: group.map(|g| g.paths()).unwrap_or_default(),
+        network,
+        filesystem,
+        namespaces_shared: p.namespaces_shared_with_plugctl.join(", "),
+        ..iso.clone()
+    };
 }
 
 fn run_stage(
@@ -856,10 +852,10 @@ fn run_stage(
             let line = loop {
                 let text = std::fs::read_to_string(&file).unwrap_or_default();
                 // A complete line (the stage may still be writing it) that parses.
-                if let Some(l) = text.split_inclusive('\n').find(|l| {
-                    l.ends_with('\n')
-                        && serde_json::from_str::<Value>(l).is_ok_and(|v| v["ev"] == "sandbox")
-                }) {
+                if let Some(l) = text
+                    .split_inclusive('\n')
+                    .find(|l| l.ends_with('\n') && matches!(Event::parse(l), Event::Sandbox(_)))
+                {
                     break Some(l.trim_end().to_string());
                 }
                 if Instant::now() >= deadline {
@@ -952,50 +948,55 @@ fn run_stage(
         ),
     };
     // Whatever is left of the sandbox: its PID namespace, then its cgroups.
-    let parse = |text: &str| -> Vec<Value> {
+    let parse = |text: &str| -> Vec<(String, Event)> {
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
-                serde_json::from_str(&masker.mask(l)).unwrap_or_else(
-                    |_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)}),
-                )
+                let line = masker.mask(l);
+                let event = Event::parse(&line);
+                (line, event)
             })
             .collect()
     };
-    let mut events = parse(&stage);
+    let mut stage_events = parse(&stage);
     if !native {
         // Only the probe line read before the target ran counts.
         let captured = probe_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let in_file: Vec<Value> = events
+        let in_file: Vec<String> = stage_events
             .iter()
-            .filter(|e| e["ev"] == "sandbox")
-            .cloned()
+            .filter(|(_, e)| matches!(e, Event::Sandbox(_)))
+            .map(|(line, _)| line.clone())
             .collect();
-        events.retain(|e| e["ev"] != "sandbox");
+        stage_events.retain(|(_, e)| !matches!(e, Event::Sandbox(_)));
         if let Some(line) = captured {
-            let first: Value = parse(&line).into_iter().next().unwrap_or(Value::Null);
-            if in_file.len() != 1 || in_file[0] != first {
+            let first = parse(&line).into_iter().next();
+            if in_file.len() != 1 || Some(&in_file[0]) != first.as_ref().map(|(l, _)| l) {
                 notes.push("the stage's report file was rewritten inside the sandbox after the probe; the probe as read before the target ran is used".into());
             }
-            events.insert(0, first);
+            if let Some(first) = first {
+                stage_events.insert(0, first);
+            }
         }
     }
+    let mut events: Vec<Event> = stage_events.into_iter().map(|(_, e)| e).collect();
     // The stage's events come only from the stage's own channel.
-    let target_events: Vec<Value> = parse(&report)
+    let target_events = parse(&report)
         .into_iter()
-        .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exit")
-        .collect();
-    let isolation = events.iter().find(|e| e["ev"] == "sandbox").cloned();
+        .map(|(_, e)| e)
+        .filter(|e| !matches!(e, Event::Sandbox(_) | Event::Exit(_)));
+    let isolation: Option<Isolation> = events.iter().find_map(|e| match e {
+        Event::Sandbox(i) => Some((**i).clone()),
+        _ => None,
+    });
     // The stage writes its exit line after the target is gone: the last one is its.
-    let exit = events.iter().rev().find(|e| e["ev"] == "exit").cloned();
+    let exit: Option<Exit> = events.iter().rev().find_map(|e| match e {
+        Event::Exit(x) => Some(x.clone()),
+        _ => None,
+    });
     events.extend(target_events);
     let mut leftovers = 0;
-    if let Some(ns) = isolation
-        .as_ref()
-        .and_then(|i| i["probe"]["pid_ns"].as_str())
-        && isolation
-            .as_ref()
-            .is_some_and(|i| i["probe"]["pid_isolated"] == true)
+    if let Some(ns) = isolation.as_ref().and_then(|i| i.probe.pid_ns.as_deref())
+        && isolation.as_ref().is_some_and(|i| i.probe.pid_isolated)
     {
         for p in processes_in_pid_namespace(ns) {
             // SAFETY: kill(2) of a process left in the child's PID namespace.
@@ -1013,16 +1014,14 @@ fn run_stage(
     stop.store(true, Ordering::Relaxed);
     let mut seccomp_report = listener.and_then(|h| h.join().ok());
     if let (Some(r), Some(i)) = (seccomp_report.as_mut(), &isolation) {
-        r.installed = i["seccomp"].as_str().map(str::to_string);
+        r.installed = i.seccomp.clone();
     }
     if seccomp_report.is_none() {
         seccomp_report = Some(SeccompReport {
             mode: launch.seccomp.mode_name().into(),
             method: "filter decided in the kernel (gVisor passes no descriptor for a listener)"
                 .into(),
-            installed: isolation
-                .as_ref()
-                .and_then(|i| i["seccomp"].as_str().map(str::to_string)),
+            installed: isolation.as_ref().and_then(|i| i.seccomp.clone()),
             error: (launch.seccomp.fallback.is_none()).then(|| {
                 "this mode needs plugctl's SECCOMP_RET_USER_NOTIF listener, which gVisor cannot hand over".to_string()
             }),
@@ -1034,16 +1033,20 @@ fn run_stage(
     }
     let ended = match (timed_out, &exit) {
         (Some(after_ms), _) => Ended::TimedOut { after_ms },
-        (None, Some(e)) if e["signal"].is_number() => {
-            let signal = e["signal"].as_i64().unwrap_or(0) as i32;
-            Ended::Signaled {
-                signal,
-                name: signal_name(signal),
-                core_dumped: e["core_dumped"] == true,
-            }
-        }
+        (
+            None,
+            Some(Exit {
+                signal: Some(signal),
+                core_dumped,
+                ..
+            }),
+        ) => Ended::Signaled {
+            signal: *signal,
+            name: signal_name(*signal),
+            core_dumped: *core_dumped,
+        },
         (None, Some(e)) => Ended::Exited {
-            code: e["code"].as_i64().unwrap_or(0) as i32,
+            code: e.code.unwrap_or(0),
         },
         (None, None) if libc::WIFEXITED(status) => {
             let code = libc::WEXITSTATUS(status);
@@ -1072,13 +1075,13 @@ fn run_stage(
         }
     };
     let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
-    let from_exit = |k: &str| exit.as_ref().and_then(|e| e[k].as_u64());
+    let from_exit = |k: fn(&Exit) -> Option<u64>| exit.as_ref().and_then(k);
     let mut resources = Resources {
-        peak_rss_kb: from_exit("maxrss_kb")
+        peak_rss_kb: from_exit(|e| e.maxrss_kb)
             .unwrap_or(usage.ru_maxrss as u64)
             .max(hwm),
-        cpu_user_ms: from_exit("user_ms").unwrap_or_else(|| tv_ms(usage.ru_utime)),
-        cpu_system_ms: from_exit("system_ms").unwrap_or_else(|| tv_ms(usage.ru_stime)),
+        cpu_user_ms: from_exit(|e| e.user_ms).unwrap_or_else(|| tv_ms(usage.ru_utime)),
+        cpu_system_ms: from_exit(|e| e.system_ms).unwrap_or_else(|| tv_ms(usage.ru_stime)),
         max_threads,
         cgroup: group.map(|g| g.stats()).unwrap_or_default(),
     };
@@ -1089,7 +1092,7 @@ fn run_stage(
         &ended,
         &resources,
         &stderr,
-        &events,
+        &format!("{stage}\n{report}"),
         &launch.limits,
         launch.timeout,
         group,
@@ -1128,7 +1131,7 @@ fn limits_hit(
     ended: &Ended,
     res: &Resources,
     stderr: &str,
-    events: &[Value],
+    reported: &str,
     limits: &Limits,
     timeout: Duration,
     group: Option<&Group>,
@@ -1140,9 +1143,7 @@ fn limits_hit(
     });
     let text_has = |needle: &str| {
         stderr.to_ascii_lowercase().contains(needle)
-            || events
-                .iter()
-                .any(|e| e.to_string().to_ascii_lowercase().contains(needle))
+            || reported.to_ascii_lowercase().contains(needle)
     };
     if let Ended::TimedOut { after_ms } = ended {
         out.push(LimitHit {

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use serde_json::json;
 
 use super::child::ChildRun;
+use super::details::LifecycleCheckDetails;
+use super::harness::HarnessSpec;
 use super::observe;
 use super::{Layer, Status};
 
@@ -103,15 +104,16 @@ impl CheckSpec {
             .and_then(|e| e.1)
     }
 
-    /// The harness spec fields for one transition.
-    pub fn spec_fields(&self, calls: &[&str]) -> serde_json::Value {
-        json!({
-            "sequence": calls,
-            "init_timeout_ms": self.init_timeout.as_millis() as u64,
-            "run_timeout_ms": self.run_timeout.as_millis() as u64,
-            "close_timeout_ms": self.close_timeout.as_millis() as u64,
-            "run_for_ms": self.run_for.as_millis() as u64,
-        })
+    /// The harness spec for one transition: `base` calling `calls` in this order.
+    pub fn spec(&self, base: &HarnessSpec, calls: &[&'static str]) -> HarnessSpec {
+        HarnessSpec {
+            sequence: calls.to_vec(),
+            init_timeout_ms: Some(self.init_timeout.as_millis() as u64),
+            run_timeout_ms: Some(self.run_timeout.as_millis() as u64),
+            close_timeout_ms: Some(self.close_timeout.as_millis() as u64),
+            run_for_ms: self.run_for.as_millis() as u64,
+            ..base.clone()
+        }
     }
 }
 
@@ -210,7 +212,9 @@ pub fn layer(results: Vec<TransitionResult>) -> Layer {
     } else {
         Status::Fail
     };
-    Layer::new("lifecycle-check", status, parts.join("; ")).with(json!({ "transitions": results }))
+    Layer::new("lifecycle-check", status, parts.join("; ")).with(LifecycleCheckDetails {
+        transitions: results,
+    })
 }
 
 #[cfg(test)]

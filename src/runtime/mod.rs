@@ -15,7 +15,9 @@ mod bwrap;
 pub mod cgroup;
 pub mod child;
 pub mod contract;
+pub mod details;
 pub mod env;
+pub mod events;
 pub mod harness;
 pub mod lifecycle_check;
 pub mod observe;
@@ -34,14 +36,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::golang::{GoFacts, GoRole};
 use crate::predict;
 use crate::verdict::{LoadVerdict, Outcome};
+use harness::{ExportSpec, HarnessSpec, PluginSpec};
 
 pub use child::{ChildRun, Ended, LimitHit, Limits};
 pub use contract::{Expect, Lifecycle};
+pub use details::Details;
 pub use env::{EnvVar, Masker};
 
 /// Runs plugctl's hidden child entry points (`__sandbox`, `__shim`); `None` for a normal
@@ -84,8 +87,8 @@ pub struct Layer {
     pub layer: &'static str,
     pub status: Status,
     pub reason: String,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub details: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Details>,
 }
 
 impl Layer {
@@ -94,12 +97,12 @@ impl Layer {
             layer,
             status,
             reason: reason.into(),
-            details: Value::Null,
+            details: None,
         }
     }
 
-    pub fn with(mut self, details: Value) -> Layer {
-        self.details = details;
+    pub fn with(mut self, details: impl Into<Details>) -> Layer {
+        self.details = Some(details.into());
         self
     }
 }
@@ -482,28 +485,31 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         copies = Some(reload::copies(source, facts, options.reload, progress)?);
     }
 
-    let spec_for = |lifecycle: bool, with_reload: bool| -> Vec<u8> {
-        let plugins: Vec<Value> = abs_paths
+    let spec_for = |lifecycle: bool, with_reload: bool| -> HarnessSpec {
+        let plugins: Vec<PluginSpec> = abs_paths
             .iter()
             .zip(&predicted.artifacts)
             .map(|(p, a)| {
                 // Without a Go host, only Go plugins go through plugin.Open.
                 let go_plugin = a.go.as_ref().is_some_and(|g| g.role == GoRole::Plugin);
-                json!({"path": p, "exports": exports_of(a.go.as_ref()), "skip": !go_plugin && host_go.is_none()})
+                PluginSpec {
+                    path: p.clone(),
+                    exports: ExportSpec::of(a.go.as_ref()),
+                    skip: !go_plugin && host_go.is_none(),
+                }
             })
             .collect();
-        let reload: Vec<Value> = if with_reload {
-            copies
-                .as_ref()
-                .map(|c| {
-                    c.paths
-                        .iter()
-                        .map(|p| json!({"path": p, "exports": exports_of(first_plugin_facts)}))
-                        .collect()
+        let reload: Vec<PluginSpec> = match &copies {
+            Some(c) if with_reload => c
+                .paths
+                .iter()
+                .map(|p| PluginSpec {
+                    path: p.clone(),
+                    exports: ExportSpec::of(first_plugin_facts),
+                    skip: false,
                 })
-                .unwrap_or_default()
-        } else {
-            Vec::new()
+                .collect(),
+            _ => Vec::new(),
         };
         let l = &options.lifecycle;
         let name = |n: &Option<String>| {
@@ -513,19 +519,33 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                 String::new()
             }
         };
-        let spec = json!({
-            "plugins": plugins,
-            "expect": if lifecycle { options.expect.clone() } else { Vec::new() },
-            "init": name(&l.init), "run": name(&l.run), "close": name(&l.close),
-            "phase_timeout_ms": l.phase_timeout.as_millis() as u64,
-            "run_for_ms": l.run_for.as_millis() as u64,
-            "env_after_open": if options.env_after_open { env_pairs.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>() } else { Vec::new() },
-            "watch": options.env.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
-            "reload": reload,
-            "settle_ms": 100,
-        });
-        serde_json::to_vec(&spec).expect("spec serialises")
+        HarnessSpec {
+            plugins,
+            expect: if lifecycle {
+                options.expect.clone()
+            } else {
+                Vec::new()
+            },
+            init: name(&l.init),
+            run: name(&l.run),
+            close: name(&l.close),
+            phase_timeout_ms: l.phase_timeout.as_millis() as u64,
+            run_for_ms: l.run_for.as_millis() as u64,
+            env_after_open: if options.env_after_open {
+                env_pairs
+                    .iter()
+                    .map(|(k, v)| [k.clone(), v.clone()])
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            watch: options.env.iter().map(|v| v.name.clone()).collect(),
+            reload,
+            settle_ms: 100,
+            ..HarnessSpec::default()
+        }
     };
+    let spec_bytes = |spec: &HarnessSpec| serde_json::to_vec(spec).expect("spec serialises");
 
     let mut go_run = None;
     let mut comparison_run = None;
@@ -539,7 +559,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             h.path.clone(),
             vec!["--report-fd".into(), "3".into()],
             child_env.clone(),
-            spec_for(true, true),
+            spec_bytes(&spec_for(true, true)),
         );
         go_run = Some(child::run(&launch, &plan.masker)?);
         if options.env_after_open && !options.env.is_empty() {
@@ -551,7 +571,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                 h.path.clone(),
                 vec!["--report-fd".into(), "3".into()],
                 env_pairs.clone(),
-                spec_for(false, false),
+                spec_bytes(&spec_for(false, false)),
             );
             comparison_run = Some(child::run(&launch, &plan.masker)?);
         }
@@ -564,19 +584,13 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
                 "lifecycle check: {} in a fresh process",
                 calls.join(" → ")
             ));
-            let mut spec: Value =
-                serde_json::from_slice(&spec_for(true, false)).expect("spec is JSON");
-            if let (Some(obj), Value::Object(extra)) =
-                (spec.as_object_mut(), check.spec_fields(calls))
-            {
-                obj.extend(extra);
-            }
+            let spec = check.spec(&spec_for(true, false), calls);
             let launch = plan.launch(
                 &format!("go-check-{name}"),
                 h.path.clone(),
                 vec!["--report-fd".into(), "3".into()],
                 child_env.clone(),
-                serde_json::to_vec(&spec).expect("spec serialises"),
+                spec_bytes(&spec),
             );
             check_runs.push((name, calls, child::run(&launch, &plan.masker)?));
         }
@@ -765,18 +779,13 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     runs.extend(go_run);
     runs.extend(comparison_run);
     for r in &runs {
-        if r.isolation
-            .as_ref()
-            .is_some_and(|i| i["network_isolated"] == false)
+        if let Some(i) = &r.isolation
+            && !i.network_isolated
             && options.isolate_network
         {
             notes.push(format!(
-                "{}: network NOT isolated: {}",
-                r.label,
-                r.isolation
-                    .as_ref()
-                    .map(|i| i["network"].to_string())
-                    .unwrap_or_default()
+                "{}: network NOT isolated: {:?}",
+                r.label, i.network
             ));
         }
     }
@@ -810,22 +819,6 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         runs,
         notes,
     })
-}
-
-fn exports_of(go: Option<&GoFacts>) -> Vec<Value> {
-    go.map(|g| {
-        g.exports
-            .iter()
-            .map(|e| {
-                json!({"name": e.name, "kind": match e.kind {
-                    crate::golang::ExportKind::Func => "func",
-                    crate::golang::ExportKind::Var => "var",
-                    crate::golang::ExportKind::Unknown => "unknown",
-                }})
-            })
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
@@ -920,19 +913,19 @@ fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
             continue;
         };
         let mut claims = vec![
-            ("pid_isolated", "own PID namespace"),
-            ("env_isolated", "no plugctl variable readable"),
-            ("cgroup_locked", "cgroups not writable"),
-            ("escapes_blocked", "no mount/setns/unshare/ptrace"),
+            (i.pid_isolated, "own PID namespace"),
+            (i.env_isolated, "no plugctl variable readable"),
+            (i.cgroup_locked, "cgroups not writable"),
+            (i.escapes_blocked, "no mount/setns/unshare/ptrace"),
         ];
         if options.isolate_network {
-            claims.push(("network_isolated", "no network"));
+            claims.push((i.network_isolated, "no network"));
         }
         if options.readonly {
-            claims.push(("readonly", "read-only file system"));
+            claims.push((i.readonly, "read-only file system"));
         }
-        for (key, text) in claims {
-            if i[key] == true {
+        for (held_here, text) in claims {
+            if held_here {
                 if !held.contains(&text) {
                     held.push(text);
                 }
@@ -940,10 +933,10 @@ fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
                 broken.push(format!("{}: NOT {text}", r.label));
             }
         }
-        if i["privileges_dropped"] != true {
+        if !i.privileges_dropped {
             broken.push(format!(
-                "{}: capabilities {} / no_new_privs {}",
-                r.label, i["probe"]["cap_eff"], i["probe"]["no_new_privs"]
+                "{}: capabilities {:?} / no_new_privs {}",
+                r.label, i.probe.cap_eff, i.probe.no_new_privs
             ));
         }
     }
