@@ -19,4 +19,5 @@ pub mod predict;
 pub mod report;
 pub mod runtime;
 pub mod toolchain;
+pub mod units;
 pub mod verdict;

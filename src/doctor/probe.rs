@@ -561,24 +561,10 @@ pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
     };
     on_detail(&format!("gVisor smoke load of {}", object.display()));
     let options = crate::runtime::Options {
-        plugins: vec![object.clone()],
-        host: None,
-        go: None,
-        lazy: false,
-        env: Vec::new(),
-        env_after_open: false,
-        expect: Vec::new(),
-        lifecycle: crate::runtime::Lifecycle::default(),
-        lifecycle_check: None,
-        reload: 0,
-        source: None,
         timeout: Duration::from_secs(30),
-        limits: crate::runtime::Limits::default(),
-        isolate_network: true,
-        readonly: true,
-        seccomp: None,
         sandbox: crate::runtime::Sandbox::Gvisor,
         loader_only: true,
+        ..crate::runtime::Options::new(vec![object.clone()])
     };
     let started = std::time::Instant::now();
     let failed = |why: String| {

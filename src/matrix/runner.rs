@@ -934,14 +934,10 @@ fn load_with_runtime(
             .transpose()
     };
     let options = runtime::Options {
-        plugins,
         host: host.map(|h| dir.join(&h.name)),
-        go: None,
         lazy: o.lazy,
         env: vars,
         env_after_open: o.env_after_open,
-        expect: Vec::new(),
-        lifecycle: runtime::Lifecycle::default(),
         reload: o.reload,
         source: (o.reload > 0).then(|| ctx.builder.src().join(&row.plugins[0].dir)),
         timeout: timeout_of(row),
@@ -956,12 +952,7 @@ fn load_with_runtime(
             open_files: o.open_files,
             cpus: o.cpus,
         },
-        isolate_network: true,
-        readonly: true,
-        seccomp: None,
-        sandbox: runtime::Sandbox::Native,
-        loader_only: false,
-        lifecycle_check: None,
+        ..runtime::Options::new(plugins)
     };
     let started = Instant::now();
     let report = runtime::load(&options, &|m| step(m))?;
