@@ -11,7 +11,7 @@ use super::{ExitStatus, stdout_style, values, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::report;
 use crate::runtime::contract::{self, Lifecycle};
-use crate::runtime::{self, EnvVar, Expect, Limits, Sandbox, Status, env};
+use crate::runtime::{self, EnvVar, Expect, LayerStatus, Limits, Sandbox, env};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -152,7 +152,7 @@ pub enum SandboxArg {
 
 /// The typed flags, merged with `--env-file`s and the contract file, as the runtime's
 /// options.
-fn options(args: &LoadArgs) -> Result<runtime::Options> {
+fn options(args: &LoadArgs) -> Result<runtime::LoadOptions> {
     let mut vars = Vec::new();
     for file in &args.env_file {
         vars.extend(values::env_file(file)?);
@@ -207,7 +207,7 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
             args.reload
         );
     }
-    Ok(runtime::Options {
+    Ok(runtime::LoadOptions {
         host: args.host.clone(),
         go: args.go.clone(),
         lazy: args.lazy,
@@ -234,7 +234,7 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
         },
         loader_only: args.loader_only,
         lifecycle_check,
-        ..runtime::Options::new(args.plugins.clone())
+        ..runtime::LoadOptions::new(args.plugins.clone())
     })
 }
 
@@ -258,12 +258,12 @@ pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 }
 
 /// 2 when an input is unreadable or a layer could not run; 1 when a layer failed; else 0.
-pub fn exit_status(report: &runtime::Report) -> ExitStatus {
+pub fn exit_status(report: &runtime::LoadReport) -> ExitStatus {
     let unreadable = report.artifacts.iter().any(|a| a.unreadable.is_some());
-    let worst: Vec<Status> = report.artifacts.iter().map(|a| a.worst()).collect();
-    if unreadable || worst.contains(&Status::Error) {
+    let worst: Vec<LayerStatus> = report.artifacts.iter().map(|a| a.worst()).collect();
+    if unreadable || worst.contains(&LayerStatus::Error) {
         ExitStatus::Error
-    } else if worst.contains(&Status::Fail) {
+    } else if worst.contains(&LayerStatus::Fail) {
         ExitStatus::Findings
     } else {
         ExitStatus::Success

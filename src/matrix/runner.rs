@@ -933,7 +933,7 @@ fn load_with_runtime(
             .map(runtime::contract::parse_duration)
             .transpose()
     };
-    let options = runtime::Options {
+    let options = runtime::LoadOptions {
         host: host.map(|h| dir.join(&h.name)),
         lazy: o.lazy,
         env: vars,
@@ -952,7 +952,7 @@ fn load_with_runtime(
             open_files: o.open_files,
             cpus: o.cpus,
         },
-        ..runtime::Options::new(plugins)
+        ..runtime::LoadOptions::new(plugins)
     };
     let started = Instant::now();
     let report = runtime::load(&options, &|m| step(m))?;
@@ -994,12 +994,15 @@ fn load_with_runtime(
                     }
                     notes.push(format!("reload: {}", strip_dir(&layer.reason, dir)));
                 }
-                "limits" if layer.status == runtime::Status::Fail => {
+                "limits" if layer.status == runtime::LayerStatus::Fail => {
                     notes.push(format!("limits: {}", layer.reason))
                 }
-                "go-open" | "lifecycle" if layer.status != runtime::Status::Pass => notes.push(
-                    format!("{}: {}", layer.layer, strip_dir(&layer.reason, dir)),
-                ),
+                "go-open" | "lifecycle" if layer.status != runtime::LayerStatus::Pass => notes
+                    .push(format!(
+                        "{}: {}",
+                        layer.layer,
+                        strip_dir(&layer.reason, dir)
+                    )),
                 _ => {}
             }
         }

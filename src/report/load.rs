@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Style;
 use crate::runtime::child::ms;
-use crate::runtime::{ChildRun, Report, Status};
+use crate::runtime::{ChildRun, LayerStatus, LoadReport};
 
 const WIDTH: u16 = 110;
 
@@ -17,7 +17,7 @@ struct Document<'a> {
     command: &'static str,
     plugctl_version: &'static str,
     #[serde(flatten)]
-    report: &'a Report,
+    report: &'a LoadReport,
     summary: Summary,
 }
 
@@ -29,7 +29,7 @@ struct Summary {
     prediction_mismatches: usize,
 }
 
-fn summary(report: &Report) -> Summary {
+fn summary(report: &LoadReport) -> Summary {
     Summary {
         artifacts: report.artifacts.len(),
         loaded: report
@@ -41,13 +41,13 @@ fn summary(report: &Report) -> Summary {
             .artifacts
             .iter()
             .flat_map(|a| &a.layers)
-            .filter(|l| l.status == Status::Fail)
+            .filter(|l| l.status == LayerStatus::Fail)
             .count(),
         prediction_mismatches: report.disagreements().len(),
     }
 }
 
-pub fn json(report: &Report) -> String {
+pub fn json(report: &LoadReport) -> String {
     let doc = Document {
         schema_version: super::json::SCHEMA_VERSION,
         command: "load",
@@ -58,13 +58,13 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(&doc).expect("load report serialises") + "\n"
 }
 
-fn status_cell(style: Style, status: Status) -> String {
+fn status_cell(style: Style, status: LayerStatus) -> String {
     let color = match status {
-        Status::Pass => Color::Green,
-        Status::Fail | Status::Error => Color::Red,
-        Status::Skip => Color::Yellow,
+        LayerStatus::Pass => Color::Green,
+        LayerStatus::Fail | LayerStatus::Error => Color::Red,
+        LayerStatus::Skip => Color::Yellow,
     };
-    style.paint(status.as_str(), Some(color), status != Status::Pass)
+    style.paint(status.as_str(), Some(color), status != LayerStatus::Pass)
 }
 
 fn new_table(style: Style) -> Table {
@@ -243,7 +243,7 @@ fn isolation_line(r: &ChildRun) -> String {
     lines.join("\n")
 }
 
-pub fn table(report: &Report, style: Style) -> String {
+pub fn table(report: &LoadReport, style: Style) -> String {
     let mut out = String::new();
     if let Some(h) = &report.host {
         out.push_str(&style.paint(&format!("host {h}"), None, true));

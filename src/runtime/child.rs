@@ -3,8 +3,8 @@
 //! resource usage, kill whatever it left behind, and remove its cgroups and working
 //! directory.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -21,9 +21,12 @@ use super::cgroup::{CgroupLimits, CgroupStats, Group, Version};
 use super::env::Masker;
 use super::events::{Event, Exit, Isolation};
 use super::probe::{self, ProbeSpec};
+use super::procs::{pipe, processes_in_pid_namespace, reader, sample_tree, socketpair};
 use super::seccomp::{self, Plan, SeccompReport};
 use super::view::View;
-use super::{bwrap, runsc};
+use super::{bwrap, quota, runsc};
+
+pub use super::procs::signal_name;
 
 /// Quotas for one child.
 #[derive(Debug, Clone, Default)]
@@ -230,55 +233,6 @@ pub fn fatal_line(stderr: &str) -> Option<String> {
 
 const OUTPUT_CAP: usize = 1 << 20;
 
-fn reader(mut source: impl Read + Send + 'static, cap: usize) -> mpsc::Receiver<(Vec<u8>, usize)> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut dropped = 0usize;
-        let mut buf = [0u8; 16384];
-        loop {
-            match source.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                    dropped += n - n.min(room);
-                }
-            }
-        }
-        let _ = tx.send((kept, dropped));
-    });
-    rx
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two new fds into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("pipe2");
-    }
-    // SAFETY: both fds are new and owned here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: socketpair writes two new fds into `fds`.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    } != 0
-    {
-        return Err(std::io::Error::last_os_error()).context("socketpair");
-    }
-    // SAFETY: both fds are new and owned here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 static WORKDIR_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Removes working and control directories of plugctl processes that no longer exist
@@ -318,150 +272,6 @@ fn make_workdir() -> Result<PathBuf> {
         .create(&dir)
         .with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
-}
-
-fn rlimits(limits: &Limits, cgroup_memory: bool, cgroup_pids: bool) -> Vec<Rlimit> {
-    let mut out = Vec::new();
-    if let Some(bytes) = limits.memory {
-        // RLIMIT_DATA counts private writable mappings: the Go heap, thread stacks. With a
-        // memory cgroup it is a backstop well above the cgroup limit; without one it is the
-        // limit.
-        let value = if cgroup_memory {
-            bytes.saturating_mul(2).saturating_add(256 << 20)
-        } else {
-            bytes
-        };
-        out.push(Rlimit {
-            resource: "RLIMIT_DATA".into(),
-            soft: value,
-            hard: value,
-        });
-    }
-    if let Some(cpu) = limits.cpu_time {
-        let soft = cpu.as_secs_f64().ceil().max(1.0) as u64;
-        out.push(Rlimit {
-            resource: "RLIMIT_CPU".into(),
-            soft,
-            hard: soft + 1,
-        });
-    }
-    if let Some(n) = limits.max_pids {
-        // Per user, and not enforced for root: the pids cgroup is the real limit.
-        let value = if cgroup_pids {
-            n.saturating_mul(4).max(n + 64)
-        } else {
-            n
-        };
-        out.push(Rlimit {
-            resource: "RLIMIT_NPROC".into(),
-            soft: value,
-            hard: value,
-        });
-    }
-    if let Some(n) = limits.open_files {
-        out.push(Rlimit {
-            resource: "RLIMIT_NOFILE".into(),
-            soft: n,
-            hard: n,
-        });
-    }
-    out.push(Rlimit {
-        resource: "RLIMIT_CORE".into(),
-        soft: 0,
-        hard: 0,
-    });
-    out
-}
-
-#[derive(Default)]
-struct Sample {
-    threads: u64,
-    hwm_kb: u64,
-}
-
-/// Threads and the largest memory high-water mark over `pid` and its descendants.
-fn sample_tree(pid: u32) -> Sample {
-    let mut total = Sample::default();
-    let mut todo = vec![pid];
-    let mut seen = 0;
-    while let Some(p) = todo.pop() {
-        seen += 1;
-        if seen > 4096 {
-            break;
-        }
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/status")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        total.threads += field("Threads:");
-        total.hwm_kb = total.hwm_kb.max(field("VmHWM:"));
-        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
-            for t in tasks.flatten() {
-                let children =
-                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-                todo.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
-    total
-}
-
-/// Processes still in the PID namespace `ns` (`pid:[inode]`, as the probe read it).
-fn processes_in_pid_namespace(ns: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-                .is_ok_and(|l| l.as_os_str() == std::ffi::OsStr::new(ns))
-        })
-        // Not the namespace's dying processes (zombies being reaped by the kernel).
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|st| {
-                    st.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
-                })
-                .is_some_and(|state| state != "Z" && state != "X")
-        })
-        .collect()
-}
-
-pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        libc::SIGSYS => "SIGSYS",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_string()
 }
 
 /// plugctl's own executable as the kernel knows it: `/proc/self/exe` still runs this very
@@ -560,7 +370,7 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         argv,
         env: launch.env.clone(),
         workdir: workdir.display().to_string(),
-        rlimits: rlimits(
+        rlimits: quota::rlimits(
             &launch.limits,
             has(super::cgroup::Controller::Memory),
             has(super::cgroup::Controller::Pids) && !gvisor,
@@ -622,122 +432,30 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
     run.cleanup = cleanup;
     run.cgroup_version = group.as_ref().map(|g| g.version);
     run.cgroup_notes = cgroup_notes;
-    run.not_enforced = not_enforced(launch, group.as_ref());
+    run.not_enforced = quota::not_enforced(launch, group.as_ref());
     // What the probe saw, with what plugctl saw on its side of the wall.
     let connections = listener
         .as_ref()
         .map_or(0, |l| std::iter::from_fn(|| l.accept().ok()).count());
     if let Some(iso) = run.isolation.as_mut() {
-        finish_isolation(iso, connections, &b.name, launch, group.as_ref());
+        iso.finish(connections, &b.name, launch, group.as_ref());
     }
     Ok(run)
 }
 
-/// Quotas that have no enforcement here (an unprivileged user has no cgroups).
-fn not_enforced(launch: &Launch, group: Option<&Group>) -> Vec<String> {
-    let has =
-        |c: super::cgroup::Controller| group.is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c));
-    let gvisor = launch.sandbox == Sandbox::Gvisor;
-    let mut out = Vec::new();
-    if launch.limits.memory.is_some() && !has(super::cgroup::Controller::Memory) {
-        out.push(if gvisor {
-            "memory: no memory cgroup for this user, and gVisor's kernel does not enforce RLIMIT_DATA".to_string()
-        } else {
-            "memory: no memory cgroup for this user; RLIMIT_DATA only (private writable mappings)".to_string()
-        });
-    }
-    if launch.limits.max_pids.is_some() && !has(super::cgroup::Controller::Pids) && !gvisor {
-        out.push(
-            "pids: no pids cgroup; RLIMIT_NPROC only (counts every process of the same user)"
-                .to_string(),
-        );
-    }
-    if launch.limits.cpus.is_some() && !has(super::cgroup::Controller::Cpu) {
-        out.push("cpus: no cpu cgroup for this user: CPU bandwidth not limited".to_string());
-    }
-    out
+/// The sandbox process, started with its descriptors in place, and plugctl's ends.
+struct Spawned {
+    child: std::process::Child,
+    started: Instant,
+    spec_w: OwnedFd,
+    report_r: OwnedFd,
+    status_r: OwnedFd,
+    parent_sock: OwnedFd,
 }
 
-/// Derives the summary claims from the probe (and plugctl's listener).
-fn finish_isolation(
-    iso: &mut Isolation,
-    connections: usize,
-    backend: &str,
-    launch: &Launch,
-    group: Option<&Group>,
-) {
-    let p = &iso.probe;
-    let net_ok = !p.network_connect && connections == 0;
-    // Variables of plugctl's whose very value the child could read somewhere in /proc.
-    let seen: Vec<String> = p
-        .parent_env_candidates
-        .iter()
-        .filter(|(name, fp)| {
-            std::env::var_os(name.as_str()).is_some_and(|v| {
-                let mut entry = name.as_bytes().to_vec();
-                entry.push(b'=');
-                entry.extend_from_slice(v.as_encoded_bytes());
-                **fp == probe::fingerprint(&entry)
-            })
-        })
-        .map(|(n, _)| n.clone())
-        .collect();
-    let ifaces = p.interfaces.join(" ");
-    let network = if !launch.isolate_network {
-        format!("host network (--network host): {}", p.loopback)
-    } else if net_ok {
-        format!(
-            "new network namespace (verified inside: interfaces [{ifaces}], {}; plugctl's listener got {connections} connection(s))",
-            p.loopback
-        )
-    } else {
-        format!(
-            "NOT isolated: {}; plugctl's listener got {connections} connection(s)",
-            p.loopback
-        )
-    };
-    let filesystem = if p.readonly {
-        format!(
-            "read-only (verified inside: create in / {}, remount / rw {}, mount tmpfs {}); writable: the working directory only",
-            p.write_root, p.remount_root_rw, p.mount_tmpfs
-        )
-    } else if !launch.readonly {
-        "host file system writable (--writable)".to_string()
-    } else {
-        format!(
-            "NOT read-only: create in / {}, remount / rw {}, writable next to inputs: {}",
-            p.write_root,
-            p.remount_root_rw,
-            serde_json::to_string(&p.inputs_writable).unwrap_or_default()
-        )
-    };
-    *iso = Isolation {
-        backend: backend.to_string(),
-        loopback_listener_connections: connections,
-        network_isolated: net_ok,
-        readonly: p.readonly,
-        pid_isolated: p.pid_isolated,
-        env_isolated: seen.is_empty(),
-        parent_env_seen: seen,
-        cgroup_locked: p.cgroup_locked,
-        privileges_dropped: p.privileges_dropped && p.no_new_privs,
-        escapes_blocked: p.escapes_blocked,
-        cgroups: group.map(|g| g.paths()).unwrap_or_default(),
-        network,
-        filesystem,
-        namespaces_shared: p.namespaces_shared_with_plugctl.join(", "),
-        ..iso.clone()
-    };
-}
-
-fn run_stage(
-    launch: &Launch,
-    masker: &Masker,
-    backend: &Backend,
-    spec: &StageSpec,
-    workdir: &Path,
-    group: Option<&Group>,
-) -> Result<ChildRun> {
+/// Starts the sandbox (bwrap or runsc) in the load's cgroups, with the spec, report,
+/// seccomp and stage descriptors as fds 3 to 6 (native) or files (gVisor).
+fn spawn(backend: &Backend, spec: &StageSpec, group: Option<&Group>) -> Result<Spawned> {
     let native = backend.files.is_none();
     let (spec_r, spec_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
@@ -815,38 +533,34 @@ fn run_stage(
         });
     }
     let started = Instant::now();
-    let mut child = command
+    let child = command
         .spawn()
         .with_context(|| format!("starting the sandbox ({})", backend.argv[0]))?;
-    let pid = child.id();
-    let in_groups = group.is_some_and(|g| g.pids().contains(&pid));
     drop(spec_r);
     drop(report_w);
     drop(status_w);
     drop(child_sock);
-    // The seccomp listener.
-    let stop = Arc::new(AtomicBool::new(false));
-    let listener = native.then(|| {
-        let (plan, stop) = (Arc::clone(&launch.seccomp), Arc::clone(&stop));
-        std::thread::spawn(move || seccomp::listen(parent_sock, plan, pid, stop, started))
-    });
-    // Spec, then the target's stdin.
-    if native {
-        let mut w = std::fs::File::from(spec_w);
-        let _ = w.write_all(&serde_json::to_vec(spec)?);
-    } else {
-        drop(spec_w);
-    }
-    let stdin_bytes = launch.stdin.clone();
-    let mut stdin = child.stdin.take();
-    // gVisor: the probe's line is read before the target may run (one byte on stdin
-    // releases it), so the target cannot rewrite it afterwards.
+    Ok(Spawned {
+        child,
+        started,
+        spec_w,
+        report_r,
+        status_r,
+        parent_sock,
+    })
+}
+
+/// Writes the target's stdin. Under gVisor the probe's line is read first, before the
+/// target may run (one byte on stdin releases it), so the target cannot rewrite it
+/// afterwards; that line is returned once read.
+fn feed_stdin(
+    mut stdin: Option<std::process::ChildStdin>,
+    stdin_bytes: Vec<u8>,
+    probe_file: Option<PathBuf>,
+    deadline: Instant,
+) -> Arc<std::sync::Mutex<Option<String>>> {
     let probe_line: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-    let (probe_file, probe_out, deadline) = (
-        backend.files.as_ref().map(|io| io.join("stage.jsonl")),
-        Arc::clone(&probe_line),
-        started + launch.timeout,
-    );
+    let probe_out = Arc::clone(&probe_line);
     std::thread::spawn(move || {
         if let Some(file) = probe_file {
             let line = loop {
@@ -874,12 +588,22 @@ fn run_stage(
         }
         drop(stdin);
     });
-    let out_rx = reader(child.stdout.take().expect("piped stdout"), OUTPUT_CAP);
-    let err_rx = reader(child.stderr.take().expect("piped stderr"), OUTPUT_CAP);
-    let rep_rx = reader(std::fs::File::from(report_r), 16 * OUTPUT_CAP);
-    let status_rx = reader(std::fs::File::from(status_r), OUTPUT_CAP);
+    probe_line
+}
 
-    // Wait, sample, enforce the deadline.
+/// How the sandbox process ended, sampled while it ran.
+struct Waited {
+    status: i32,
+    usage: libc::rusage,
+    /// Killed at the deadline, after this many ms.
+    timed_out: Option<u64>,
+    max_threads: u64,
+    hwm: u64,
+}
+
+/// Waits for the sandbox, sampling its threads and memory, and kills it (and its
+/// cgroups) at the wall-clock deadline.
+fn wait(pid: u32, launch: &Launch, group: Option<&Group>, started: Instant) -> Result<Waited> {
     let mut timed_out = None;
     let mut max_threads = 0;
     let mut hwm = 0;
@@ -914,40 +638,32 @@ fn run_stage(
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(20));
     };
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    let mut notes = Vec::new();
-    let mut collect = |rx: mpsc::Receiver<(Vec<u8>, usize)>, what: &str| -> String {
-        match rx.recv_timeout(Duration::from_secs(2)) {
-            Ok((bytes, dropped)) => {
-                let mut text = String::from_utf8_lossy(&bytes).into_owned();
-                if dropped > 0 {
-                    text.push_str(&format!(
-                        "\n[plugctl: {dropped} more bytes of {what} not kept]\n"
-                    ));
-                }
-                text
-            }
-            Err(_) => {
-                notes.push(format!(
-                    "{what} is still held open by a process outside the sandbox"
-                ));
-                String::new()
-            }
-        }
-    };
-    let stdout = masker.mask(&collect(out_rx, "stdout"));
-    let stderr = masker.mask(&collect(err_rx, "stderr"));
-    let (report, stage) = match &backend.files {
-        None => (
-            collect(rep_rx, "the report pipe"),
-            collect(status_rx, "the stage pipe"),
-        ),
-        Some(io) => (
-            std::fs::read_to_string(io.join("report.jsonl")).unwrap_or_default(),
-            std::fs::read_to_string(io.join("stage.jsonl")).unwrap_or_default(),
-        ),
-    };
-    // Whatever is left of the sandbox: its PID namespace, then its cgroups.
+    Ok(Waited {
+        status,
+        usage,
+        timed_out,
+        max_threads,
+        hwm,
+    })
+}
+
+/// What a child's report lines say, typed.
+struct Reported {
+    /// The stage's events (the probe first), then the target's.
+    events: Vec<Event>,
+    isolation: Option<Isolation>,
+    exit: Option<Exit>,
+}
+
+/// Parses the stage's and the target's report lines (secrets masked). Under gVisor
+/// (`probe_line`), only the probe line read before the target ran counts.
+fn read_events(
+    stage: &str,
+    report: &str,
+    masker: &Masker,
+    probe_line: Option<&Arc<std::sync::Mutex<Option<String>>>>,
+    notes: &mut Vec<String>,
+) -> Reported {
     let parse = |text: &str| -> Vec<(String, Event)> {
         text.lines()
             .filter(|l| !l.trim().is_empty())
@@ -958,8 +674,8 @@ fn run_stage(
             })
             .collect()
     };
-    let mut stage_events = parse(&stage);
-    if !native {
+    let mut stage_events = parse(stage);
+    if let Some(probe_line) = probe_line {
         // Only the probe line read before the target ran counts.
         let captured = probe_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let in_file: Vec<String> = stage_events
@@ -980,7 +696,7 @@ fn run_stage(
     }
     let mut events: Vec<Event> = stage_events.into_iter().map(|(_, e)| e).collect();
     // The stage's events come only from the stage's own channel.
-    let target_events = parse(&report)
+    let target_events = parse(report)
         .into_iter()
         .map(|(_, e)| e)
         .filter(|e| !matches!(e, Event::Sandbox(_) | Event::Exit(_)));
@@ -994,44 +710,23 @@ fn run_stage(
         _ => None,
     });
     events.extend(target_events);
-    let mut leftovers = 0;
-    if let Some(ns) = isolation.as_ref().and_then(|i| i.probe.pid_ns.as_deref())
-        && isolation.as_ref().is_some_and(|i| i.probe.pid_isolated)
-    {
-        for p in processes_in_pid_namespace(ns) {
-            // SAFETY: kill(2) of a process left in the child's PID namespace.
-            unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
-            leftovers += 1;
-        }
+    Reported {
+        events,
+        isolation,
+        exit,
     }
-    if let Some(g) = group {
-        let in_group = g.pids().len();
-        if in_group > 0 {
-            leftovers = leftovers.max(in_group);
-            g.kill_all(Duration::from_secs(2));
-        }
-    }
-    stop.store(true, Ordering::Relaxed);
-    let mut seccomp_report = listener.and_then(|h| h.join().ok());
-    if let (Some(r), Some(i)) = (seccomp_report.as_mut(), &isolation) {
-        r.installed = i.seccomp.clone();
-    }
-    if seccomp_report.is_none() {
-        seccomp_report = Some(SeccompReport {
-            mode: launch.seccomp.mode_name().into(),
-            method: "filter decided in the kernel (gVisor passes no descriptor for a listener)"
-                .into(),
-            installed: isolation.as_ref().and_then(|i| i.seccomp.clone()),
-            error: (launch.seccomp.fallback.is_none()).then(|| {
-                "this mode needs plugctl's SECCOMP_RET_USER_NOTIF listener, which gVisor cannot hand over".to_string()
-            }),
-            ..SeccompReport::default()
-        });
-    }
-    if !in_groups && group.is_some() {
-        notes.push("the sandbox was not found in the load's cgroups right after it started".into());
-    }
-    let ended = match (timed_out, &exit) {
+}
+
+/// How the target ended: killed at the deadline, else as the stage reported, else as
+/// the sandbox process itself ended.
+fn ended_of(
+    timed_out: Option<u64>,
+    exit: Option<&Exit>,
+    status: i32,
+    backend: &Backend,
+    notes: &mut Vec<String>,
+) -> Ended {
+    match (timed_out, exit) {
         (Some(after_ms), _) => Ended::TimedOut { after_ms },
         (
             None,
@@ -1073,7 +768,148 @@ fn run_stage(
                 core_dumped: libc::WCOREDUMP(status),
             }
         }
+    }
+}
+
+/// Kills what is left of the sandbox (its PID namespace, then its cgroups); how many.
+fn kill_leftovers(isolation: Option<&Isolation>, group: Option<&Group>) -> usize {
+    let mut leftovers = 0;
+    if let Some(ns) = isolation.and_then(|i| i.probe.pid_ns.as_deref())
+        && isolation.is_some_and(|i| i.probe.pid_isolated)
+    {
+        for p in processes_in_pid_namespace(ns) {
+            // SAFETY: kill(2) of a process left in the child's PID namespace.
+            unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+            leftovers += 1;
+        }
+    }
+    if let Some(g) = group {
+        let in_group = g.pids().len();
+        if in_group > 0 {
+            leftovers = leftovers.max(in_group);
+            g.kill_all(Duration::from_secs(2));
+        }
+    }
+    leftovers
+}
+
+fn run_stage(
+    launch: &Launch,
+    masker: &Masker,
+    backend: &Backend,
+    spec: &StageSpec,
+    workdir: &Path,
+    group: Option<&Group>,
+) -> Result<ChildRun> {
+    let native = backend.files.is_none();
+    let Spawned {
+        mut child,
+        started,
+        spec_w,
+        report_r,
+        status_r,
+        parent_sock,
+    } = spawn(backend, spec, group)?;
+    let pid = child.id();
+    let in_groups = group.is_some_and(|g| g.pids().contains(&pid));
+    // The seccomp listener.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = native.then(|| {
+        let (plan, stop) = (Arc::clone(&launch.seccomp), Arc::clone(&stop));
+        std::thread::spawn(move || seccomp::listen(parent_sock, plan, pid, stop, started))
+    });
+    // Spec, then the target's stdin.
+    if native {
+        let mut w = std::fs::File::from(spec_w);
+        let _ = w.write_all(&serde_json::to_vec(spec)?);
+    } else {
+        drop(spec_w);
+    }
+    let probe_line = feed_stdin(
+        child.stdin.take(),
+        launch.stdin.clone(),
+        backend.files.as_ref().map(|io| io.join("stage.jsonl")),
+        started + launch.timeout,
+    );
+    let out_rx = reader(child.stdout.take().expect("piped stdout"), OUTPUT_CAP);
+    let err_rx = reader(child.stderr.take().expect("piped stderr"), OUTPUT_CAP);
+    let rep_rx = reader(std::fs::File::from(report_r), 16 * OUTPUT_CAP);
+    let status_rx = reader(std::fs::File::from(status_r), OUTPUT_CAP);
+    let waited = wait(pid, launch, group, started)?;
+    let Waited {
+        status,
+        usage,
+        timed_out,
+        max_threads,
+        hwm,
+    } = waited;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let mut notes = Vec::new();
+    let mut collect = |rx: mpsc::Receiver<(Vec<u8>, usize)>, what: &str| -> String {
+        match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok((bytes, dropped)) => {
+                let mut text = String::from_utf8_lossy(&bytes).into_owned();
+                if dropped > 0 {
+                    text.push_str(&format!(
+                        "\n[plugctl: {dropped} more bytes of {what} not kept]\n"
+                    ));
+                }
+                text
+            }
+            Err(_) => {
+                notes.push(format!(
+                    "{what} is still held open by a process outside the sandbox"
+                ));
+                String::new()
+            }
+        }
     };
+    let stdout = masker.mask(&collect(out_rx, "stdout"));
+    let stderr = masker.mask(&collect(err_rx, "stderr"));
+    let (report, stage) = match &backend.files {
+        None => (
+            collect(rep_rx, "the report pipe"),
+            collect(status_rx, "the stage pipe"),
+        ),
+        Some(io) => (
+            std::fs::read_to_string(io.join("report.jsonl")).unwrap_or_default(),
+            std::fs::read_to_string(io.join("stage.jsonl")).unwrap_or_default(),
+        ),
+    };
+    let Reported {
+        events,
+        isolation,
+        exit,
+    } = read_events(
+        &stage,
+        &report,
+        masker,
+        (!native).then_some(&probe_line),
+        &mut notes,
+    );
+    // Whatever is left of the sandbox: its PID namespace, then its cgroups.
+    let leftovers = kill_leftovers(isolation.as_ref(), group);
+    stop.store(true, Ordering::Relaxed);
+    let mut seccomp_report = listener.and_then(|h| h.join().ok());
+    if let (Some(r), Some(i)) = (seccomp_report.as_mut(), &isolation) {
+        r.installed = i.seccomp.clone();
+    }
+    if seccomp_report.is_none() {
+        seccomp_report = Some(SeccompReport {
+            mode: launch.seccomp.mode_name().into(),
+            method: "filter decided in the kernel (gVisor passes no descriptor for a listener)"
+                .into(),
+            installed: isolation.as_ref().and_then(|i| i.seccomp.clone()),
+            error: (launch.seccomp.fallback.is_none()).then(|| {
+                "this mode needs plugctl's SECCOMP_RET_USER_NOTIF listener, which gVisor cannot hand over".to_string()
+            }),
+            ..SeccompReport::default()
+        });
+    }
+    if !in_groups && group.is_some() {
+        notes.push("the sandbox was not found in the load's cgroups right after it started".into());
+    }
+    let ended = ended_of(timed_out, exit.as_ref(), status, backend, &mut notes);
     let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
     let from_exit = |k: fn(&Exit) -> Option<u64>| exit.as_ref().and_then(k);
     let mut resources = Resources {
@@ -1088,7 +924,7 @@ fn run_stage(
     if resources.max_threads == 0 {
         resources.max_threads = resources.cgroup.pids_peak.unwrap_or(0);
     }
-    let limits_hit = limits_hit(
+    let limits_hit = quota::limits_hit(
         &ended,
         &resources,
         &stderr,
@@ -1120,115 +956,4 @@ fn run_stage(
             ..Cleanup::default()
         },
     })
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-/// Which quota ended or hurt the child, from the exit, the cgroup counters and stderr.
-fn limits_hit(
-    ended: &Ended,
-    res: &Resources,
-    stderr: &str,
-    reported: &str,
-    limits: &Limits,
-    timeout: Duration,
-    group: Option<&Group>,
-) -> Vec<LimitHit> {
-    let mut out = Vec::new();
-    let version = group.map(|g| match g.version {
-        Version::V1 => "cgroup v1",
-        Version::V2 => "cgroup v2",
-    });
-    let text_has = |needle: &str| {
-        stderr.to_ascii_lowercase().contains(needle)
-            || reported.to_ascii_lowercase().contains(needle)
-    };
-    if let Ended::TimedOut { after_ms } = ended {
-        out.push(LimitHit {
-            limit: "wall-clock".into(),
-            by: "plugctl's deadline: SIGKILL to the process group and cgroup".into(),
-            detail: format!(
-                "still running after {} (limit {})",
-                ms(*after_ms),
-                ms(timeout.as_millis() as u64)
-            ),
-        });
-    }
-    if let Some(limit) = limits.memory {
-        if res.cgroup.oom_kills.unwrap_or(0) > 0 {
-            out.push(LimitHit {
-                limit: "memory".into(),
-                by: format!(
-                    "{} memory controller: OOM kill",
-                    version.unwrap_or("cgroup")
-                ),
-                detail: format!(
-                    "limit {}, peak {}; {} process(es) OOM-killed",
-                    mib(limit),
-                    mib(res
-                        .cgroup
-                        .memory_peak_bytes
-                        .unwrap_or(res.peak_rss_kb * 1024)),
-                    res.cgroup.oom_kills.unwrap_or(0)
-                ),
-            });
-        } else if text_has("out of memory") || text_has("cannot allocate memory") {
-            out.push(LimitHit {
-                limit: "memory".into(),
-                by: "RLIMIT_DATA: an allocation was refused".into(),
-                detail: format!(
-                    "limit {}, peak RSS {}",
-                    mib(limit),
-                    mib(res.peak_rss_kb * 1024)
-                ),
-            });
-        }
-    }
-    if let Some(n) = limits.max_pids {
-        let events = res.cgroup.pids_max_events.unwrap_or(0);
-        if events > 0 {
-            out.push(LimitHit {
-                limit: "pids".into(),
-                by: format!("{} pids controller: pids.max", version.unwrap_or("cgroup")),
-                detail: format!("limit {n} tasks (threads count); {events} fork/clone refused"),
-            });
-        } else if text_has("failed to create new os thread")
-            || text_has("resource temporarily unavailable")
-        {
-            out.push(LimitHit {
-                limit: "pids".into(),
-                by: "RLIMIT_NPROC: a thread could not be created".into(),
-                detail: format!("limit {n}"),
-            });
-        }
-    }
-    if let Some(cpu) = limits.cpu_time {
-        let used = res.cpu_user_ms + res.cpu_system_ms;
-        let soft_ms = cpu.as_secs_f64().ceil().max(1.0) as u64 * 1000;
-        let by_signal = matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGXCPU)
-            || (matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGKILL)
-                && used + 50 >= soft_ms);
-        if by_signal {
-            out.push(LimitHit {
-                limit: "cpu-time".into(),
-                by: "RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard limit".into(),
-                detail: format!("used {} of CPU (limit {} s)", ms(used), soft_ms / 1000),
-            });
-        }
-    }
-    if limits.open_files.is_some()
-        && (text_has("too many open files")
-            || text_has("failed with 24")
-            || text_has("errno=24")
-            || text_has("emfile"))
-    {
-        out.push(LimitHit {
-            limit: "open-files".into(),
-            by: "RLIMIT_NOFILE: open/socket failed with EMFILE".into(),
-            detail: format!("limit {}", limits.open_files.unwrap_or(0)),
-        });
-    }
-    out
 }

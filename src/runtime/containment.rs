@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use super::{ChildRun, Layer, Options, SeccompSummary, Status, observe, seccomp};
+use super::{ChildRun, Layer, LayerStatus, LoadOptions, SeccompSummary, observe, seccomp};
 
 /// Calls the Go runtime makes at random (signals for preemption, scheduling, memory
 /// returns): a learned profile allows them even when one run did not happen to make them.
@@ -47,9 +47,9 @@ pub fn limits_layer(runs: &[&ChildRun], i: usize, n: usize) -> Layer {
         })
         .collect();
     let quota_status = if hits.is_empty() {
-        Status::Pass
+        LayerStatus::Pass
     } else {
-        Status::Fail
+        LayerStatus::Fail
     };
     let quota_reason = if hits.is_empty() {
         let peaks: Vec<String> = runs
@@ -93,7 +93,7 @@ pub fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
         .iter()
         .find_map(|(l, r)| r.error.as_ref().map(|e| (*l, e)))
     {
-        return Layer::new("seccomp", Status::Error, format!("{label}: {e}"));
+        return Layer::new("seccomp", LayerStatus::Error, format!("{label}: {e}"));
     }
     let installed: Vec<String> = reports
         .iter()
@@ -106,7 +106,7 @@ pub fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
             .collect();
         return Layer::new(
             "seccomp",
-            Status::Pass,
+            LayerStatus::Pass,
             format!(
                 "learned ({}); one profile is written for all runs",
                 per_run.join(", ")
@@ -146,7 +146,7 @@ pub fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
     if denied.is_empty() {
         Layer::new(
             "seccomp",
-            Status::Pass,
+            LayerStatus::Pass,
             if unnamed {
                 format!(
                     "{what} in the kernel: denied calls fail but cannot be named here ({})",
@@ -159,7 +159,7 @@ pub fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
     } else {
         Layer::new(
             "seccomp",
-            Status::Fail,
+            LayerStatus::Fail,
             format!("DENIED: {}", denied.join(", ")),
         )
     }
@@ -167,7 +167,7 @@ pub fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
 
 /// The isolation the probe verified inside each sandbox before the target ran; a claim
 /// that did not hold fails the layer (a choice like `--network host` is not a failure).
-pub fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
+pub fn isolation_layer(options: &LoadOptions, runs: &[&ChildRun]) -> Layer {
     let mut broken = Vec::new();
     let mut held = Vec::new();
     for r in runs {
@@ -206,14 +206,14 @@ pub fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
     if broken.is_empty() {
         Layer::new(
             "isolation",
-            Status::Pass,
+            LayerStatus::Pass,
             format!(
                 "verified inside the sandbox before loading: {}",
                 held.join(", ")
             ),
         )
     } else {
-        Layer::new("isolation", Status::Fail, broken.join("; "))
+        Layer::new("isolation", LayerStatus::Fail, broken.join("; "))
     }
 }
 

@@ -12,9 +12,9 @@
 //! A new event: add a variant here (its `ev` in kebab-case), emit it in the child, and read
 //! it in [`super::observe`].
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::probe::Probe;
+pub use super::isolation::Isolation;
 
 /// One report line.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -221,63 +221,6 @@ pub struct ReloadSample {
     pub rss_kb: i64,
     #[serde(default)]
     pub heap_kb: i64,
-}
-
-/// What the sandbox stage did (`sandbox` event: network, file system, rlimits, cgroups,
-/// seccomp), and the claims plugctl derives from its probe (`runs[].isolation` in the
-/// JSON output). The derived fields are not read from the line: plugctl fills them in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Isolation {
-    #[serde(skip_deserializing, default = "sandbox_tag")]
-    pub ev: &'static str,
-    #[serde(default)]
-    pub pid: u32,
-    #[serde(default)]
-    pub workdir: String,
-    /// Names of the variables the target is given.
-    #[serde(default)]
-    pub env: Vec<String>,
-    #[serde(default)]
-    pub rlimits: Vec<String>,
-    /// How the seccomp filter was installed.
-    #[serde(default)]
-    pub seccomp: Option<String>,
-    pub probe: Probe,
-    #[serde(default)]
-    pub errors: Vec<String>,
-    #[serde(skip_deserializing)]
-    pub backend: String,
-    #[serde(skip_deserializing)]
-    pub loopback_listener_connections: usize,
-    #[serde(skip_deserializing)]
-    pub network_isolated: bool,
-    #[serde(skip_deserializing)]
-    pub readonly: bool,
-    #[serde(skip_deserializing)]
-    pub pid_isolated: bool,
-    #[serde(skip_deserializing)]
-    pub env_isolated: bool,
-    /// Names of plugctl's variables whose value the target could read.
-    #[serde(skip_deserializing)]
-    pub parent_env_seen: Vec<String>,
-    #[serde(skip_deserializing)]
-    pub cgroup_locked: bool,
-    #[serde(skip_deserializing)]
-    pub privileges_dropped: bool,
-    #[serde(skip_deserializing)]
-    pub escapes_blocked: bool,
-    #[serde(skip_deserializing)]
-    pub cgroups: Vec<String>,
-    #[serde(skip_deserializing)]
-    pub network: String,
-    #[serde(skip_deserializing)]
-    pub filesystem: String,
-    #[serde(skip_deserializing)]
-    pub namespaces_shared: String,
-}
-
-fn sandbox_tag() -> &'static str {
-    "sandbox"
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::child::ChildRun;
 use super::details::LifecycleCheckDetails;
 use super::harness::HarnessSpec;
 use super::observe;
-use super::{Layer, Status};
+use super::{Layer, LayerStatus};
 
 /// The illegal orders: (name, calls; the last call is the illegal one).
 pub const TRANSITIONS: &[(&str, &[&str])] = &[
@@ -206,11 +206,11 @@ pub fn layer(results: Vec<TransitionResult>) -> Layer {
         .collect();
     // No lifecycle functions (or Init itself fails): nothing to check.
     let status = if skip {
-        Status::Skip
+        LayerStatus::Skip
     } else if results.iter().all(|r| r.ok) {
-        Status::Pass
+        LayerStatus::Pass
     } else {
-        Status::Fail
+        LayerStatus::Fail
     };
     Layer::new("lifecycle-check", status, parts.join("; ")).with(LifecycleCheckDetails {
         transitions: results,

@@ -20,10 +20,13 @@ pub mod details;
 pub mod env;
 pub mod events;
 pub mod harness;
+pub mod isolation;
 pub mod lifecycle_check;
 pub mod observe;
 mod pipeline;
 pub mod probe;
+mod procs;
+mod quota;
 pub mod reload;
 pub mod runsc;
 mod sandbox;
@@ -61,7 +64,7 @@ pub fn hidden_main() -> Option<i32> {
 /// A layer's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum LayerStatus {
     Pass,
     Fail,
     Skip,
@@ -69,13 +72,13 @@ pub enum Status {
     Error,
 }
 
-impl Status {
+impl LayerStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Skip => "skip",
-            Status::Error => "error",
+            LayerStatus::Pass => "pass",
+            LayerStatus::Fail => "fail",
+            LayerStatus::Skip => "skip",
+            LayerStatus::Error => "error",
         }
     }
 }
@@ -84,14 +87,14 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Layer {
     pub layer: &'static str,
-    pub status: Status,
+    pub status: LayerStatus,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Details>,
 }
 
 impl Layer {
-    pub fn new(layer: &'static str, status: Status, reason: impl Into<String>) -> Layer {
+    pub fn new(layer: &'static str, status: LayerStatus, reason: impl Into<String>) -> Layer {
         Layer {
             layer,
             status,
@@ -115,13 +118,13 @@ pub enum Sandbox {
 
 /// What `load` should do: typed values only (the commands parse the flags).
 ///
-/// Build it with [`Options::new`] and struct update syntax, so every caller (`plugctl
+/// Build it with [`LoadOptions::new`] and struct update syntax, so every caller (`plugctl
 /// load`, the matrix runner, doctor's smoke load) gets the same defaults:
-/// `runtime::Options { host: Some(h), ..runtime::Options::new(plugins) }`.
-/// A new option: add the field here with its default in [`Options::new`]; callers that
+/// `runtime::LoadOptions { host: Some(h), ..runtime::LoadOptions::new(plugins) }`.
+/// A new option: add the field here with its default in [`LoadOptions::new`]; callers that
 /// do not set it need no change.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct LoadOptions {
     pub plugins: Vec<PathBuf>,
     pub host: Option<PathBuf>,
     pub go: Option<String>,
@@ -148,9 +151,9 @@ pub struct Options {
 /// native sandbox, every layer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-impl Options {
-    pub fn new(plugins: Vec<PathBuf>) -> Options {
-        Options {
+impl LoadOptions {
+    pub fn new(plugins: Vec<PathBuf>) -> LoadOptions {
+        LoadOptions {
             plugins,
             host: None,
             go: None,
@@ -202,14 +205,14 @@ pub struct ArtifactLoad {
 }
 
 impl ArtifactLoad {
-    pub fn worst(&self) -> Status {
-        let s: Vec<Status> = self.layers.iter().map(|l| l.status).collect();
-        if s.contains(&Status::Error) {
-            Status::Error
-        } else if s.contains(&Status::Fail) {
-            Status::Fail
+    pub fn worst(&self) -> LayerStatus {
+        let s: Vec<LayerStatus> = self.layers.iter().map(|l| l.status).collect();
+        if s.contains(&LayerStatus::Error) {
+            LayerStatus::Error
+        } else if s.contains(&LayerStatus::Fail) {
+            LayerStatus::Fail
         } else {
-            Status::Pass
+            LayerStatus::Pass
         }
     }
 }
@@ -241,7 +244,7 @@ pub struct SeccompSummary {
 
 /// The whole `load` result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub struct LoadReport {
     pub host: Option<String>,
     pub sandbox: Sandbox,
     pub env: Vec<EnvShown>,
@@ -255,7 +258,7 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-impl Report {
+impl LoadReport {
     /// Artifacts whose observed outcome or error differs from `inspect`'s prediction.
     pub fn disagreements(&self) -> Vec<&ArtifactLoad> {
         self.artifacts

@@ -13,7 +13,7 @@ use super::details::{
 };
 use super::env::{EnvVar, Masker};
 use super::events::{self, Event};
-use super::{Layer, Status};
+use super::{Layer, LayerStatus};
 use crate::elf::Artifact;
 use crate::golang::GoFacts;
 use crate::predict::ArtifactReport;
@@ -251,7 +251,7 @@ pub fn loader_layer(
         if e.ok {
             let layer = Layer::new(
                 "loader",
-                Status::Pass,
+                LayerStatus::Pass,
                 format!("dlopen({flags}) ok in {:.1} ms", us as f64 / 1000.0),
             )
             .with(LoaderDetails {
@@ -266,13 +266,16 @@ pub fn loader_layer(
         }
         let error = paths.apply(e.error.as_deref().unwrap_or(""));
         let outcome = classify_dlerror(&error, &user_paths[i], artifact);
-        let layer = Layer::new("loader", Status::Fail, format!("dlopen({flags}): {error}")).with(
-            LoaderDetails {
-                dlerror: Some(error.clone()),
-                flags,
-                us,
-            },
-        );
+        let layer = Layer::new(
+            "loader",
+            LayerStatus::Fail,
+            format!("dlopen({flags}): {error}"),
+        )
+        .with(LoaderDetails {
+            dlerror: Some(error.clone()),
+            flags,
+            us,
+        });
         return (
             layer,
             verdict_with(
@@ -292,7 +295,7 @@ pub fn loader_layer(
             };
             let layer = Layer::new(
                 "loader",
-                Status::Fail,
+                LayerStatus::Fail,
                 format!("the process died inside dlopen: {}", death(run)),
             );
             (
@@ -310,7 +313,7 @@ pub fn loader_layer(
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
             let layer = Layer::new(
                 "loader",
-                Status::Skip,
+                LayerStatus::Skip,
                 format!("not reached: the process died while loading {previous}"),
             );
             let error = format!("(never opened: the host crashed while opening {previous})");
@@ -327,9 +330,9 @@ pub fn loader_layer(
         }
         _ => {
             let status = if run.exec_failed().is_some() {
-                Status::Error
+                LayerStatus::Error
             } else {
-                Status::Fail
+                LayerStatus::Fail
             };
             let layer = Layer::new(
                 "loader",
@@ -372,7 +375,7 @@ pub fn go_open_layer(
         if e.ok {
             let layer = Layer::new(
                 "go-open",
-                Status::Pass,
+                LayerStatus::Pass,
                 format!("plugin.Open ok in {ms:.1} ms with {harness}"),
             )
             .with(details);
@@ -383,7 +386,7 @@ pub fn go_open_layer(
         }
         let error = paths.apply_go(e.error.as_deref().unwrap_or(""));
         let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
-        let layer = Layer::new("go-open", Status::Fail, error.clone()).with(details);
+        let layer = Layer::new("go-open", LayerStatus::Fail, error.clone()).with(details);
         return (
             layer,
             verdict_with(
@@ -411,7 +414,7 @@ pub fn go_open_layer(
             let error = fatal.unwrap_or_else(|| run.ended.describe());
             let layer = Layer::new(
                 "go-open",
-                Status::Fail,
+                LayerStatus::Fail,
                 format!("the harness died inside plugin.Open: {}", death(run)),
             )
             .with(GoOpenDied {
@@ -433,7 +436,7 @@ pub fn go_open_layer(
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
             let layer = Layer::new(
                 "go-open",
-                Status::Skip,
+                LayerStatus::Skip,
                 format!("not reached: the harness died while opening {previous}"),
             );
             let error = format!("(never opened: the host crashed while opening {previous})");
@@ -452,7 +455,7 @@ pub fn go_open_layer(
             // Died later (another plugin's lifecycle): this one was never reached.
             let layer = Layer::new(
                 "go-open",
-                Status::Skip,
+                LayerStatus::Skip,
                 format!("not reached: {}", death(run)),
             );
             (
@@ -469,9 +472,9 @@ pub fn go_open_layer(
             // Died before opening anything: a quota or the seccomp profile stopped the
             // harness (a finding); a harness that could not even be executed is plugctl's.
             let status = if run.exec_failed().is_some() {
-                Status::Error
+                LayerStatus::Error
             } else {
-                Status::Fail
+                LayerStatus::Fail
             };
             let layer = Layer::new(
                 "go-open",
@@ -499,7 +502,7 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
     if lookups.is_empty() {
         return Layer::new(
             "contract",
-            Status::Skip,
+            LayerStatus::Skip,
             "plugin not opened (or exports no symbols)",
         );
     }
@@ -552,9 +555,9 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
                 checked.join(", ")
             )
         };
-        Layer::new("contract", Status::Pass, reason).with(details)
+        Layer::new("contract", LayerStatus::Pass, reason).with(details)
     } else {
-        Layer::new("contract", Status::Fail, failures.join("; ")).with(details)
+        Layer::new("contract", LayerStatus::Fail, failures.join("; ")).with(details)
     }
 }
 
@@ -624,14 +627,14 @@ pub fn phases(run: &ChildRun, i: usize) -> Vec<Phase> {
 
 pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
     if !opened {
-        return Layer::new("lifecycle", Status::Skip, "plugin not opened");
+        return Layer::new("lifecycle", LayerStatus::Skip, "plugin not opened");
     }
     let ps = phases(run, i);
     if ps.is_empty() || ps.iter().all(|p| p.status == "missing") {
         let names: Vec<&str> = ps.iter().map(|p| p.symbol.as_str()).collect();
         return Layer::new(
             "lifecycle",
-            Status::Skip,
+            LayerStatus::Skip,
             format!(
                 "no lifecycle functions exported (looked for {})",
                 names.join(", ")
@@ -695,7 +698,11 @@ pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
         };
         parts.push(text);
     }
-    let status = if failed { Status::Fail } else { Status::Pass };
+    let status = if failed {
+        LayerStatus::Fail
+    } else {
+        LayerStatus::Pass
+    };
     Layer::new("lifecycle", status, parts.join("; ")).with(LifecycleDetails { phases: ps })
 }
 
@@ -789,9 +796,9 @@ pub fn env_layer(
         });
     }
     let status = if missed.is_empty() {
-        Status::Pass
+        LayerStatus::Pass
     } else {
-        Status::Fail
+        LayerStatus::Fail
     };
     Layer::new("env", status, parts.join("; ")).with(EnvDetails {
         set: if after_open {
@@ -860,7 +867,7 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
         } else {
             format!("the harness died: {}", death(run))
         };
-        return Layer::new("reload", Status::Fail, why).with(ReloadDetails {
+        return Layer::new("reload", LayerStatus::Fail, why).with(ReloadDetails {
             steps,
             growth: None,
         });
@@ -893,9 +900,9 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
         }
     );
     let status = if leak || !failed_opens.is_empty() {
-        Status::Fail
+        LayerStatus::Fail
     } else {
-        Status::Pass
+        LayerStatus::Pass
     };
     let reason = if failed_opens.is_empty() {
         reason

@@ -15,14 +15,14 @@ use anyhow::{Context, Result, bail};
 use super::containment::{isolation_layer, limits_layer, seccomp_layer, seccomp_summary};
 use super::harness::{ExportSpec, Harness, HarnessSpec, PluginSpec};
 use super::{
-    ArtifactLoad, ChildRun, Comparison, EnvShown, Layer, Masker, Options, Report, Sandbox, Status,
-    bwrap, child, harness, lifecycle_check, observe, reload, runsc, seccomp,
+    ArtifactLoad, ChildRun, Comparison, EnvShown, Layer, LayerStatus, LoadOptions, LoadReport,
+    Masker, Sandbox, bwrap, child, harness, lifecycle_check, observe, reload, runsc, seccomp,
 };
 use crate::golang::{GoFacts, GoRole};
 use crate::predict;
 
 /// Loads the plugins for real and reports every layer.
-pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
+pub fn load(options: &LoadOptions, progress: &dyn Fn(&str)) -> Result<LoadReport> {
     if options.plugins.is_empty() {
         bail!("no plugin given");
     }
@@ -66,7 +66,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
         .as_ref()
         .map(|sp| seccomp_summary(sp, &runs))
         .transpose()?;
-    Ok(Report {
+    Ok(LoadReport {
         host: options.host.as_ref().map(|h| h.display().to_string()),
         sandbox: options.sandbox,
         env: options
@@ -119,7 +119,7 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn predict(options: &Options) -> Result<Inputs> {
+    fn predict(options: &LoadOptions) -> Result<Inputs> {
         let user_paths: Vec<String> = options
             .plugins
             .iter()
@@ -184,7 +184,7 @@ impl Inputs {
 }
 
 /// The sandbox program must exist: a clear error (exit 2) before any child runs.
-fn check_sandbox(options: &Options) -> Result<()> {
+fn check_sandbox(options: &LoadOptions) -> Result<()> {
     match options.sandbox {
         Sandbox::Native => {
             bwrap::find()?;
@@ -215,7 +215,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(options: &Options, inputs: &Inputs) -> Result<Plan> {
+    fn new(options: &LoadOptions, inputs: &Inputs) -> Result<Plan> {
         // The inputs and everything they resolve to are bound read-only into the sandbox.
         let bound_inputs: Vec<PathBuf> = inputs
             .abs_paths
@@ -319,7 +319,7 @@ impl Plan {
 
 /// Loader layer: the C shim, every object in order, one process.
 fn run_loader(
-    options: &Options,
+    options: &LoadOptions,
     inputs: &Inputs,
     plan: &Plan,
     progress: &dyn Fn(&str),
@@ -341,7 +341,7 @@ fn run_loader(
 /// The Go harness: mirroring `--go`, the Go host, or the first Go plugin; built (or
 /// found in the cache). `(None, Some(why))` when it cannot be.
 fn go_harness(
-    options: &Options,
+    options: &LoadOptions,
     inputs: &Inputs,
     notes: &mut Vec<String>,
     progress: &dyn Fn(&str),
@@ -380,7 +380,7 @@ fn go_harness(
 
 /// Hot-reload copies (`--reload N`), rebuilt from `--source`.
 fn reload_copies(
-    options: &Options,
+    options: &LoadOptions,
     inputs: &Inputs,
     progress: &dyn Fn(&str),
 ) -> Result<Option<reload::Copies>> {
@@ -416,7 +416,7 @@ struct GoRuns {
 /// What the harness is asked to do: with the lifecycle (and `--expect`) or only the open,
 /// with or without the reload copies.
 fn harness_spec(
-    options: &Options,
+    options: &LoadOptions,
     inputs: &Inputs,
     plan: &Plan,
     copies: Option<&reload::Copies>,
@@ -487,7 +487,7 @@ fn harness_spec(
 /// Go layers: the harness once for every Go layer, again for `--env-after-open`'s
 /// comparison, and once per illegal order for `--lifecycle-check`.
 fn run_go(
-    options: &Options,
+    options: &LoadOptions,
     inputs: &Inputs,
     plan: &mut Plan,
     h: &Harness,
@@ -547,7 +547,7 @@ struct Children<'a> {
 /// Every layer of artifact `i`, and its observed verdict next to the prediction.
 fn artifact_load(
     i: usize,
-    options: &Options,
+    options: &LoadOptions,
     inputs: &Inputs,
     plan: &Plan,
     children: &Children,
@@ -580,7 +580,7 @@ fn artifact_load(
             let harness_label = harness.map(|h| h.plan.describe()).unwrap_or_default();
             let (open_layer, go_verdict) =
                 observe::go_open_layer(run, i, user_paths, item, &inputs.path_map, &harness_label);
-            let opened = open_layer.status == Status::Pass;
+            let opened = open_layer.status == LayerStatus::Pass;
             layers.push(open_layer);
             // `inspect` predicts for the host given: a Go host's plugin.Open, else a
             // C program's dlopen; the observation compared is the same scenario.
@@ -601,7 +601,7 @@ fn artifact_load(
                             .collect(),
                     )
                 } else {
-                    Layer::new("lifecycle-check", Status::Skip, "plugin not opened")
+                    Layer::new("lifecycle-check", LayerStatus::Skip, "plugin not opened")
                 });
             }
             if !options.env.is_empty() {
@@ -616,7 +616,7 @@ fn artifact_load(
                         item.go.as_ref(),
                     )
                 } else {
-                    Layer::new("env", Status::Skip, "plugin not opened")
+                    Layer::new("env", LayerStatus::Skip, "plugin not opened")
                 });
             }
             if i == 0 && options.reload > 0 {
@@ -630,7 +630,7 @@ fn artifact_load(
         (_, Some(err)) if through_go => {
             layers.push(Layer::new(
                 "go-open",
-                Status::Error,
+                LayerStatus::Error,
                 format!("no Go harness: {err}"),
             ));
         }
@@ -640,7 +640,7 @@ fn artifact_load(
             } else {
                 "not a Go plugin and no Go host"
             };
-            layers.push(Layer::new("go-open", Status::Skip, why));
+            layers.push(Layer::new("go-open", LayerStatus::Skip, why));
         }
     }
     // The sandbox's own layers, over the runs this artifact went through.
