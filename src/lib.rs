@@ -22,4 +22,5 @@ pub mod report;
 pub mod runtime;
 pub mod shell;
 pub mod toolchain;
+pub mod units;
 pub mod verdict;

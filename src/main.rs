@@ -19,7 +19,21 @@ fn main() -> ExitCode {
     if let Some(status) = commands::generate::special_mode() {
         return ExitCode::from(status.code());
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A flag's value its parser refused (`--timeout 3parsecs`): one line, exit 2, as
+        // every other bad input.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!(
+                "plugctl: {}",
+                first.strip_prefix("error: ").unwrap_or(first)
+            );
+            return ExitCode::from(ExitStatus::Error.code());
+        }
+        Err(e) => e.exit(),
+    };
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &cli.global),
         Command::Build(args) => commands::build::run(args, &cli.global),

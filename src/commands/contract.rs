@@ -53,7 +53,7 @@ pub fn run(args: &ContractArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         let st = c.find_struct(name)?;
         let schema = schema::for_struct(&c, st);
         let Some(config) = &args.config else {
-            write_stdout(&(serde_json::to_string_pretty(&schema)? + "\n"))?;
+            write_stdout(&report::contract::schema_json(&schema))?;
             return Ok(ExitStatus::Success);
         };
         let text = std::fs::read_to_string(config)

@@ -9,6 +9,7 @@ use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::compare;
 use crate::gobuild::render;
+use crate::report;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -36,7 +37,7 @@ pub struct DiffArgs {
 pub fn run(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let d = compare::compare_paths(&args.a, &args.b)?;
     let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&d)? + "\n",
+        Format::Json => report::diff::json(&d),
         Format::Table => render::diff(&d, stdout_style(global.color)),
     };
     if !(global.quiet && args.format == Format::Table) {

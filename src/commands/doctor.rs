@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs};
-use crate::doctor::{self, DoctorReport, Status};
+use crate::doctor::{self, DoctorReport};
 use crate::report;
 
 pub const EXAMPLES: &str = "\
@@ -79,29 +79,13 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     }
     let text = match args.format {
         Format::Json => report::doctor::render_json(&report),
-        Format::Table if global.quiet => quiet_table(&report, global),
+        Format::Table if global.quiet => {
+            report::doctor::render_failed(&report, stdout_style(global.color))
+        }
         Format::Table => report::doctor::render_table(&report, stdout_style(global.color)),
     };
     write_stdout(&text)?;
     Ok(exit_status(&report))
-}
-
-/// With -q: only the failed checks, and nothing at all when none failed.
-fn quiet_table(report: &DoctorReport, global: &GlobalArgs) -> String {
-    let failed: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .cloned()
-        .collect();
-    if failed.is_empty() {
-        return String::new();
-    }
-    let only = DoctorReport {
-        cache_dir: report.cache_dir.clone(),
-        checks: failed,
-    };
-    report::doctor::render_table(&only, stdout_style(global.color))
 }
 
 /// 1 when any check failed, else 0 (warnings and skipped checks do not fail).
@@ -116,7 +100,7 @@ pub fn exit_status(report: &DoctorReport) -> ExitStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doctor::Check;
+    use crate::doctor::{Check, Status};
 
     fn report(statuses: &[Status]) -> DoctorReport {
         let checks = statuses

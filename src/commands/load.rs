@@ -2,15 +2,16 @@
 //! report every layer next to `inspect`'s prediction.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::{ExitStatus, stdout_style, write_stdout};
+use super::{ExitStatus, stdout_style, values, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::report;
 use crate::runtime::contract::{self, Lifecycle};
-use crate::runtime::{self, Limits, Sandbox, Status, env, seccomp};
+use crate::runtime::{self, EnvVar, Expect, LayerStatus, Limits, Sandbox, env};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -48,8 +49,8 @@ pub struct LoadArgs {
 
     /// Pass NAME=VALUE (or NAME, taking plugctl's own value) to the child; repeatable.
     /// The child's environment holds nothing else. Values of secret-looking names are masked.
-    #[arg(long = "env", value_name = "NAME[=VALUE]")]
-    pub env: Vec<String>,
+    #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = values::env_var)]
+    pub env: Vec<EnvVar>,
 
     /// Read variables from a dotenv-style file; repeatable.
     #[arg(long = "env-file", value_name = "FILE")]
@@ -60,8 +61,8 @@ pub struct LoadArgs {
     pub env_after_open: bool,
 
     /// Expected export and Go type, e.g. 'Handler=func(context.Context) error'; repeatable.
-    #[arg(long = "expect", value_name = "NAME[=TYPE]")]
-    pub expect: Vec<String>,
+    #[arg(long = "expect", value_name = "NAME[=TYPE]", value_parser = values::expect)]
+    pub expect: Vec<Expect>,
 
     /// A contract file (TOML: [expect] NAME = "TYPE", [lifecycle] init/run/close/phase_timeout).
     #[arg(long, value_name = "FILE")]
@@ -77,11 +78,11 @@ pub struct LoadArgs {
     #[arg(long = "close", value_name = "NAME")]
     pub close_fn: Option<String>,
     /// Time each lifecycle phase may take (default 10s).
-    #[arg(long, value_name = "DURATION")]
-    pub phase_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub phase_timeout: Option<Duration>,
     /// Cancel Run's context after this long (default: never).
-    #[arg(long, value_name = "DURATION")]
-    pub run_for: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub run_for: Option<Duration>,
     /// Also call the illegal orders (Run before Init, Init twice, Run after Close, Close
     /// twice), each in a fresh process, and report refused/panicked/hung/accepted; the
     /// contract file's [lifecycle_check] states what is expected (default: refused).
@@ -90,8 +91,8 @@ pub struct LoadArgs {
     pub lifecycle_check: bool,
 
     /// Wall-clock limit per child process.
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = values::duration)]
+    pub timeout: Duration,
 
     /// Open N rebuilt copies one after another in one host (needs --source).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -101,13 +102,13 @@ pub struct LoadArgs {
     pub source: Option<PathBuf>,
 
     /// Memory limit (cgroup memory controller; RLIMIT_DATA as a backstop), e.g. 256M.
-    #[arg(long, value_name = "SIZE")]
-    pub memory: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = values::size)]
+    pub memory: Option<u64>,
     /// CPU time limit (RLIMIT_CPU), e.g. 10s.
-    #[arg(long, value_name = "DURATION")]
-    pub cpu_time: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub cpu_time: Option<Duration>,
     /// CPU bandwidth in CPUs (cgroup cpu controller), e.g. 0.5.
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", value_parser = values::cpus)]
     pub cpus: Option<f64>,
     /// Maximum tasks, threads included (pids cgroup; RLIMIT_NPROC).
     #[arg(long, visible_alias = "max-threads", value_name = "N")]
@@ -124,6 +125,7 @@ pub struct LoadArgs {
     pub writable: bool,
 
     /// `learn [OUT.json]` (default seccomp-profile.json) or `enforce PROFILE.json`.
+    // Two words: read by `values::seccomp_mode` (a value parser sees one value at a time).
     #[arg(long, num_args = 1..=2, value_names = ["MODE", "PROFILE"])]
     pub seccomp: Option<Vec<String>>,
 
@@ -148,14 +150,14 @@ pub enum SandboxArg {
     Gvisor,
 }
 
-fn options(args: &LoadArgs) -> Result<runtime::Options> {
+/// The typed flags, merged with `--env-file`s and the contract file, as the runtime's
+/// options.
+fn options(args: &LoadArgs) -> Result<runtime::LoadOptions> {
     let mut vars = Vec::new();
     for file in &args.env_file {
-        vars.extend(env::parse_env_file(file)?);
+        vars.extend(values::env_file(file)?);
     }
-    for arg in &args.env {
-        vars.push(env::parse_env_arg(arg)?);
-    }
+    vars.extend(args.env.iter().cloned());
     let vars = env::merge(vars);
     let file = match &args.contract {
         Some(path) => contract::read_contract_file(path)?,
@@ -163,9 +165,8 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
     };
     let mut expect = file.expect.clone();
     for e in &args.expect {
-        let e = contract::parse_expect(e)?;
         expect.retain(|x| x.name != e.name);
-        expect.push(e);
+        expect.push(e.clone());
     }
     let mut lifecycle = Lifecycle::default();
     let pick =
@@ -177,62 +178,36 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
     lifecycle.init = pick(&args.init_fn, &file.init, lifecycle.init.clone());
     lifecycle.run = pick(&args.run_fn, &file.run, lifecycle.run.clone());
     lifecycle.close = pick(&args.close_fn, &file.close, lifecycle.close.clone());
-    let cli_timeout = args
-        .phase_timeout
-        .as_deref()
-        .map(contract::parse_duration)
-        .transpose()?;
-    if let Some(d) = cli_timeout.or(file.phase_timeout) {
+    if let Some(d) = args.phase_timeout.or(file.phase_timeout) {
         lifecycle.phase_timeout = d;
     }
-    let cli_run_for = args
-        .run_for
-        .as_deref()
-        .map(contract::parse_duration)
-        .transpose()?;
-    if let Some(d) = cli_run_for.or(file.run_for) {
+    if let Some(d) = args.run_for.or(file.run_for) {
         lifecycle.run_for = d;
     }
     let lifecycle_check = args.lifecycle_check.then(|| {
         let mut check = file.lifecycle_check.clone();
-        if let Some(d) = cli_timeout {
+        if let Some(d) = args.phase_timeout {
             check.init_timeout = d;
             check.run_timeout = d;
             check.close_timeout = d;
         }
-        if let Some(d) = cli_run_for {
+        if let Some(d) = args.run_for {
             check.run_for = d;
         }
         check
     });
-    let seccomp = match args.seccomp.as_deref() {
-        None => None,
-        Some([mode]) if mode == "learn" => Some(seccomp::Mode::Learn {
-            out: PathBuf::from("seccomp-profile.json"),
-        }),
-        Some([mode, out]) if mode == "learn" => Some(seccomp::Mode::Learn {
-            out: PathBuf::from(out),
-        }),
-        Some([mode, profile]) if mode == "enforce" => Some(seccomp::Mode::Enforce {
-            profile: PathBuf::from(profile),
-        }),
-        Some([mode]) if mode == "enforce" => bail!("--seccomp enforce needs a PROFILE"),
-        Some(other) => bail!(
-            "--seccomp {}: expected `learn [OUT]` or `enforce PROFILE`",
-            other.join(" ")
-        ),
-    };
+    let seccomp = args
+        .seccomp
+        .as_deref()
+        .map(values::seccomp_mode)
+        .transpose()?;
     if args.reload > 0 && args.source.is_none() {
         bail!(
             "--reload {} needs --source DIR: copies with distinct plugin paths are rebuilt from source",
             args.reload
         );
     }
-    if args.cpus.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
-        bail!("--cpus must be a positive number");
-    }
-    Ok(runtime::Options {
-        plugins: args.plugins.clone(),
+    Ok(runtime::LoadOptions {
         host: args.host.clone(),
         go: args.go.clone(),
         lazy: args.lazy,
@@ -242,18 +217,10 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
         lifecycle,
         reload: args.reload,
         source: args.source.clone(),
-        timeout: contract::parse_duration(&args.timeout)?,
+        timeout: args.timeout,
         limits: Limits {
-            memory: args
-                .memory
-                .as_deref()
-                .map(contract::parse_size)
-                .transpose()?,
-            cpu_time: args
-                .cpu_time
-                .as_deref()
-                .map(contract::parse_duration)
-                .transpose()?,
+            memory: args.memory,
+            cpu_time: args.cpu_time,
             max_pids: args.max_pids,
             open_files: args.open_files,
             cpus: args.cpus,
@@ -267,6 +234,7 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
         },
         loader_only: args.loader_only,
         lifecycle_check,
+        ..runtime::LoadOptions::new(args.plugins.clone())
     })
 }
 
@@ -290,12 +258,12 @@ pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 }
 
 /// 2 when an input is unreadable or a layer could not run; 1 when a layer failed; else 0.
-pub fn exit_status(report: &runtime::Report) -> ExitStatus {
+pub fn exit_status(report: &runtime::LoadReport) -> ExitStatus {
     let unreadable = report.artifacts.iter().any(|a| a.unreadable.is_some());
-    let worst: Vec<Status> = report.artifacts.iter().map(|a| a.worst()).collect();
-    if unreadable || worst.contains(&Status::Error) {
+    let worst: Vec<LayerStatus> = report.artifacts.iter().map(|a| a.worst()).collect();
+    if unreadable || worst.contains(&LayerStatus::Error) {
         ExitStatus::Error
-    } else if worst.contains(&Status::Fail) {
+    } else if worst.contains(&LayerStatus::Fail) {
         ExitStatus::Findings
     } else {
         ExitStatus::Success

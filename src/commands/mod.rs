@@ -10,8 +10,9 @@ pub mod inputs;
 pub mod inspect;
 pub mod load;
 pub mod matrix;
+pub mod values;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
@@ -83,15 +84,14 @@ impl ExitStatus {
     }
 }
 
-/// Decides colour for stdout: `--color`, then `NO_COLOR`, `TERM=dumb` and whether stdout is a terminal.
+/// Decides colour for stdout: `--color`, then (auto) what `anstream` decides for a stream:
+/// `NO_COLOR`, `CLICOLOR`/`CLICOLOR_FORCE`, `TERM=dumb` and whether stdout is a terminal.
 pub fn stdout_style(choice: ColorChoice) -> Style {
     let color = match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
-                && std::io::stdout().is_terminal()
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
         }
     };
     Style { color }

@@ -560,25 +560,11 @@ pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
         );
     };
     on_detail(&format!("gVisor smoke load of {}", object.display()));
-    let options = crate::runtime::Options {
-        plugins: vec![object.clone()],
-        host: None,
-        go: None,
-        lazy: false,
-        env: Vec::new(),
-        env_after_open: false,
-        expect: Vec::new(),
-        lifecycle: crate::runtime::Lifecycle::default(),
-        lifecycle_check: None,
-        reload: 0,
-        source: None,
+    let options = crate::runtime::LoadOptions {
         timeout: Duration::from_secs(30),
-        limits: crate::runtime::Limits::default(),
-        isolate_network: true,
-        readonly: true,
-        seccomp: None,
         sandbox: crate::runtime::Sandbox::Gvisor,
         loader_only: true,
+        ..crate::runtime::LoadOptions::new(vec![object.clone()])
     };
     let started = std::time::Instant::now();
     let failed = |why: String| {
@@ -592,8 +578,8 @@ pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
             let layer = |n: &str| a.layers.iter().find(|l| l.layer == n);
             match (layer("loader"), layer("isolation")) {
                 (Some(l), Some(i))
-                    if l.status == crate::runtime::Status::Pass
-                        && i.status == crate::runtime::Status::Pass =>
+                    if l.status == crate::runtime::LayerStatus::Pass
+                        && i.status == crate::runtime::LayerStatus::Pass =>
                 {
                     Check::new(
                         ID,

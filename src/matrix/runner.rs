@@ -933,15 +933,11 @@ fn load_with_runtime(
             .map(runtime::contract::parse_duration)
             .transpose()
     };
-    let options = runtime::Options {
-        plugins,
+    let options = runtime::LoadOptions {
         host: host.map(|h| dir.join(&h.name)),
-        go: None,
         lazy: o.lazy,
         env: vars,
         env_after_open: o.env_after_open,
-        expect: Vec::new(),
-        lifecycle: runtime::Lifecycle::default(),
         reload: o.reload,
         source: (o.reload > 0).then(|| ctx.builder.src().join(&row.plugins[0].dir)),
         timeout: timeout_of(row),
@@ -956,12 +952,7 @@ fn load_with_runtime(
             open_files: o.open_files,
             cpus: o.cpus,
         },
-        isolate_network: true,
-        readonly: true,
-        seccomp: None,
-        sandbox: runtime::Sandbox::Native,
-        loader_only: false,
-        lifecycle_check: None,
+        ..runtime::LoadOptions::new(plugins)
     };
     let started = Instant::now();
     let report = runtime::load(&options, &|m| step(m))?;
@@ -989,23 +980,29 @@ fn load_with_runtime(
             match layer.layer {
                 "env" => {
                     facts.env = env_fact_real(
-                        &layer.details,
+                        layer.details.as_ref(),
                         o.env_after_open,
                         watched_var(row).as_deref(),
                     );
                     notes.push(format!("env: {}", layer.reason));
                 }
                 "reload" => {
-                    facts.goroutines_per_reload = layer.details["goroutines_per_reload"].as_f64();
-                    facts.rss_mib_per_reload = layer.details["rss_mib_per_reload"].as_f64();
+                    if let Some(runtime::Details::Reload(d)) = &layer.details {
+                        facts.goroutines_per_reload =
+                            d.growth.as_ref().map(|g| g.goroutines_per_reload);
+                        facts.rss_mib_per_reload = d.growth.as_ref().map(|g| g.rss_mib_per_reload);
+                    }
                     notes.push(format!("reload: {}", strip_dir(&layer.reason, dir)));
                 }
-                "limits" if layer.status == runtime::Status::Fail => {
+                "limits" if layer.status == runtime::LayerStatus::Fail => {
                     notes.push(format!("limits: {}", layer.reason))
                 }
-                "go-open" | "lifecycle" if layer.status != runtime::Status::Pass => notes.push(
-                    format!("{}: {}", layer.layer, strip_dir(&layer.reason, dir)),
-                ),
+                "go-open" | "lifecycle" if layer.status != runtime::LayerStatus::Pass => notes
+                    .push(format!(
+                        "{}: {}",
+                        layer.layer,
+                        strip_dir(&layer.reason, dir)
+                    )),
                 _ => {}
             }
         }
@@ -1065,25 +1062,26 @@ fn watched_var(row: &Row) -> Option<String> {
         .cloned()
 }
 
-fn env_fact_real(details: &Value, after_open: bool, var: Option<&str>) -> Option<String> {
+fn env_fact_real(
+    details: Option<&runtime::Details>,
+    after_open: bool,
+    var: Option<&str>,
+) -> Option<String> {
     let var = var?;
-    let row = details["vars"]
-        .as_array()?
-        .iter()
-        .find(|v| v["name"] == var)?;
-    let non_empty = |k: &str| row[k].as_array().is_some_and(|a| !a.is_empty());
+    let Some(runtime::Details::Env(env)) = details else {
+        return None;
+    };
+    let row = env.vars.iter().find(|v| v.name == var)?;
+    let seen_after_open = !row.seen_after_open.is_empty();
     let fact = if after_open {
-        if row["verdict"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("MISSED"))
-        {
+        if row.missed() {
             "missed"
-        } else if non_empty("seen_after_open") || non_empty("seen_after_init") {
+        } else if seen_after_open || !row.seen_after_init.is_empty() {
             "seen"
         } else {
             "not-read"
         }
-    } else if non_empty("seen_after_open") {
+    } else if seen_after_open {
         "seen"
     } else {
         "not-read"

@@ -8,6 +8,11 @@ use crate::contract::{Contract, StructContract, Symbol};
 
 use super::Style;
 
+/// `contract --schema NAME`: the JSON Schema of one struct, as one pretty document.
+pub fn schema_json(schema: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(schema).expect("a schema serialises") + "\n"
+}
+
 /// `contract --format json`: the whole contract, or one symbol with the structs it reaches.
 pub fn json(contract: &Contract, symbol: Option<&Symbol>) -> String {
     #[derive(Serialize)]

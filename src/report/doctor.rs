@@ -92,3 +92,21 @@ pub fn render_table(report: &DoctorReport, style: Style) -> String {
     ));
     out
 }
+
+/// With -q: only the failed checks, and nothing at all when none failed.
+pub fn render_failed(report: &DoctorReport, style: Style) -> String {
+    let failed: Vec<Check> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .cloned()
+        .collect();
+    if failed.is_empty() {
+        return String::new();
+    }
+    let only = DoctorReport {
+        cache_dir: report.cache_dir.clone(),
+        checks: failed,
+    };
+    render_table(&only, style)
+}

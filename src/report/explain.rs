@@ -4,33 +4,10 @@
 use serde::Serialize;
 
 use super::Style;
+use super::wrap::paragraph;
 use crate::findings::Code;
 
 const WIDTH: usize = 88;
-
-/// Wraps `text` at spaces to `width` columns, each line prefixed by `indent`.
-fn wrap(text: &str, indent: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
-            out.push_str(indent);
-            out.push_str(&line);
-            out.push('\n');
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        out.push_str(indent);
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
 
 /// The full explanation of one code, as plain (optionally coloured) text.
 pub fn render_code(code: Code, style: Style) -> String {
@@ -43,7 +20,7 @@ pub fn render_code(code: Code, style: Style) -> String {
     );
     out.push_str(&style.paint(&heading, None, true));
     out.push_str("\n\n");
-    out.push_str(&wrap(code.explanation(), "", WIDTH));
+    out.push_str(&paragraph(code.explanation(), "", WIDTH));
     let sections = [
         ("How plugctl detects it", code.detection()),
         ("Runtime error", code.runtime_error()),
@@ -56,13 +33,13 @@ pub fn render_code(code: Code, style: Style) -> String {
         out.push('\n');
         out.push_str(&style.paint(title, None, true));
         out.push('\n');
-        out.push_str(&wrap(text, "  ", WIDTH));
+        out.push_str(&paragraph(text, "  ", WIDTH));
     }
     if code.severity() == crate::findings::Severity::Error {
         out.push('\n');
         out.push_str(&style.paint("Exit status", None, true));
         out.push('\n');
-        out.push_str(&wrap(
+        out.push_str(&paragraph(
             "An error-level finding: `plugctl inspect` exits 1 under the default `--fail-on error`, and SARIF marks it `error`. Every artifact that will not load carries at least one.",
             "  ",
             WIDTH,
@@ -94,7 +71,7 @@ pub fn render_list(style: Style) -> String {
         ));
     }
     out.push('\n');
-    out.push_str(&wrap(EXIT_RULE, "", WIDTH));
+    out.push_str(&paragraph(EXIT_RULE, "", WIDTH));
     out
 }
 
@@ -129,20 +106,4 @@ pub fn render_json(codes: &[Code]) -> String {
     let mut text = serde_json::to_string_pretty(&items).expect("codes serialize infallibly");
     text.push('\n');
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrapping_keeps_every_word() {
-        let text = "one two three four five six seven eight nine ten";
-        let wrapped = wrap(text, "  ", 16);
-        assert!(wrapped.lines().all(|l| l.len() <= 16), "{wrapped}");
-        assert_eq!(
-            wrapped.split_whitespace().collect::<Vec<_>>().join(" "),
-            text
-        );
-    }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Style;
 use crate::runtime::child::ms;
-use crate::runtime::{ChildRun, Report, Status};
+use crate::runtime::{ChildRun, LayerStatus, LoadReport};
 
 const WIDTH: u16 = 110;
 
@@ -17,7 +17,7 @@ struct Document<'a> {
     command: &'static str,
     plugctl_version: &'static str,
     #[serde(flatten)]
-    report: &'a Report,
+    report: &'a LoadReport,
     summary: Summary,
 }
 
@@ -29,7 +29,7 @@ struct Summary {
     prediction_mismatches: usize,
 }
 
-fn summary(report: &Report) -> Summary {
+fn summary(report: &LoadReport) -> Summary {
     Summary {
         artifacts: report.artifacts.len(),
         loaded: report
@@ -41,13 +41,13 @@ fn summary(report: &Report) -> Summary {
             .artifacts
             .iter()
             .flat_map(|a| &a.layers)
-            .filter(|l| l.status == Status::Fail)
+            .filter(|l| l.status == LayerStatus::Fail)
             .count(),
         prediction_mismatches: report.disagreements().len(),
     }
 }
 
-pub fn json(report: &Report) -> String {
+pub fn json(report: &LoadReport) -> String {
     let doc = Document {
         schema_version: super::json::SCHEMA_VERSION,
         command: "load",
@@ -58,13 +58,13 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(&doc).expect("load report serialises") + "\n"
 }
 
-fn status_cell(style: Style, status: Status) -> String {
+fn status_cell(style: Style, status: LayerStatus) -> String {
     let color = match status {
-        Status::Pass => Color::Green,
-        Status::Fail | Status::Error => Color::Red,
-        Status::Skip => Color::Yellow,
+        LayerStatus::Pass => Color::Green,
+        LayerStatus::Fail | LayerStatus::Error => Color::Red,
+        LayerStatus::Skip => Color::Yellow,
     };
-    style.paint(status.as_str(), Some(color), status != Status::Pass)
+    style.paint(status.as_str(), Some(color), status != LayerStatus::Pass)
 }
 
 fn new_table(style: Style) -> Table {
@@ -132,74 +132,62 @@ fn died_with(r: &ChildRun) -> Option<String> {
     Some(format!("stderr:\n{shown}"))
 }
 
+/// A value as compact JSON (`[1,2,3]`, `["A"]`), as the text output has always shown lists.
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 fn isolation_line(r: &ChildRun) -> String {
     let Some(i) = &r.isolation else {
         return "the sandbox stage did not report".into();
     };
-    let s = |k: &str| i[k].as_str().unwrap_or("").to_string();
-    let list = |k: &str| {
-        i[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default()
-    };
-    let p = &i["probe"];
-    let yes = |k: &str| i[k] == true;
+    let p = &i.probe;
     let mut lines = vec![
         format!(
             "sandbox: {} — every claim below was checked by a probe inside it before the target ran",
-            s("backend")
+            i.backend
         ),
-        format!("network: {}", s("network")),
-        format!("files: {}", s("filesystem")),
+        format!("network: {}", i.network),
+        format!("files: {}", i.filesystem),
         format!(
             "processes: {} (visible pids {}; ptrace of its parent {})",
-            if yes("pid_isolated") {
+            if i.pid_isolated {
                 "own PID namespace, plugctl not visible"
             } else {
                 "NOT isolated: plugctl's processes are visible"
             },
-            p["visible_pids"],
-            p["ptrace_parent"].as_str().unwrap_or("?")
+            json_text(&p.visible_pids),
+            p.ptrace_parent
         ),
         format!(
             "privileges: capabilities {}, no_new_privs {}, uid {}; setns {}, unshare(user) {}, mount tmpfs {}",
-            p["cap_eff"].as_str().unwrap_or("?"),
-            p["no_new_privs"],
-            p["uid"],
-            p["setns"].as_str().unwrap_or("?"),
-            p["unshare_user"].as_str().unwrap_or("?"),
-            p["mount_tmpfs"].as_str().unwrap_or("?")
+            p.cap_eff, p.no_new_privs, p.uid, p.setns, p.unshare_user, p.mount_tmpfs
         ),
         format!(
             "cgroups inside: {} (file system {}, mkdir {}, mount {})",
-            if yes("cgroup_locked") {
+            if i.cgroup_locked {
                 "cannot be changed"
             } else {
                 "CHANGEABLE"
             },
-            if p["cgroupfs_visible"] == true {
+            if p.cgroupfs_visible {
                 "visible"
             } else {
                 "not mounted"
             },
-            p["cgroup_mkdir"].as_str().unwrap_or("?"),
-            p["cgroup_mount"].as_str().unwrap_or("?")
+            p.cgroup_mkdir,
+            p.cgroup_mount
         ),
         format!(
             "plugctl's environment: {}",
-            if yes("env_isolated") {
+            if i.env_isolated {
                 "no value readable from any visible /proc/*/environ".to_string()
             } else {
-                format!("READABLE: {}", i["parent_env_seen"])
+                format!("READABLE: {}", json_text(&i.parent_env_seen))
             }
         ),
     ];
-    let env = list("env");
+    let env = i.env.join(" ");
     lines.push(format!(
         "env: {}",
         if env.is_empty() {
@@ -208,11 +196,11 @@ fn isolation_line(r: &ChildRun) -> String {
             env
         }
     ));
-    let rl = list("rlimits");
+    let rl = i.rlimits.join(" ");
     if !rl.is_empty() {
         lines.push(format!("rlimits: {rl}"));
     }
-    let cg = list("cgroups");
+    let cg = i.cgroups.join(" ");
     if !cg.is_empty() {
         lines.push(format!(
             "cgroups ({}): {cg}",
@@ -230,10 +218,10 @@ fn isolation_line(r: &ChildRun) -> String {
             r.not_enforced.join("; ")
         ));
     }
-    if let Some(sc) = i["seccomp"].as_str() {
+    if let Some(sc) = &i.seccomp {
         lines.push(format!("seccomp: {sc}"));
     }
-    let errors = list("errors");
+    let errors = i.errors.join(" ");
     if !errors.is_empty() {
         lines.push(format!("problems: {errors}"));
     }
@@ -255,7 +243,7 @@ fn isolation_line(r: &ChildRun) -> String {
     lines.join("\n")
 }
 
-pub fn table(report: &Report, style: Style) -> String {
+pub fn table(report: &LoadReport, style: Style) -> String {
     let mut out = String::new();
     if let Some(h) = &report.host {
         out.push_str(&style.paint(&format!("host {h}"), None, true));

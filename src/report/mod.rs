@@ -1,6 +1,15 @@
-//! `report`: the only place that formats. Turns verdicts into tables and JSON.
+//! `report`: every command's output, and only that: tables, text, JSON, SARIF and
+//! Markdown, from the typed results of the analysis and the engines. Nothing here decides
+//! a verdict; the commands only choose the format and the exit code.
+//!
+//! One module per command's output: [`table`], [`json`] and [`sarif`] for `inspect`,
+//! [`load`], [`contract`], [`diff`], [`doctor`], [`explain`]; the build and matrix
+//! engines' tables are still rendered next to them (`build::render`, `matrix::render`),
+//! on their way here. Shared pieces: [`Style`] (colour) and [`wrap`] (fitting text to the
+//! terminal).
 
 pub mod contract;
+pub mod diff;
 pub mod doctor;
 pub mod explain;
 pub mod json;
@@ -9,25 +18,41 @@ pub mod sarif;
 pub mod table;
 pub mod wrap;
 
-/// How to style human output.
+use anstyle::AnsiColor;
+
+/// How to style human output: colour or plain text, decided once per stream written
+/// (`commands::stdout_style`).
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
 }
 
 impl Style {
+    /// `text` in `color` (and bold), when colour is on; as is otherwise.
     pub fn paint(&self, text: &str, color: Option<comfy_table::Color>, bold: bool) -> String {
         if !self.color {
             return text.to_string();
         }
-        let code = match color {
-            Some(comfy_table::Color::Red) => "31",
-            Some(comfy_table::Color::Green) => "32",
-            Some(comfy_table::Color::Yellow) => "33",
-            Some(comfy_table::Color::Blue) => "34",
-            _ => "39",
+        let fg = match color {
+            Some(comfy_table::Color::Red) => AnsiColor::Red,
+            Some(comfy_table::Color::Green) => AnsiColor::Green,
+            Some(comfy_table::Color::Yellow) => AnsiColor::Yellow,
+            Some(comfy_table::Color::Blue) => AnsiColor::Blue,
+            _ => return self.bold(text, bold),
         };
-        let weight = if bold { "1;" } else { "" };
-        format!("\x1b[{weight}{code}m{text}\x1b[0m")
+        let mut style = anstyle::Style::new().fg_color(Some(fg.into()));
+        if bold {
+            style = style.bold();
+        }
+        format!("{style}{text}{style:#}")
+    }
+
+    fn bold(&self, text: &str, bold: bool) -> String {
+        if bold {
+            let style = anstyle::Style::new().bold();
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
     }
 }

@@ -76,6 +76,31 @@ fn pieces(text: &str) -> Vec<&str> {
     out
 }
 
+/// Re-flows a paragraph: `text`'s words joined with single spaces and broken at spaces
+/// to `width` columns, every line prefixed by `indent` (`explain`'s long text).
+pub fn paragraph(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            out.push_str(indent);
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(indent);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 /// A two-column table (label, text) rebuilt with its text wrapped to fit `width` once
 /// the label column's width is known, so that comfy-table never breaks inside a word.
 pub fn two_columns(table: &Table, fresh: impl Fn() -> Table, width: usize) -> Table {
@@ -137,5 +162,16 @@ mod tests {
             "{wrapped}"
         );
         assert_eq!(wrapped.replace("\n  ", ""), "x".repeat(100));
+    }
+
+    #[test]
+    fn paragraphs_keep_every_word() {
+        let text = "one two three four five six seven eight nine ten";
+        let wrapped = paragraph(text, "  ", 16);
+        assert!(wrapped.lines().all(|l| l.len() <= 16), "{wrapped}");
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>().join(" "),
+            text
+        );
     }
 }

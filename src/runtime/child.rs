@@ -3,8 +3,8 @@
 //! resource usage, kill whatever it left behind, and remove its cgroups and working
 //! directory.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -15,15 +15,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::Sandbox;
 use super::cgroup::{CgroupLimits, CgroupStats, Group, Version};
 use super::env::Masker;
+use super::events::{Event, Exit, Isolation};
 use super::probe::{self, ProbeSpec};
+use super::procs::{pipe, processes_in_pid_namespace, reader, sample_tree, socketpair};
 use super::seccomp::{self, Plan, SeccompReport};
 use super::view::View;
-use super::{bwrap, runsc};
+use super::{bwrap, quota, runsc};
+
+pub use super::procs::signal_name;
 
 /// Quotas for one child.
 #[derive(Debug, Clone, Default)]
@@ -169,13 +172,13 @@ pub struct ChildRun {
     pub elapsed_ms: u64,
     /// The report lines of the sandbox stage and the target, parsed.
     #[serde(skip)]
-    pub events: Vec<Value>,
+    pub events: Vec<Event>,
     pub stdout: String,
     pub stderr: String,
     pub resources: Resources,
     pub limits_hit: Vec<LimitHit>,
     /// What the sandbox stage did (network, file system, rlimits, cgroups, seccomp).
-    pub isolation: Option<Value>,
+    pub isolation: Option<Isolation>,
     pub cgroup_version: Option<Version>,
     pub cgroup_notes: Vec<String>,
     /// Quotas asked for that this sandbox could not enforce, and why.
@@ -187,10 +190,21 @@ pub struct ChildRun {
 
 impl ChildRun {
     /// Report lines of the target (not the sandbox stage).
-    pub fn target_events(&self) -> impl Iterator<Item = &Value> {
-        self.events
-            .iter()
-            .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exec-failed")
+    pub fn target_events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter().filter(|e| !e.from_stage())
+    }
+
+    /// Whether the target reported that it finished its work.
+    pub fn finished(&self) -> bool {
+        self.target_events().any(|e| matches!(e, Event::Done))
+    }
+
+    /// The sandbox stage's error when it could not start the target.
+    pub fn exec_failed(&self) -> Option<&str> {
+        self.events.iter().find_map(|e| match e {
+            Event::ExecFailed { error } => Some(error.as_deref().unwrap_or("exec failed")),
+            _ => None,
+        })
     }
 
     /// The first line of stderr that says why a Go or C program died.
@@ -218,55 +232,6 @@ pub fn fatal_line(stderr: &str) -> Option<String> {
 }
 
 const OUTPUT_CAP: usize = 1 << 20;
-
-fn reader(mut source: impl Read + Send + 'static, cap: usize) -> mpsc::Receiver<(Vec<u8>, usize)> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut dropped = 0usize;
-        let mut buf = [0u8; 16384];
-        loop {
-            match source.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                    dropped += n - n.min(room);
-                }
-            }
-        }
-        let _ = tx.send((kept, dropped));
-    });
-    rx
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two new fds into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("pipe2");
-    }
-    // SAFETY: both fds are new and owned here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: socketpair writes two new fds into `fds`.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    } != 0
-    {
-        return Err(std::io::Error::last_os_error()).context("socketpair");
-    }
-    // SAFETY: both fds are new and owned here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
 
 static WORKDIR_SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -307,150 +272,6 @@ fn make_workdir() -> Result<PathBuf> {
         .create(&dir)
         .with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
-}
-
-fn rlimits(limits: &Limits, cgroup_memory: bool, cgroup_pids: bool) -> Vec<Rlimit> {
-    let mut out = Vec::new();
-    if let Some(bytes) = limits.memory {
-        // RLIMIT_DATA counts private writable mappings: the Go heap, thread stacks. With a
-        // memory cgroup it is a backstop well above the cgroup limit; without one it is the
-        // limit.
-        let value = if cgroup_memory {
-            bytes.saturating_mul(2).saturating_add(256 << 20)
-        } else {
-            bytes
-        };
-        out.push(Rlimit {
-            resource: "RLIMIT_DATA".into(),
-            soft: value,
-            hard: value,
-        });
-    }
-    if let Some(cpu) = limits.cpu_time {
-        let soft = cpu.as_secs_f64().ceil().max(1.0) as u64;
-        out.push(Rlimit {
-            resource: "RLIMIT_CPU".into(),
-            soft,
-            hard: soft + 1,
-        });
-    }
-    if let Some(n) = limits.max_pids {
-        // Per user, and not enforced for root: the pids cgroup is the real limit.
-        let value = if cgroup_pids {
-            n.saturating_mul(4).max(n + 64)
-        } else {
-            n
-        };
-        out.push(Rlimit {
-            resource: "RLIMIT_NPROC".into(),
-            soft: value,
-            hard: value,
-        });
-    }
-    if let Some(n) = limits.open_files {
-        out.push(Rlimit {
-            resource: "RLIMIT_NOFILE".into(),
-            soft: n,
-            hard: n,
-        });
-    }
-    out.push(Rlimit {
-        resource: "RLIMIT_CORE".into(),
-        soft: 0,
-        hard: 0,
-    });
-    out
-}
-
-#[derive(Default)]
-struct Sample {
-    threads: u64,
-    hwm_kb: u64,
-}
-
-/// Threads and the largest memory high-water mark over `pid` and its descendants.
-fn sample_tree(pid: u32) -> Sample {
-    let mut total = Sample::default();
-    let mut todo = vec![pid];
-    let mut seen = 0;
-    while let Some(p) = todo.pop() {
-        seen += 1;
-        if seen > 4096 {
-            break;
-        }
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/status")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        total.threads += field("Threads:");
-        total.hwm_kb = total.hwm_kb.max(field("VmHWM:"));
-        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
-            for t in tasks.flatten() {
-                let children =
-                    std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-                todo.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
-    total
-}
-
-/// Processes still in the PID namespace `ns` (`pid:[inode]`, as the probe read it).
-fn processes_in_pid_namespace(ns: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-                .is_ok_and(|l| l.as_os_str() == std::ffi::OsStr::new(ns))
-        })
-        // Not the namespace's dying processes (zombies being reaped by the kernel).
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|st| {
-                    st.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
-                })
-                .is_some_and(|state| state != "Z" && state != "X")
-        })
-        .collect()
-}
-
-pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        libc::SIGSYS => "SIGSYS",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_string()
 }
 
 /// plugctl's own executable as the kernel knows it: `/proc/self/exe` still runs this very
@@ -549,7 +370,7 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         argv,
         env: launch.env.clone(),
         workdir: workdir.display().to_string(),
-        rlimits: rlimits(
+        rlimits: quota::rlimits(
             &launch.limits,
             has(super::cgroup::Controller::Memory),
             has(super::cgroup::Controller::Pids) && !gvisor,
@@ -611,137 +432,30 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
     run.cleanup = cleanup;
     run.cgroup_version = group.as_ref().map(|g| g.version);
     run.cgroup_notes = cgroup_notes;
-    run.not_enforced = not_enforced(launch, group.as_ref());
+    run.not_enforced = quota::not_enforced(launch, group.as_ref());
     // What the probe saw, with what plugctl saw on its side of the wall.
     let connections = listener
         .as_ref()
         .map_or(0, |l| std::iter::from_fn(|| l.accept().ok()).count());
     if let Some(iso) = run.isolation.as_mut() {
-        finish_isolation(iso, connections, &b.name, launch, group.as_ref(), run.pid);
+        iso.finish(connections, &b.name, launch, group.as_ref());
     }
     Ok(run)
 }
 
-/// Quotas that have no enforcement here (an unprivileged user has no cgroups).
-fn not_enforced(launch: &Launch, group: Option<&Group>) -> Vec<String> {
-    let has =
-        |c: super::cgroup::Controller| group.is_some_and(|g| g.dirs.iter().any(|(x, _)| *x == c));
-    let gvisor = launch.sandbox == Sandbox::Gvisor;
-    let mut out = Vec::new();
-    if launch.limits.memory.is_some() && !has(super::cgroup::Controller::Memory) {
-        out.push(if gvisor {
-            "memory: no memory cgroup for this user, and gVisor's kernel does not enforce RLIMIT_DATA".to_string()
-        } else {
-            "memory: no memory cgroup for this user; RLIMIT_DATA only (private writable mappings)".to_string()
-        });
-    }
-    if launch.limits.max_pids.is_some() && !has(super::cgroup::Controller::Pids) && !gvisor {
-        out.push(
-            "pids: no pids cgroup; RLIMIT_NPROC only (counts every process of the same user)"
-                .to_string(),
-        );
-    }
-    if launch.limits.cpus.is_some() && !has(super::cgroup::Controller::Cpu) {
-        out.push("cpus: no cpu cgroup for this user: CPU bandwidth not limited".to_string());
-    }
-    out
+/// The sandbox process, started with its descriptors in place, and plugctl's ends.
+struct Spawned {
+    child: std::process::Child,
+    started: Instant,
+    spec_w: OwnedFd,
+    report_r: OwnedFd,
+    status_r: OwnedFd,
+    parent_sock: OwnedFd,
 }
 
-/// Derives the summary claims from the probe (and plugctl's listener).
-fn finish_isolation(
-    iso: &mut Value,
-    connections: usize,
-    backend: &str,
-    launch: &Launch,
-    group: Option<&Group>,
-    _pid: u32,
-) {
-    let p = iso["probe"].clone();
-    let net_ok = p["network_connect"] == false && connections == 0;
-    iso["backend"] = json!(backend);
-    iso["loopback_listener_connections"] = json!(connections);
-    iso["network_isolated"] = json!(net_ok);
-    iso["readonly"] = json!(p["readonly"] == true);
-    iso["pid_isolated"] = json!(p["pid_isolated"] == true);
-    // Variables of plugctl's whose very value the child could read somewhere in /proc.
-    let seen: Vec<String> = p["parent_env_candidates"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(name, fp)| {
-                    std::env::var_os(name.as_str()).is_some_and(|v| {
-                        let mut entry = name.as_bytes().to_vec();
-                        entry.push(b'=');
-                        entry.extend_from_slice(v.as_encoded_bytes());
-                        fp.as_str() == Some(probe::fingerprint(&entry).as_str())
-                    })
-                })
-                .map(|(n, _)| n.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    iso["env_isolated"] = json!(seen.is_empty());
-    iso["parent_env_seen"] = json!(seen);
-    iso["cgroup_locked"] = json!(p["cgroup_locked"] == true);
-    iso["privileges_dropped"] = json!(p["privileges_dropped"] == true && p["no_new_privs"] == true);
-    iso["escapes_blocked"] = json!(p["escapes_blocked"] == true);
-    iso["cgroups"] = json!(group.map(|g| g.paths()).unwrap_or_default());
-    let joined = |v: &Value, sep: &str| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(sep)
-            })
-            .unwrap_or_default()
-    };
-    let shared = joined(&p["namespaces_shared_with_plugctl"], ", ");
-    let ifaces = joined(&p["interfaces"], " ");
-    iso["network"] = json!(if !launch.isolate_network {
-        format!(
-            "host network (--network host): {}",
-            p["loopback"].as_str().unwrap_or("")
-        )
-    } else if net_ok {
-        format!(
-            "new network namespace (verified inside: interfaces [{ifaces}], {}; plugctl's listener got {connections} connection(s))",
-            p["loopback"].as_str().unwrap_or("")
-        )
-    } else {
-        format!(
-            "NOT isolated: {}; plugctl's listener got {connections} connection(s)",
-            p["loopback"].as_str().unwrap_or("")
-        )
-    });
-    iso["filesystem"] = json!(if p["readonly"] == true {
-        format!(
-            "read-only (verified inside: create in / {}, remount / rw {}, mount tmpfs {}); writable: the working directory only",
-            p["write_root"].as_str().unwrap_or(""),
-            p["remount_root_rw"].as_str().unwrap_or(""),
-            p["mount_tmpfs"].as_str().unwrap_or("")
-        )
-    } else if !launch.readonly {
-        "host file system writable (--writable)".to_string()
-    } else {
-        format!(
-            "NOT read-only: create in / {}, remount / rw {}, writable next to inputs: {}",
-            p["write_root"].as_str().unwrap_or(""),
-            p["remount_root_rw"].as_str().unwrap_or(""),
-            p["inputs_writable"]
-        )
-    });
-    iso["namespaces_shared"] = json!(shared);
-}
-
-fn run_stage(
-    launch: &Launch,
-    masker: &Masker,
-    backend: &Backend,
-    spec: &StageSpec,
-    workdir: &Path,
-    group: Option<&Group>,
-) -> Result<ChildRun> {
+/// Starts the sandbox (bwrap or runsc) in the load's cgroups, with the spec, report,
+/// seccomp and stage descriptors as fds 3 to 6 (native) or files (gVisor).
+fn spawn(backend: &Backend, spec: &StageSpec, group: Option<&Group>) -> Result<Spawned> {
     let native = backend.files.is_none();
     let (spec_r, spec_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
@@ -819,47 +533,43 @@ fn run_stage(
         });
     }
     let started = Instant::now();
-    let mut child = command
+    let child = command
         .spawn()
         .with_context(|| format!("starting the sandbox ({})", backend.argv[0]))?;
-    let pid = child.id();
-    let in_groups = group.is_some_and(|g| g.pids().contains(&pid));
     drop(spec_r);
     drop(report_w);
     drop(status_w);
     drop(child_sock);
-    // The seccomp listener.
-    let stop = Arc::new(AtomicBool::new(false));
-    let listener = native.then(|| {
-        let (plan, stop) = (Arc::clone(&launch.seccomp), Arc::clone(&stop));
-        std::thread::spawn(move || seccomp::listen(parent_sock, plan, pid, stop, started))
-    });
-    // Spec, then the target's stdin.
-    if native {
-        let mut w = std::fs::File::from(spec_w);
-        let _ = w.write_all(&serde_json::to_vec(spec)?);
-    } else {
-        drop(spec_w);
-    }
-    let stdin_bytes = launch.stdin.clone();
-    let mut stdin = child.stdin.take();
-    // gVisor: the probe's line is read before the target may run (one byte on stdin
-    // releases it), so the target cannot rewrite it afterwards.
+    Ok(Spawned {
+        child,
+        started,
+        spec_w,
+        report_r,
+        status_r,
+        parent_sock,
+    })
+}
+
+/// Writes the target's stdin. Under gVisor the probe's line is read first, before the
+/// target may run (one byte on stdin releases it), so the target cannot rewrite it
+/// afterwards; that line is returned once read.
+fn feed_stdin(
+    mut stdin: Option<std::process::ChildStdin>,
+    stdin_bytes: Vec<u8>,
+    probe_file: Option<PathBuf>,
+    deadline: Instant,
+) -> Arc<std::sync::Mutex<Option<String>>> {
     let probe_line: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-    let (probe_file, probe_out, deadline) = (
-        backend.files.as_ref().map(|io| io.join("stage.jsonl")),
-        Arc::clone(&probe_line),
-        started + launch.timeout,
-    );
+    let probe_out = Arc::clone(&probe_line);
     std::thread::spawn(move || {
         if let Some(file) = probe_file {
             let line = loop {
                 let text = std::fs::read_to_string(&file).unwrap_or_default();
                 // A complete line (the stage may still be writing it) that parses.
-                if let Some(l) = text.split_inclusive('\n').find(|l| {
-                    l.ends_with('\n')
-                        && serde_json::from_str::<Value>(l).is_ok_and(|v| v["ev"] == "sandbox")
-                }) {
+                if let Some(l) = text
+                    .split_inclusive('\n')
+                    .find(|l| l.ends_with('\n') && matches!(Event::parse(l), Event::Sandbox(_)))
+                {
                     break Some(l.trim_end().to_string());
                 }
                 if Instant::now() >= deadline {
@@ -878,12 +588,22 @@ fn run_stage(
         }
         drop(stdin);
     });
-    let out_rx = reader(child.stdout.take().expect("piped stdout"), OUTPUT_CAP);
-    let err_rx = reader(child.stderr.take().expect("piped stderr"), OUTPUT_CAP);
-    let rep_rx = reader(std::fs::File::from(report_r), 16 * OUTPUT_CAP);
-    let status_rx = reader(std::fs::File::from(status_r), OUTPUT_CAP);
+    probe_line
+}
 
-    // Wait, sample, enforce the deadline.
+/// How the sandbox process ended, sampled while it ran.
+struct Waited {
+    status: i32,
+    usage: libc::rusage,
+    /// Killed at the deadline, after this many ms.
+    timed_out: Option<u64>,
+    max_threads: u64,
+    hwm: u64,
+}
+
+/// Waits for the sandbox, sampling its threads and memory, and kills it (and its
+/// cgroups) at the wall-clock deadline.
+fn wait(pid: u32, launch: &Launch, group: Option<&Group>, started: Instant) -> Result<Waited> {
     let mut timed_out = None;
     let mut max_threads = 0;
     let mut hwm = 0;
@@ -918,6 +638,211 @@ fn run_stage(
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(20));
     };
+    Ok(Waited {
+        status,
+        usage,
+        timed_out,
+        max_threads,
+        hwm,
+    })
+}
+
+/// What a child's report lines say, typed.
+struct Reported {
+    /// The stage's events (the probe first), then the target's.
+    events: Vec<Event>,
+    isolation: Option<Isolation>,
+    exit: Option<Exit>,
+}
+
+/// Parses the stage's and the target's report lines (secrets masked). Under gVisor
+/// (`probe_line`), only the probe line read before the target ran counts.
+fn read_events(
+    stage: &str,
+    report: &str,
+    masker: &Masker,
+    probe_line: Option<&Arc<std::sync::Mutex<Option<String>>>>,
+    notes: &mut Vec<String>,
+) -> Reported {
+    let parse = |text: &str| -> Vec<(String, Event)> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let line = masker.mask(l);
+                let event = Event::parse(&line);
+                (line, event)
+            })
+            .collect()
+    };
+    let mut stage_events = parse(stage);
+    if let Some(probe_line) = probe_line {
+        // Only the probe line read before the target ran counts.
+        let captured = probe_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let in_file: Vec<String> = stage_events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Sandbox(_)))
+            .map(|(line, _)| line.clone())
+            .collect();
+        stage_events.retain(|(_, e)| !matches!(e, Event::Sandbox(_)));
+        if let Some(line) = captured {
+            let first = parse(&line).into_iter().next();
+            if in_file.len() != 1 || Some(&in_file[0]) != first.as_ref().map(|(l, _)| l) {
+                notes.push("the stage's report file was rewritten inside the sandbox after the probe; the probe as read before the target ran is used".into());
+            }
+            if let Some(first) = first {
+                stage_events.insert(0, first);
+            }
+        }
+    }
+    let mut events: Vec<Event> = stage_events.into_iter().map(|(_, e)| e).collect();
+    // The stage's events come only from the stage's own channel.
+    let target_events = parse(report)
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| !matches!(e, Event::Sandbox(_) | Event::Exit(_)));
+    let isolation: Option<Isolation> = events.iter().find_map(|e| match e {
+        Event::Sandbox(i) => Some((**i).clone()),
+        _ => None,
+    });
+    // The stage writes its exit line after the target is gone: the last one is its.
+    let exit: Option<Exit> = events.iter().rev().find_map(|e| match e {
+        Event::Exit(x) => Some(x.clone()),
+        _ => None,
+    });
+    events.extend(target_events);
+    Reported {
+        events,
+        isolation,
+        exit,
+    }
+}
+
+/// How the target ended: killed at the deadline, else as the stage reported, else as
+/// the sandbox process itself ended.
+fn ended_of(
+    timed_out: Option<u64>,
+    exit: Option<&Exit>,
+    status: i32,
+    backend: &Backend,
+    notes: &mut Vec<String>,
+) -> Ended {
+    match (timed_out, exit) {
+        (Some(after_ms), _) => Ended::TimedOut { after_ms },
+        (
+            None,
+            Some(Exit {
+                signal: Some(signal),
+                core_dumped,
+                ..
+            }),
+        ) => Ended::Signaled {
+            signal: *signal,
+            name: signal_name(*signal),
+            core_dumped: *core_dumped,
+        },
+        (None, Some(e)) => Ended::Exited {
+            code: e.code.unwrap_or(0),
+        },
+        (None, None) if libc::WIFEXITED(status) => {
+            let code = libc::WEXITSTATUS(status);
+            notes.push(format!(
+                "the sandbox stage did not report how the target ended (it was killed from inside the sandbox, or could not start); {} exited {code}",
+                backend.name
+            ));
+            // bwrap and runsc pass a signal on as 128 + its number.
+            if code > 128 && code < 128 + 65 {
+                Ended::Signaled {
+                    signal: code - 128,
+                    name: signal_name(code - 128),
+                    core_dumped: false,
+                }
+            } else {
+                Ended::Exited { code }
+            }
+        }
+        (None, None) => {
+            let signal = libc::WTERMSIG(status);
+            Ended::Signaled {
+                signal,
+                name: signal_name(signal),
+                core_dumped: libc::WCOREDUMP(status),
+            }
+        }
+    }
+}
+
+/// Kills what is left of the sandbox (its PID namespace, then its cgroups); how many.
+fn kill_leftovers(isolation: Option<&Isolation>, group: Option<&Group>) -> usize {
+    let mut leftovers = 0;
+    if let Some(ns) = isolation.and_then(|i| i.probe.pid_ns.as_deref())
+        && isolation.is_some_and(|i| i.probe.pid_isolated)
+    {
+        for p in processes_in_pid_namespace(ns) {
+            // SAFETY: kill(2) of a process left in the child's PID namespace.
+            unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+            leftovers += 1;
+        }
+    }
+    if let Some(g) = group {
+        let in_group = g.pids().len();
+        if in_group > 0 {
+            leftovers = leftovers.max(in_group);
+            g.kill_all(Duration::from_secs(2));
+        }
+    }
+    leftovers
+}
+
+fn run_stage(
+    launch: &Launch,
+    masker: &Masker,
+    backend: &Backend,
+    spec: &StageSpec,
+    workdir: &Path,
+    group: Option<&Group>,
+) -> Result<ChildRun> {
+    let native = backend.files.is_none();
+    let Spawned {
+        mut child,
+        started,
+        spec_w,
+        report_r,
+        status_r,
+        parent_sock,
+    } = spawn(backend, spec, group)?;
+    let pid = child.id();
+    let in_groups = group.is_some_and(|g| g.pids().contains(&pid));
+    // The seccomp listener.
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = native.then(|| {
+        let (plan, stop) = (Arc::clone(&launch.seccomp), Arc::clone(&stop));
+        std::thread::spawn(move || seccomp::listen(parent_sock, plan, pid, stop, started))
+    });
+    // Spec, then the target's stdin.
+    if native {
+        let mut w = std::fs::File::from(spec_w);
+        let _ = w.write_all(&serde_json::to_vec(spec)?);
+    } else {
+        drop(spec_w);
+    }
+    let probe_line = feed_stdin(
+        child.stdin.take(),
+        launch.stdin.clone(),
+        backend.files.as_ref().map(|io| io.join("stage.jsonl")),
+        started + launch.timeout,
+    );
+    let out_rx = reader(child.stdout.take().expect("piped stdout"), OUTPUT_CAP);
+    let err_rx = reader(child.stderr.take().expect("piped stderr"), OUTPUT_CAP);
+    let rep_rx = reader(std::fs::File::from(report_r), 16 * OUTPUT_CAP);
+    let status_rx = reader(std::fs::File::from(status_r), OUTPUT_CAP);
+    let waited = wait(pid, launch, group, started)?;
+    let Waited {
+        status,
+        usage,
+        timed_out,
+        max_threads,
+        hwm,
+    } = waited;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let mut notes = Vec::new();
     let mut collect = |rx: mpsc::Receiver<(Vec<u8>, usize)>, what: &str| -> String {
@@ -951,78 +876,30 @@ fn run_stage(
             std::fs::read_to_string(io.join("stage.jsonl")).unwrap_or_default(),
         ),
     };
+    let Reported {
+        events,
+        isolation,
+        exit,
+    } = read_events(
+        &stage,
+        &report,
+        masker,
+        (!native).then_some(&probe_line),
+        &mut notes,
+    );
     // Whatever is left of the sandbox: its PID namespace, then its cgroups.
-    let parse = |text: &str| -> Vec<Value> {
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(&masker.mask(l)).unwrap_or_else(
-                    |_| serde_json::json!({"ev": "unparsed", "line": masker.mask(l)}),
-                )
-            })
-            .collect()
-    };
-    let mut events = parse(&stage);
-    if !native {
-        // Only the probe line read before the target ran counts.
-        let captured = probe_line.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let in_file: Vec<Value> = events
-            .iter()
-            .filter(|e| e["ev"] == "sandbox")
-            .cloned()
-            .collect();
-        events.retain(|e| e["ev"] != "sandbox");
-        if let Some(line) = captured {
-            let first: Value = parse(&line).into_iter().next().unwrap_or(Value::Null);
-            if in_file.len() != 1 || in_file[0] != first {
-                notes.push("the stage's report file was rewritten inside the sandbox after the probe; the probe as read before the target ran is used".into());
-            }
-            events.insert(0, first);
-        }
-    }
-    // The stage's events come only from the stage's own channel.
-    let target_events: Vec<Value> = parse(&report)
-        .into_iter()
-        .filter(|e| e["ev"] != "sandbox" && e["ev"] != "exit")
-        .collect();
-    let isolation = events.iter().find(|e| e["ev"] == "sandbox").cloned();
-    // The stage writes its exit line after the target is gone: the last one is its.
-    let exit = events.iter().rev().find(|e| e["ev"] == "exit").cloned();
-    events.extend(target_events);
-    let mut leftovers = 0;
-    if let Some(ns) = isolation
-        .as_ref()
-        .and_then(|i| i["probe"]["pid_ns"].as_str())
-        && isolation
-            .as_ref()
-            .is_some_and(|i| i["probe"]["pid_isolated"] == true)
-    {
-        for p in processes_in_pid_namespace(ns) {
-            // SAFETY: kill(2) of a process left in the child's PID namespace.
-            unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
-            leftovers += 1;
-        }
-    }
-    if let Some(g) = group {
-        let in_group = g.pids().len();
-        if in_group > 0 {
-            leftovers = leftovers.max(in_group);
-            g.kill_all(Duration::from_secs(2));
-        }
-    }
+    let leftovers = kill_leftovers(isolation.as_ref(), group);
     stop.store(true, Ordering::Relaxed);
     let mut seccomp_report = listener.and_then(|h| h.join().ok());
     if let (Some(r), Some(i)) = (seccomp_report.as_mut(), &isolation) {
-        r.installed = i["seccomp"].as_str().map(str::to_string);
+        r.installed = i.seccomp.clone();
     }
     if seccomp_report.is_none() {
         seccomp_report = Some(SeccompReport {
             mode: launch.seccomp.mode_name().into(),
             method: "filter decided in the kernel (gVisor passes no descriptor for a listener)"
                 .into(),
-            installed: isolation
-                .as_ref()
-                .and_then(|i| i["seccomp"].as_str().map(str::to_string)),
+            installed: isolation.as_ref().and_then(|i| i.seccomp.clone()),
             error: (launch.seccomp.fallback.is_none()).then(|| {
                 "this mode needs plugctl's SECCOMP_RET_USER_NOTIF listener, which gVisor cannot hand over".to_string()
             }),
@@ -1032,64 +909,26 @@ fn run_stage(
     if !in_groups && group.is_some() {
         notes.push("the sandbox was not found in the load's cgroups right after it started".into());
     }
-    let ended = match (timed_out, &exit) {
-        (Some(after_ms), _) => Ended::TimedOut { after_ms },
-        (None, Some(e)) if e["signal"].is_number() => {
-            let signal = e["signal"].as_i64().unwrap_or(0) as i32;
-            Ended::Signaled {
-                signal,
-                name: signal_name(signal),
-                core_dumped: e["core_dumped"] == true,
-            }
-        }
-        (None, Some(e)) => Ended::Exited {
-            code: e["code"].as_i64().unwrap_or(0) as i32,
-        },
-        (None, None) if libc::WIFEXITED(status) => {
-            let code = libc::WEXITSTATUS(status);
-            notes.push(format!(
-                "the sandbox stage did not report how the target ended (it was killed from inside the sandbox, or could not start); {} exited {code}",
-                backend.name
-            ));
-            // bwrap and runsc pass a signal on as 128 + its number.
-            if code > 128 && code < 128 + 65 {
-                Ended::Signaled {
-                    signal: code - 128,
-                    name: signal_name(code - 128),
-                    core_dumped: false,
-                }
-            } else {
-                Ended::Exited { code }
-            }
-        }
-        (None, None) => {
-            let signal = libc::WTERMSIG(status);
-            Ended::Signaled {
-                signal,
-                name: signal_name(signal),
-                core_dumped: libc::WCOREDUMP(status),
-            }
-        }
-    };
+    let ended = ended_of(timed_out, exit.as_ref(), status, backend, &mut notes);
     let tv_ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
-    let from_exit = |k: &str| exit.as_ref().and_then(|e| e[k].as_u64());
+    let from_exit = |k: fn(&Exit) -> Option<u64>| exit.as_ref().and_then(k);
     let mut resources = Resources {
-        peak_rss_kb: from_exit("maxrss_kb")
+        peak_rss_kb: from_exit(|e| e.maxrss_kb)
             .unwrap_or(usage.ru_maxrss as u64)
             .max(hwm),
-        cpu_user_ms: from_exit("user_ms").unwrap_or_else(|| tv_ms(usage.ru_utime)),
-        cpu_system_ms: from_exit("system_ms").unwrap_or_else(|| tv_ms(usage.ru_stime)),
+        cpu_user_ms: from_exit(|e| e.user_ms).unwrap_or_else(|| tv_ms(usage.ru_utime)),
+        cpu_system_ms: from_exit(|e| e.system_ms).unwrap_or_else(|| tv_ms(usage.ru_stime)),
         max_threads,
         cgroup: group.map(|g| g.stats()).unwrap_or_default(),
     };
     if resources.max_threads == 0 {
         resources.max_threads = resources.cgroup.pids_peak.unwrap_or(0);
     }
-    let limits_hit = limits_hit(
+    let limits_hit = quota::limits_hit(
         &ended,
         &resources,
         &stderr,
-        &events,
+        &format!("{stage}\n{report}"),
         &launch.limits,
         launch.timeout,
         group,
@@ -1117,117 +956,4 @@ fn run_stage(
             ..Cleanup::default()
         },
     })
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-/// Which quota ended or hurt the child, from the exit, the cgroup counters and stderr.
-fn limits_hit(
-    ended: &Ended,
-    res: &Resources,
-    stderr: &str,
-    events: &[Value],
-    limits: &Limits,
-    timeout: Duration,
-    group: Option<&Group>,
-) -> Vec<LimitHit> {
-    let mut out = Vec::new();
-    let version = group.map(|g| match g.version {
-        Version::V1 => "cgroup v1",
-        Version::V2 => "cgroup v2",
-    });
-    let text_has = |needle: &str| {
-        stderr.to_ascii_lowercase().contains(needle)
-            || events
-                .iter()
-                .any(|e| e.to_string().to_ascii_lowercase().contains(needle))
-    };
-    if let Ended::TimedOut { after_ms } = ended {
-        out.push(LimitHit {
-            limit: "wall-clock".into(),
-            by: "plugctl's deadline: SIGKILL to the process group and cgroup".into(),
-            detail: format!(
-                "still running after {} (limit {})",
-                ms(*after_ms),
-                ms(timeout.as_millis() as u64)
-            ),
-        });
-    }
-    if let Some(limit) = limits.memory {
-        if res.cgroup.oom_kills.unwrap_or(0) > 0 {
-            out.push(LimitHit {
-                limit: "memory".into(),
-                by: format!(
-                    "{} memory controller: OOM kill",
-                    version.unwrap_or("cgroup")
-                ),
-                detail: format!(
-                    "limit {}, peak {}; {} process(es) OOM-killed",
-                    mib(limit),
-                    mib(res
-                        .cgroup
-                        .memory_peak_bytes
-                        .unwrap_or(res.peak_rss_kb * 1024)),
-                    res.cgroup.oom_kills.unwrap_or(0)
-                ),
-            });
-        } else if text_has("out of memory") || text_has("cannot allocate memory") {
-            out.push(LimitHit {
-                limit: "memory".into(),
-                by: "RLIMIT_DATA: an allocation was refused".into(),
-                detail: format!(
-                    "limit {}, peak RSS {}",
-                    mib(limit),
-                    mib(res.peak_rss_kb * 1024)
-                ),
-            });
-        }
-    }
-    if let Some(n) = limits.max_pids {
-        let events = res.cgroup.pids_max_events.unwrap_or(0);
-        if events > 0 {
-            out.push(LimitHit {
-                limit: "pids".into(),
-                by: format!("{} pids controller: pids.max", version.unwrap_or("cgroup")),
-                detail: format!("limit {n} tasks (threads count); {events} fork/clone refused"),
-            });
-        } else if text_has("failed to create new os thread")
-            || text_has("resource temporarily unavailable")
-        {
-            out.push(LimitHit {
-                limit: "pids".into(),
-                by: "RLIMIT_NPROC: a thread could not be created".into(),
-                detail: format!("limit {n}"),
-            });
-        }
-    }
-    if let Some(cpu) = limits.cpu_time {
-        let used = res.cpu_user_ms + res.cpu_system_ms;
-        let soft_ms = cpu.as_secs_f64().ceil().max(1.0) as u64 * 1000;
-        let by_signal = matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGXCPU)
-            || (matches!(ended, Ended::Signaled { signal, .. } if *signal == libc::SIGKILL)
-                && used + 50 >= soft_ms);
-        if by_signal {
-            out.push(LimitHit {
-                limit: "cpu-time".into(),
-                by: "RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard limit".into(),
-                detail: format!("used {} of CPU (limit {} s)", ms(used), soft_ms / 1000),
-            });
-        }
-    }
-    if limits.open_files.is_some()
-        && (text_has("too many open files")
-            || text_has("failed with 24")
-            || text_has("errno=24")
-            || text_has("emfile"))
-    {
-        out.push(LimitHit {
-            limit: "open-files".into(),
-            by: "RLIMIT_NOFILE: open/socket failed with EMFILE".into(),
-            detail: format!("limit {}", limits.open_files.unwrap_or(0)),
-        });
-    }
-    out
 }

@@ -1,5 +1,5 @@
-//! The type contract and lifecycle settings: `--expect 'Name=TYPE'` flags and a contract
-//! file (`plugctl.toml`):
+//! The type contract and lifecycle settings: `--expect 'Name=TYPE'` flags (parsed in
+//! `commands::values`) and a contract file (`plugctl.toml`):
 //!
 //! ```toml
 //! [expect]
@@ -112,7 +112,8 @@ pub struct ContractFile {
     pub lifecycle_check: CheckSpec,
 }
 
-fn name_or_none(text: String) -> Option<String> {
+/// A trimmed name, `None` for an empty one (`""` means none).
+pub fn name_or_none(text: String) -> Option<String> {
     let t = text.trim().to_string();
     (!t.is_empty()).then_some(t)
 }
@@ -169,7 +170,8 @@ pub fn parse_contract(text: &str) -> Result<ContractFile> {
     Ok(out)
 }
 
-fn check_ident(name: &str) -> Result<()> {
+/// An exported Go identifier, as `Plugin.Lookup` takes it.
+pub fn check_ident(name: &str) -> Result<()> {
     let mut chars = name.chars();
     if !chars.next().is_some_and(char::is_uppercase)
         || !chars.all(|c| c.is_alphanumeric() || c == '_')
@@ -177,16 +179,6 @@ fn check_ident(name: &str) -> Result<()> {
         bail!("`{name}` is not an exported Go identifier (Plugin.Lookup takes an upper-case name)");
     }
     Ok(())
-}
-
-/// `--expect Name=TYPE` or `--expect Name`.
-pub fn parse_expect(arg: &str) -> Result<Expect> {
-    let (name, ty) = match arg.split_once('=') {
-        Some((n, t)) => (n.trim().to_string(), name_or_none(t.to_string())),
-        None => (arg.trim().to_string(), None),
-    };
-    check_ident(&name).with_context(|| format!("--expect {arg}"))?;
-    Ok(Expect { name, ty })
 }
 
 /// Whether `actual` (reflect's spelling) is the type `expected` names: whitespace is
@@ -220,56 +212,8 @@ pub fn normalize_type(t: &str) -> String {
     out
 }
 
-/// `500ms`, `5s`, `2m`, `1h`, or a plain number of seconds (`1.5`).
-pub fn parse_duration(text: &str) -> Result<Duration> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let n: f64 = number
-        .parse()
-        .with_context(|| format!("`{text}` is not a duration (e.g. 500ms, 5s, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => bail!("`{text}`: unknown unit `{unit}` (ms, s, m, h)"),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        bail!("`{text}` is not a duration");
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// `64M`, `1G`, `512MiB`, `1048576` (bytes), `2k`.
-pub fn parse_size(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => t.split_at(i),
-        None => (t, ""),
-    };
-    let n: f64 = number
-        .parse()
-        .with_context(|| format!("`{text}` is not a size (e.g. 256M, 1G)"))?;
-    let mult: f64 = match unit
-        .to_ascii_lowercase()
-        .trim_end_matches("ib")
-        .trim_end_matches('b')
-    {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        _ => bail!("`{text}`: unknown unit `{unit}` (K, M, G)"),
-    };
-    let bytes = n * mult;
-    if !bytes.is_finite() || bytes < 1.0 {
-        bail!("`{text}` is not a size");
-    }
-    Ok(bytes as u64)
-}
+// Durations and sizes of the contract file (and the matrix file) are read as the flags' are.
+pub use crate::units::{parse_duration, parse_size};
 
 #[cfg(test)]
 mod tests {
@@ -322,14 +266,5 @@ mod tests {
         assert_eq!(check.expected("run_before_init"), Some(Reaction::Refused));
         assert_eq!(check.init_timeout, Duration::from_secs(1));
         assert!(parse_contract("[lifecycle_check]\nclose_twice = \"maybe\"\n").is_err());
-    }
-
-    #[test]
-    fn sizes_and_durations_parse() {
-        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
-        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("3 parsecs").is_err());
     }
 }

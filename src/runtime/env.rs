@@ -1,9 +1,5 @@
-//! The child's environment: only what the user passes (`--env`, `--env-file`), and the
-//! masking of secret values in everything plugctl prints.
-
-use std::path::Path;
-
-use anyhow::{Context, Result, bail};
+//! The child's environment: only what the user passes (`--env`, `--env-file`, read in
+//! `commands::values`), and the masking of secret values in everything plugctl prints.
 
 /// One variable the user passes to the child.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,72 +35,6 @@ pub fn is_secret_name(name: &str) -> bool {
     ]
     .iter()
     .any(|w| upper.contains(w))
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// `--env NAME=VALUE`, or `--env NAME` to pass plugctl's own value of NAME.
-pub fn parse_env_arg(arg: &str) -> Result<EnvVar> {
-    let (name, value) = match arg.split_once('=') {
-        Some((n, v)) => (n.to_string(), v.to_string()),
-        None => {
-            let value = std::env::var(arg).with_context(|| {
-                format!("--env {arg}: not set in plugctl's environment (use --env {arg}=VALUE)")
-            })?;
-            (arg.to_string(), value)
-        }
-    };
-    if !valid_name(&name) {
-        bail!("--env {name}: not a valid environment variable name");
-    }
-    Ok(EnvVar {
-        name,
-        value,
-        origin: "--env".into(),
-    })
-}
-
-/// A dotenv-style file: `NAME=VALUE` lines, `#` comments, blank lines, an optional
-/// `export ` prefix, values optionally in single or double quotes.
-pub fn parse_env_file(path: &Path) -> Result<Vec<EnvVar>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("--env-file {}", path.display()))?;
-    let mut out = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((name, value)) = line.split_once('=') else {
-            bail!("{}:{}: expected NAME=VALUE", path.display(), n + 1);
-        };
-        let name = name.trim();
-        if !valid_name(name) {
-            bail!(
-                "{}:{}: `{name}` is not a valid variable name",
-                path.display(),
-                n + 1
-            );
-        }
-        let value = value.trim();
-        let value = match (value.chars().next(), value.chars().last()) {
-            (Some(a), Some(b)) if value.len() >= 2 && a == b && (a == '"' || a == '\'') => {
-                &value[1..value.len() - 1]
-            }
-            _ => value,
-        };
-        out.push(EnvVar {
-            name: name.to_string(),
-            value: value.to_string(),
-            origin: format!("--env-file {}:{}", path.display(), n + 1),
-        });
-    }
-    Ok(out)
 }
 
 /// Later definitions win, as in a shell; the order of first appearance is kept.
@@ -193,22 +123,5 @@ mod tests {
             "key=*** url=https://example.invalid"
         );
         assert_eq!(m.show(&vars[0]), "***");
-    }
-
-    #[test]
-    fn env_files_parse() {
-        let dir = std::env::temp_dir().join(format!("plugctl-envfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("e.env");
-        std::fs::write(&file, "# c\nexport A=1\nB=\"two words\"\n\nC='x=y'\n").unwrap();
-        let vars = parse_env_file(&file).unwrap();
-        let pairs: Vec<(&str, &str)> = vars
-            .iter()
-            .map(|v| (v.name.as_str(), v.value.as_str()))
-            .collect();
-        assert_eq!(pairs, vec![("A", "1"), ("B", "two words"), ("C", "x=y")]);
-        std::fs::write(&file, "NOT A LINE\n").unwrap();
-        assert!(parse_env_file(&file).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

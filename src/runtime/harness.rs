@@ -464,3 +464,68 @@ mod tests {
         assert_eq!(k1.len(), 32);
     }
 }
+
+/// What the Go harness is asked to do: its stdin (the `spec` type in `harness/main.go`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HarnessSpec {
+    pub plugins: Vec<PluginSpec>,
+    pub expect: Vec<super::Expect>,
+    pub init: String,
+    pub run: String,
+    pub close: String,
+    pub phase_timeout_ms: u64,
+    pub run_for_ms: u64,
+    /// `NAME`, `value` pairs set after the first `plugin.Open` (`--env-after-open`).
+    pub env_after_open: Vec<[String; 2]>,
+    /// Variables whose values the harness looks for in the plugin's exported variables.
+    pub watch: Vec<String>,
+    /// Hot-reload copies, opened after the plugins.
+    pub reload: Vec<PluginSpec>,
+    pub settle_ms: u64,
+    /// `--lifecycle-check`: the call order, instead of the normal lifecycle.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sequence: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_timeout_ms: Option<u64>,
+}
+
+/// One plugin the harness opens.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginSpec {
+    pub path: PathBuf,
+    pub exports: Vec<ExportSpec>,
+    /// Not opened (a C object that a C-less host would not open either).
+    pub skip: bool,
+}
+
+/// One exported symbol, for the contract and env layers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSpec {
+    pub name: String,
+    /// `func`, `var` or `unknown`.
+    pub kind: &'static str,
+}
+
+impl ExportSpec {
+    /// The exports `GoFacts` found statically (none for a non-Go object).
+    pub fn of(go: Option<&GoFacts>) -> Vec<ExportSpec> {
+        go.map(|g| {
+            g.exports
+                .iter()
+                .map(|e| ExportSpec {
+                    name: e.name.clone(),
+                    kind: match e.kind {
+                        crate::golang::ExportKind::Func => "func",
+                        crate::golang::ExportKind::Var => "var",
+                        crate::golang::ExportKind::Unknown => "unknown",
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+}

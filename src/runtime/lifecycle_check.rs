@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use serde_json::json;
 
 use super::child::ChildRun;
+use super::details::LifecycleCheckDetails;
+use super::harness::HarnessSpec;
 use super::observe;
-use super::{Layer, Status};
+use super::{Layer, LayerStatus};
 
 /// The illegal orders: (name, calls; the last call is the illegal one).
 pub const TRANSITIONS: &[(&str, &[&str])] = &[
@@ -103,15 +104,16 @@ impl CheckSpec {
             .and_then(|e| e.1)
     }
 
-    /// The harness spec fields for one transition.
-    pub fn spec_fields(&self, calls: &[&str]) -> serde_json::Value {
-        json!({
-            "sequence": calls,
-            "init_timeout_ms": self.init_timeout.as_millis() as u64,
-            "run_timeout_ms": self.run_timeout.as_millis() as u64,
-            "close_timeout_ms": self.close_timeout.as_millis() as u64,
-            "run_for_ms": self.run_for.as_millis() as u64,
-        })
+    /// The harness spec for one transition: `base` calling `calls` in this order.
+    pub fn spec(&self, base: &HarnessSpec, calls: &[&'static str]) -> HarnessSpec {
+        HarnessSpec {
+            sequence: calls.to_vec(),
+            init_timeout_ms: Some(self.init_timeout.as_millis() as u64),
+            run_timeout_ms: Some(self.run_timeout.as_millis() as u64),
+            close_timeout_ms: Some(self.close_timeout.as_millis() as u64),
+            run_for_ms: self.run_for.as_millis() as u64,
+            ..base.clone()
+        }
     }
 }
 
@@ -204,13 +206,15 @@ pub fn layer(results: Vec<TransitionResult>) -> Layer {
         .collect();
     // No lifecycle functions (or Init itself fails): nothing to check.
     let status = if skip {
-        Status::Skip
+        LayerStatus::Skip
     } else if results.iter().all(|r| r.ok) {
-        Status::Pass
+        LayerStatus::Pass
     } else {
-        Status::Fail
+        LayerStatus::Fail
     };
-    Layer::new("lifecycle-check", status, parts.join("; ")).with(json!({ "transitions": results }))
+    Layer::new("lifecycle-check", status, parts.join("; ")).with(LifecycleCheckDetails {
+        transitions: results,
+    })
 }
 
 #[cfg(test)]

@@ -4,12 +4,16 @@
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::child::{ChildRun, Ended};
 use super::contract::{Expect, type_matches};
+use super::details::{
+    ContractDetails, EnvDetails, EnvVarSeen, ExportType, GoOpenDetails, GoOpenDied,
+    LifecycleDetails, LoaderDetails, ReloadDetails, ReloadGrowth,
+};
 use super::env::{EnvVar, Masker};
-use super::{Layer, Status};
+use super::events::{self, Event};
+use super::{Layer, LayerStatus};
 use crate::elf::Artifact;
 use crate::golang::GoFacts;
 use crate::predict::ArtifactReport;
@@ -163,16 +167,44 @@ fn verdict_with(
     }
 }
 
+/// A step a child reports twice, before and after: the shim's `dlopen` or the harness's
+/// `plugin.Open`.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    Dlopen,
+    Open,
+}
+
+impl Step {
+    /// `Some(index)` for the step's `-begin` event.
+    fn begun(self, e: &Event) -> Option<i64> {
+        match (self, e) {
+            (Step::Dlopen, Event::DlopenBegin { index })
+            | (Step::Open, Event::OpenBegin { index }) => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// `Some(index)` for the step's result event.
+    fn ended(self, e: &Event) -> Option<i64> {
+        match (self, e) {
+            (Step::Dlopen, Event::Dlopen(d)) => Some(d.index),
+            (Step::Open, Event::Open(o)) => Some(o.index),
+            _ => None,
+        }
+    }
+}
+
 /// Where a run stopped: the index it was working on when it ended without `done`.
-pub fn crashed_at(run: &ChildRun, begin: &str, end: &str) -> Option<i64> {
-    if run.target_events().any(|e| e["ev"] == "done") {
+pub fn crashed_at(run: &ChildRun, step: Step) -> Option<i64> {
+    if run.finished() {
         return None;
     }
     let mut open: Option<i64> = None;
     for e in run.target_events() {
-        if e["ev"] == begin {
-            open = e["index"].as_i64();
-        } else if e["ev"] == end && e["index"].as_i64() == open {
+        if let Some(i) = step.begun(e) {
+            open = Some(i);
+        } else if step.ended(e).is_some_and(|i| Some(i) == open) {
             open = None;
         }
     }
@@ -188,11 +220,8 @@ pub fn death(run: &ChildRun) -> String {
     if let Some(hit) = run.limits_hit.first() {
         text.push_str(&format!(" [{} limit: {}]", hit.limit, hit.by));
     }
-    if let Some(e) = run.events.iter().find(|e| e["ev"] == "exec-failed") {
-        text.push_str(&format!(
-            " [{}]",
-            e["error"].as_str().unwrap_or("exec failed")
-        ));
+    if let Some(error) = run.exec_failed() {
+        text.push_str(&format!(" [{error}]"));
     }
     text
 }
@@ -209,31 +238,44 @@ pub fn loader_layer(
     let idx = i as i64;
     let flags = run
         .target_events()
-        .find(|e| e["ev"] == "start")
-        .and_then(|e| e["flags"].as_str())
-        .unwrap_or("RTLD_NOW")
-        .to_string();
-    if let Some(e) = run
-        .target_events()
-        .find(|e| e["ev"] == "dlopen" && e["index"].as_i64() == Some(idx))
-    {
-        let us = e["us"].as_i64().unwrap_or(0);
-        if e["ok"] == true {
+        .find_map(|e| match e {
+            Event::Start { flags } => flags.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| "RTLD_NOW".to_string());
+    if let Some(e) = run.target_events().find_map(|e| match e {
+        Event::Dlopen(d) if d.index == idx => Some(d),
+        _ => None,
+    }) {
+        let us = e.us;
+        if e.ok {
             let layer = Layer::new(
                 "loader",
-                Status::Pass,
+                LayerStatus::Pass,
                 format!("dlopen({flags}) ok in {:.1} ms", us as f64 / 1000.0),
             )
-            .with(json!({"flags": flags, "us": us}));
+            .with(LoaderDetails {
+                dlerror: None,
+                flags,
+                us,
+            });
             return (
                 layer,
                 LoadVerdict::ok("dlopen succeeded in a sandboxed child"),
             );
         }
-        let error = paths.apply(e["error"].as_str().unwrap_or(""));
+        let error = paths.apply(e.error.as_deref().unwrap_or(""));
         let outcome = classify_dlerror(&error, &user_paths[i], artifact);
-        let layer = Layer::new("loader", Status::Fail, format!("dlopen({flags}): {error}"))
-            .with(json!({"flags": flags, "us": us, "dlerror": error}));
+        let layer = Layer::new(
+            "loader",
+            LayerStatus::Fail,
+            format!("dlopen({flags}): {error}"),
+        )
+        .with(LoaderDetails {
+            dlerror: Some(error.clone()),
+            flags,
+            us,
+        });
         return (
             layer,
             verdict_with(
@@ -245,7 +287,7 @@ pub fn loader_layer(
             ),
         );
     }
-    match crashed_at(run, "dlopen-begin", "dlopen") {
+    match crashed_at(run, Step::Dlopen) {
         Some(at) if at == idx => {
             let error = match &run.ended {
                 Ended::Signaled { signal, .. } => strsignal(*signal),
@@ -253,7 +295,7 @@ pub fn loader_layer(
             };
             let layer = Layer::new(
                 "loader",
-                Status::Fail,
+                LayerStatus::Fail,
                 format!("the process died inside dlopen: {}", death(run)),
             );
             (
@@ -271,7 +313,7 @@ pub fn loader_layer(
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
             let layer = Layer::new(
                 "loader",
-                Status::Skip,
+                LayerStatus::Skip,
                 format!("not reached: the process died while loading {previous}"),
             );
             let error = format!("(never opened: the host crashed while opening {previous})");
@@ -287,10 +329,10 @@ pub fn loader_layer(
             )
         }
         _ => {
-            let status = if run.events.iter().any(|e| e["ev"] == "exec-failed") {
-                Status::Error
+            let status = if run.exec_failed().is_some() {
+                LayerStatus::Error
             } else {
-                Status::Fail
+                LayerStatus::Fail
             };
             let layer = Layer::new(
                 "loader",
@@ -321,16 +363,19 @@ pub fn go_open_layer(
 ) -> (Layer, LoadVerdict) {
     let (artifact, go, predicted) = (item.artifact.as_ref().ok(), item.go.as_ref(), &item.load);
     let idx = i as i64;
-    if let Some(e) = run
-        .target_events()
-        .find(|e| e["ev"] == "open" && e["index"].as_i64() == Some(idx))
-    {
-        let ms = e["ms"].as_f64().unwrap_or(0.0);
-        let details = json!({"ms": ms, "goroutines_before": e["goroutines_before"], "goroutines": e["goroutines"], "rss_kb": e["rss_kb"], "harness": harness});
-        if e["ok"] == true {
+    if let Some(e) = opened(run, idx) {
+        let ms = e.ms;
+        let details = GoOpenDetails {
+            goroutines: e.goroutines,
+            goroutines_before: e.goroutines_before,
+            harness: harness.to_string(),
+            ms,
+            rss_kb: e.rss_kb,
+        };
+        if e.ok {
             let layer = Layer::new(
                 "go-open",
-                Status::Pass,
+                LayerStatus::Pass,
                 format!("plugin.Open ok in {ms:.1} ms with {harness}"),
             )
             .with(details);
@@ -339,9 +384,9 @@ pub fn go_open_layer(
                 LoadVerdict::ok("plugin.Open succeeded in a sandboxed Go harness"),
             );
         }
-        let error = paths.apply_go(e["error"].as_str().unwrap_or(""));
+        let error = paths.apply_go(e.error.as_deref().unwrap_or(""));
         let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
-        let layer = Layer::new("go-open", Status::Fail, error.clone()).with(details);
+        let layer = Layer::new("go-open", LayerStatus::Fail, error.clone()).with(details);
         return (
             layer,
             verdict_with(
@@ -353,7 +398,7 @@ pub fn go_open_layer(
             ),
         );
     }
-    match crashed_at(run, "open-begin", "open") {
+    match crashed_at(run, Step::Open) {
         Some(at) if at == idx => {
             let fatal = run.fatal_line();
             let not_plugin = go.is_none_or(|g| g.role != crate::golang::GoRole::Plugin);
@@ -369,10 +414,13 @@ pub fn go_open_layer(
             let error = fatal.unwrap_or_else(|| run.ended.describe());
             let layer = Layer::new(
                 "go-open",
-                Status::Fail,
+                LayerStatus::Fail,
                 format!("the harness died inside plugin.Open: {}", death(run)),
             )
-            .with(json!({"ended": run.ended, "harness": harness}));
+            .with(GoOpenDied {
+                ended: run.ended.clone(),
+                harness: harness.to_string(),
+            });
             (
                 layer,
                 verdict_with(
@@ -388,7 +436,7 @@ pub fn go_open_layer(
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
             let layer = Layer::new(
                 "go-open",
-                Status::Skip,
+                LayerStatus::Skip,
                 format!("not reached: the harness died while opening {previous}"),
             );
             let error = format!("(never opened: the host crashed while opening {previous})");
@@ -407,7 +455,7 @@ pub fn go_open_layer(
             // Died later (another plugin's lifecycle): this one was never reached.
             let layer = Layer::new(
                 "go-open",
-                Status::Skip,
+                LayerStatus::Skip,
                 format!("not reached: {}", death(run)),
             );
             (
@@ -423,10 +471,10 @@ pub fn go_open_layer(
         None => {
             // Died before opening anything: a quota or the seccomp profile stopped the
             // harness (a finding); a harness that could not even be executed is plugctl's.
-            let status = if run.events.iter().any(|e| e["ev"] == "exec-failed") {
-                Status::Error
+            let status = if run.exec_failed().is_some() {
+                LayerStatus::Error
             } else {
-                Status::Fail
+                LayerStatus::Fail
             };
             let layer = Layer::new(
                 "go-open",
@@ -444,14 +492,17 @@ pub fn go_open_layer(
 /// The contract layer: expected exports and their types, and every export's type.
 pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
     let idx = i as i64;
-    let lookups: Vec<&Value> = run
+    let lookups: Vec<&events::Lookup> = run
         .target_events()
-        .filter(|e| e["ev"] == "lookup" && e["index"].as_i64() == Some(idx))
+        .filter_map(|e| match e {
+            Event::Lookup(l) if l.index == idx => Some(l),
+            _ => None,
+        })
         .collect();
     if lookups.is_empty() {
         return Layer::new(
             "contract",
-            Status::Skip,
+            LayerStatus::Skip,
             "plugin not opened (or exports no symbols)",
         );
     }
@@ -459,19 +510,21 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
     let mut types = Vec::new();
     let mut checked = Vec::new();
     for e in &lookups {
-        let name = e["name"].as_str().unwrap_or("?");
-        let actual = e["type"].as_str();
-        let role = e["role"].as_str().unwrap_or("");
-        if e["ok"] != true {
+        let name = e.name.as_deref().unwrap_or("?");
+        let actual = e.ty.as_deref();
+        if !e.ok {
             failures.push(format!(
                 "{name}: Lookup failed: {}",
-                e["error"].as_str().unwrap_or("")
+                e.error.as_deref().unwrap_or("")
             ));
             continue;
         }
-        types.push(json!({"name": name, "type": actual}));
-        if role == "expect" {
-            let expected = e["expected"].as_str();
+        types.push(ExportType {
+            name: name.to_string(),
+            ty: actual.map(str::to_string),
+        });
+        if e.role == "expect" {
+            let expected = e.expected.as_deref();
             match (expected, actual) {
                 (Some(want), Some(got)) if !type_matches(want, got) => {
                     failures.push(format!("{name} is {got}, expected {want}"));
@@ -480,19 +533,18 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
             }
         }
     }
-    let details = json!({"exports": types, "expected": expect});
+    let details = ContractDetails {
+        expected: expect.to_vec(),
+        exports: types,
+    };
     if failures.is_empty() {
         let reason = if expect.is_empty() {
             format!(
                 "{} export(s) looked up: {}",
-                types.len(),
+                details.exports.len(),
                 lookups
                     .iter()
-                    .filter_map(|e| Some(format!(
-                        "{} {}",
-                        e["name"].as_str()?,
-                        e["type"].as_str()?
-                    )))
+                    .filter_map(|e| Some(format!("{} {}", e.name.as_deref()?, e.ty.as_deref()?)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -503,9 +555,9 @@ pub fn contract_layer(run: &ChildRun, i: usize, expect: &[Expect]) -> Layer {
                 checked.join(", ")
             )
         };
-        Layer::new("contract", Status::Pass, reason).with(details)
+        Layer::new("contract", LayerStatus::Pass, reason).with(details)
     } else {
-        Layer::new("contract", Status::Fail, failures.join("; ")).with(details)
+        Layer::new("contract", LayerStatus::Fail, failures.join("; ")).with(details)
     }
 }
 
@@ -529,38 +581,36 @@ pub fn phases(run: &ChildRun, i: usize) -> Vec<Phase> {
     let idx = i as i64;
     let mut out: Vec<Phase> = run
         .target_events()
-        .filter(|e| e["ev"] == "phase" && e["index"].as_i64() == Some(idx))
-        .map(|e| Phase {
-            phase: e["phase"].as_str().unwrap_or("").into(),
-            symbol: e["symbol"].as_str().unwrap_or("").into(),
-            status: e["status"].as_str().unwrap_or("").into(),
-            ms: e["ms"].as_f64(),
-            error: e["error"].as_str().map(str::to_string),
-            panic: e["panic"].as_str().map(str::to_string),
-            stack: e["stack"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            goroutines_before: e["goroutines_before"].as_i64(),
-            goroutines_after: e["goroutines_after"].as_i64(),
-            ty: e["type"].as_str().map(str::to_string),
+        .filter_map(|e| match e {
+            Event::Phase(p) if p.index == idx => Some(Phase {
+                phase: p.phase.clone(),
+                symbol: p.symbol.clone(),
+                status: p.status.clone(),
+                ms: p.ms,
+                error: p.error.clone(),
+                panic: p.panic.clone(),
+                stack: p.stack.clone().unwrap_or_default(),
+                goroutines_before: p.goroutines_before,
+                goroutines_after: p.goroutines_after,
+                ty: p.ty.clone(),
+            }),
+            _ => None,
         })
         .collect();
     // A phase that began and never ended: the process died in it.
-    let begun: Vec<&Value> = run
+    let last_begun = run
         .target_events()
-        .filter(|e| e["ev"] == "phase-begin" && e["index"].as_i64() == Some(idx))
-        .collect();
-    if let Some(last) = begun.last() {
-        let name = last["phase"].as_str().unwrap_or("");
-        if !out.iter().any(|p| p.phase == name) && !run.target_events().any(|e| e["ev"] == "done") {
+        .filter_map(|e| match e {
+            Event::PhaseBegin(b) if b.index == idx => Some(b),
+            _ => None,
+        })
+        .last();
+    if let Some(last) = last_begun {
+        let name = last.phase.as_str();
+        if !out.iter().any(|p| p.phase == name) && !run.finished() {
             out.push(Phase {
                 phase: name.into(),
-                symbol: last["symbol"].as_str().unwrap_or("").into(),
+                symbol: last.symbol.clone(),
                 status: "crash".into(),
                 ms: Some(run.elapsed_ms as f64),
                 error: Some(death(run)),
@@ -577,20 +627,20 @@ pub fn phases(run: &ChildRun, i: usize) -> Vec<Phase> {
 
 pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
     if !opened {
-        return Layer::new("lifecycle", Status::Skip, "plugin not opened");
+        return Layer::new("lifecycle", LayerStatus::Skip, "plugin not opened");
     }
     let ps = phases(run, i);
     if ps.is_empty() || ps.iter().all(|p| p.status == "missing") {
         let names: Vec<&str> = ps.iter().map(|p| p.symbol.as_str()).collect();
         return Layer::new(
             "lifecycle",
-            Status::Skip,
+            LayerStatus::Skip,
             format!(
                 "no lifecycle functions exported (looked for {})",
                 names.join(", ")
             ),
         )
-        .with(json!({"phases": ps}));
+        .with(LifecycleDetails { phases: ps });
     }
     let mut parts = Vec::new();
     let mut failed = false;
@@ -648,8 +698,12 @@ pub fn lifecycle_layer(run: &ChildRun, i: usize, opened: bool) -> Layer {
         };
         parts.push(text);
     }
-    let status = if failed { Status::Fail } else { Status::Pass };
-    Layer::new("lifecycle", status, parts.join("; ")).with(json!({"phases": ps}))
+    let status = if failed {
+        LayerStatus::Fail
+    } else {
+        LayerStatus::Pass
+    };
+    Layer::new("lifecycle", status, parts.join("; ")).with(LifecycleDetails { phases: ps })
 }
 
 /// The env-timing layer: did the plugin see the user's variables?
@@ -665,14 +719,13 @@ pub fn env_layer(
     let idx = i as i64;
     let seen = |r: &ChildRun, when: &str, name: &str| -> Vec<String> {
         r.target_events()
-            .filter(|e| {
-                e["ev"] == "env"
-                    && e["index"].as_i64() == Some(idx)
-                    && e["when"] == when
-                    && e["name"] == name
+            .filter_map(|e| match e {
+                Event::Env(v) if v.index == idx && v.when == when && v.name == name => {
+                    v.seen_in.clone()
+                }
+                _ => None,
             })
-            .flat_map(|e| e["seen_in"].as_array().cloned().unwrap_or_default())
-            .filter_map(|v| v.as_str().map(str::to_string))
+            .flatten()
             .collect()
     };
     let static_reads: Vec<String> = go.map(|g| g.init_env_reads.clone()).unwrap_or_default();
@@ -726,21 +779,35 @@ pub fn env_layer(
             "set before plugin.Open; no exported variable holds its value".to_string()
         };
         parts.push(format!("{}={} {verdict}", var.name, masker.show(var)));
-        rows.push(json!({
-            "name": var.name, "value": masker.show(var), "secret": var.is_secret(),
-            "set": if after_open { "after-open" } else { "before-open" },
-            "read_at_init_static": at_init_static,
-            "seen_after_open": open_seen, "seen_after_init": init_seen,
-            "seen_when_set_before_open": comparison.map(|_| before_seen),
-            "verdict": verdict,
-        }));
+        rows.push(EnvVarSeen {
+            name: var.name.clone(),
+            value: masker.show(var),
+            secret: var.is_secret(),
+            set: if after_open {
+                "after-open"
+            } else {
+                "before-open"
+            },
+            read_at_init_static: at_init_static,
+            seen_after_open: open_seen,
+            seen_after_init: init_seen,
+            seen_when_set_before_open: comparison.map(|_| before_seen),
+            verdict,
+        });
     }
     let status = if missed.is_empty() {
-        Status::Pass
+        LayerStatus::Pass
     } else {
-        Status::Fail
+        LayerStatus::Fail
     };
-    Layer::new("env", status, parts.join("; ")).with(json!({"set": if after_open { "after plugin.Open" } else { "before plugin.Open" }, "vars": rows}))
+    Layer::new("env", status, parts.join("; ")).with(EnvDetails {
+        set: if after_open {
+            "after plugin.Open"
+        } else {
+            "before plugin.Open"
+        },
+        vars: rows,
+    })
 }
 
 /// Growth per reload, from the `reload` measurements.
@@ -760,45 +827,50 @@ pub struct ReloadStep {
 
 pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer {
     let mut steps: Vec<ReloadStep> = Vec::new();
-    for e in run.target_events().filter(|e| e["ev"] == "reload") {
-        let index = e["index"].as_i64().unwrap_or(0);
-        let open = run
-            .target_events()
-            .find(|o| o["ev"] == "open" && o["index"].as_i64() == Some(index));
-        let opened = index == 0 || open.is_some_and(|o| o["ok"] == true);
+    let samples = run.target_events().filter_map(|e| match e {
+        Event::Reload(r) => Some(r),
+        _ => None,
+    });
+    for e in samples {
+        let index = e.index;
+        let open = opened(run, index);
+        let opened = index == 0 || open.is_some_and(|o| o.ok);
         let error = if opened {
             None
         } else {
             Some(
                 paths.apply_go(
-                    open.and_then(|o| o["error"].as_str())
+                    open.and_then(|o| o.error.as_deref())
                         .unwrap_or("did not open"),
                 ),
             )
         };
         let prev = steps.last();
-        let g = e["goroutines"].as_i64().unwrap_or(0);
-        let rss = e["rss_kb"].as_i64().unwrap_or(0);
+        let g = e.goroutines;
+        let rss = e.rss_kb;
         steps.push(ReloadStep {
-            copy: e["copy"].as_i64().unwrap_or(0),
-            path: paths.apply(e["path"].as_str().unwrap_or("")),
+            copy: e.copy,
+            path: paths.apply(&e.path),
             opened,
             error,
             goroutines: g,
             rss_kb: rss,
-            heap_kb: e["heap_kb"].as_i64().unwrap_or(0),
+            heap_kb: e.heap_kb,
             goroutine_growth: prev.map_or(0, |p| g - p.goroutines),
             rss_growth_kb: prev.map_or(0, |p| rss - p.rss_kb),
         });
     }
     let reloads = steps.len().saturating_sub(1);
     if reloads == 0 {
-        let why = if run.target_events().any(|e| e["ev"] == "done") {
+        let why = if run.finished() {
             "no reload measured".to_string()
         } else {
             format!("the harness died: {}", death(run))
         };
-        return Layer::new("reload", Status::Fail, why).with(json!({"steps": steps}));
+        return Layer::new("reload", LayerStatus::Fail, why).with(ReloadDetails {
+            steps,
+            growth: None,
+        });
     }
     let _ = n_plugins;
     let first = &steps[0];
@@ -828,30 +900,42 @@ pub fn reload_layer(run: &ChildRun, n_plugins: usize, paths: &PathMap) -> Layer 
         }
     );
     let status = if leak || !failed_opens.is_empty() {
-        Status::Fail
+        LayerStatus::Fail
     } else {
-        Status::Pass
+        LayerStatus::Pass
     };
     let reason = if failed_opens.is_empty() {
         reason
     } else {
         format!("{reason}; FAILED TO OPEN: {}", failed_opens.join("; "))
     };
-    Layer::new("reload", status, reason).with(json!({
-        "steps": steps, "goroutines_per_reload": g_per, "rss_mib_per_reload": rss_per,
-        "goroutine_leak": leak, "unloadable": false, "failed_opens": failed_opens,
-        "note": unload,
-    }))
+    Layer::new("reload", status, reason).with(ReloadDetails {
+        steps,
+        growth: Some(ReloadGrowth {
+            failed_opens,
+            goroutine_leak: leak,
+            goroutines_per_reload: g_per,
+            note: unload,
+            rss_mib_per_reload: rss_per,
+            unloadable: false,
+        }),
+    })
 }
 
 /// Which artifact a run was busy with when it ended (for attributing limit hits).
 pub fn busy_with(run: &ChildRun) -> Option<i64> {
-    if run.target_events().any(|e| e["ev"] == "done") {
+    if run.finished() {
         return None;
     }
-    run.target_events()
-        .filter_map(|e| e["index"].as_i64())
-        .last()
+    run.target_events().filter_map(Event::index).last()
+}
+
+/// The harness's `open` event for plugin (or reload copy) `index`.
+fn opened(run: &ChildRun, index: i64) -> Option<&events::Open> {
+    run.target_events().find_map(|e| match e {
+        Event::Open(o) if o.index == index => Some(o),
+        _ => None,
+    })
 }
 
 pub fn path_str(p: &Path) -> String {

@@ -10,7 +10,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 /// What the probe compares against, from plugctl's side of the sandbox.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -249,8 +248,48 @@ fn interfaces() -> Vec<String> {
         .collect()
 }
 
-/// Runs every check; the JSON goes into the `sandbox` event as `probe`.
-pub fn run(spec: &ProbeSpec) -> Value {
+/// What the probe found inside the sandbox (`runs[].isolation.probe` in the JSON output):
+/// the outcome of each attempt (`EPERM`, `EROFS`, ... or `ALLOWED`) and the claims derived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Probe {
+    pub uid: u32,
+    pub cap_eff: String,
+    pub no_new_privs: bool,
+    pub seccomp_mode: String,
+    pub privileges_dropped: bool,
+    pub namespaces_shared_with_plugctl: Vec<String>,
+    pub pid_ns: Option<String>,
+    pub readonly: bool,
+    pub write_root: String,
+    pub remount_root_rw: String,
+    pub inputs_writable: Vec<String>,
+    pub workdir_writable: bool,
+    pub mount_tmpfs: String,
+    pub pid_isolated: bool,
+    pub visible_pids: Vec<u32>,
+    pub parent_pid_visible: bool,
+    pub ptrace_parent: String,
+    pub environ_readable_pids: Vec<String>,
+    /// Variable name -> fingerprint of `NAME=value` found in another process's environ.
+    pub parent_env_candidates: BTreeMap<String, String>,
+    pub network_connect: bool,
+    pub loopback: String,
+    pub interfaces: Vec<String>,
+    pub setns: String,
+    pub unshare_user: String,
+    pub unshare_mount: String,
+    pub sysctl_write: String,
+    pub cgroup: Vec<String>,
+    pub cgroupfs_visible: bool,
+    pub cgroup_mkdir: String,
+    pub cgroup_mount: String,
+    pub cgroup_locked: bool,
+    pub escapes_blocked: bool,
+}
+
+/// Runs every check; the result goes into the `sandbox` event as `probe`.
+pub fn run(spec: &ProbeSpec) -> Probe {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let ns = own_namespaces();
     let ns_shared: Vec<String> = NAMESPACES
@@ -347,38 +386,38 @@ pub fn run(spec: &ProbeSpec) -> Value {
     let pid_isolated = !ns_shared.contains(&"pid".to_string()) && !parent_visible;
     let cgroup_locked = !cg_mkdir && !cg_mount;
     let escapes_blocked = !setns && !unshare && !unshare_ns && !ptrace && !tmpfs && !sysctl;
-    json!({
-        "uid": uid,
-        "cap_eff": cap_eff,
-        "no_new_privs": no_new_privs,
-        "seccomp_mode": status_field(&status, "Seccomp:"),
-        "privileges_dropped": privileges_dropped,
-        "namespaces_shared_with_plugctl": ns_shared,
-        "pid_ns": ns.get("pid"),
-        "readonly": readonly,
-        "write_root": root_write_how,
-        "remount_root_rw": remount_how,
-        "inputs_writable": inputs_writable,
-        "workdir_writable": workdir_write,
-        "mount_tmpfs": tmpfs_how,
-        "pid_isolated": pid_isolated,
-        "visible_pids": pids,
-        "parent_pid_visible": parent_visible,
-        "ptrace_parent": ptrace_how,
-        "environ_readable_pids": environs.keys().collect::<Vec<_>>(),
-        "parent_env_candidates": candidates,
-        "network_connect": connected,
-        "loopback": loopback_how,
-        "interfaces": ifaces,
-        "setns": setns_how,
-        "unshare_user": unshare_how,
-        "unshare_mount": unshare_ns_how,
-        "sysctl_write": sysctl_how,
-        "cgroup": cgroup_self.lines().collect::<Vec<_>>(),
-        "cgroupfs_visible": cgroupfs_visible,
-        "cgroup_mkdir": cg_mkdir_how,
-        "cgroup_mount": cg_mount_how,
-        "cgroup_locked": cgroup_locked,
-        "escapes_blocked": escapes_blocked,
-    })
+    Probe {
+        uid,
+        cap_eff,
+        no_new_privs,
+        seccomp_mode: status_field(&status, "Seccomp:"),
+        privileges_dropped,
+        namespaces_shared_with_plugctl: ns_shared,
+        pid_ns: ns.get("pid").cloned(),
+        readonly,
+        write_root: root_write_how,
+        remount_root_rw: remount_how,
+        inputs_writable,
+        workdir_writable: workdir_write,
+        mount_tmpfs: tmpfs_how,
+        pid_isolated,
+        visible_pids: pids,
+        parent_pid_visible: parent_visible,
+        ptrace_parent: ptrace_how,
+        environ_readable_pids: environs.keys().cloned().collect(),
+        parent_env_candidates: candidates,
+        network_connect: connected,
+        loopback: loopback_how,
+        interfaces: ifaces,
+        setns: setns_how,
+        unshare_user: unshare_how,
+        unshare_mount: unshare_ns_how,
+        sysctl_write: sysctl_how,
+        cgroup: cgroup_self.lines().map(str::to_string).collect(),
+        cgroupfs_visible,
+        cgroup_mkdir: cg_mkdir_how,
+        cgroup_mount: cg_mount_how,
+        cgroup_locked,
+        escapes_blocked,
+    }
 }

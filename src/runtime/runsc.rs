@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::view::{EXE_INSIDE, View};
 
@@ -26,13 +26,79 @@ pub fn find() -> Result<PathBuf> {
     })
 }
 
-fn bind(source: &Path, dest: &str, rw: bool) -> Value {
-    json!({
-        "destination": dest,
-        "type": "bind",
-        "source": source,
-        "options": ["rbind", if rw { "rw" } else { "ro" }],
-    })
+/// The part of an OCI bundle's `config.json` plugctl writes (runtime-spec 1.0).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Config {
+    oci_version: &'static str,
+    process: Process,
+    root: Root,
+    hostname: &'static str,
+    mounts: Vec<Mount>,
+    linux: Linux,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Process {
+    user: User,
+    args: Vec<String>,
+    env: Vec<String>,
+    cwd: PathBuf,
+    capabilities: Capabilities,
+    no_new_privileges: bool,
+}
+
+#[derive(Serialize)]
+struct User {
+    uid: u32,
+    gid: u32,
+}
+
+/// Every set empty: the child holds no capability.
+#[derive(Serialize, Default)]
+struct Capabilities {
+    bounding: [String; 0],
+    effective: [String; 0],
+    inheritable: [String; 0],
+    permitted: [String; 0],
+    ambient: [String; 0],
+}
+
+#[derive(Serialize)]
+struct Root {
+    path: PathBuf,
+    readonly: bool,
+}
+
+#[derive(Serialize)]
+struct Mount {
+    destination: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: PathBuf,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    options: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Linux {
+    namespaces: Vec<Namespace>,
+}
+
+#[derive(Serialize)]
+struct Namespace {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+fn bind(source: &Path, dest: &str, rw: bool) -> Mount {
+    Mount {
+        destination: dest.to_string(),
+        kind: "bind",
+        source: source.to_path_buf(),
+        options: vec!["rbind", if rw { "rw" } else { "ro" }],
+    }
 }
 
 /// Writes the bundle under `control` and returns runsc's command line.
@@ -49,8 +115,18 @@ pub fn prepare(
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
     let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}),
+        Mount {
+            destination: "/proc".into(),
+            kind: "proc",
+            source: "proc".into(),
+            options: Vec::new(),
+        },
+        Mount {
+            destination: "/dev".into(),
+            kind: "tmpfs",
+            source: "tmpfs".into(),
+            options: vec!["nosuid", "mode=755"],
+        },
     ];
     if view.writable_root {
         mounts.push(bind(Path::new("/"), "/", true));
@@ -82,14 +158,12 @@ pub fn prepare(
         let _ = std::fs::create_dir_all(rootfs.join(inside.trim_start_matches('/')));
         mounts.push(bind(dir, &inside, true));
     }
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    let mut namespaces: Vec<Namespace> = ["pid", "ipc", "uts", "mount"]
+        .into_iter()
+        .map(|kind| Namespace { kind })
+        .collect();
     if !view.host_network {
-        namespaces.push(json!({"type": "network"}));
+        namespaces.push(Namespace { kind: "network" });
     }
     // Rootless runsc maps the sandbox's uid 0 to the invoking user. Run by root, the
     // child gets `nobody` in gVisor's kernel (root is exempt from RLIMIT_NPROC), and owns
@@ -108,21 +182,32 @@ pub fn prepare(
     } else {
         EXE_INSIDE.to_string()
     };
-    let config = json!({
-        "ociVersion": "1.0.0",
-        "process": {
-            "user": {"uid": sandbox_uid, "gid": sandbox_uid},
-            "args": [exe, "__sandbox", "--files", CONTROL_INSIDE],
-            "env": [],
-            "cwd": view.workdir,
-            "capabilities": {"bounding": [], "effective": [], "inheritable": [], "permitted": [], "ambient": []},
-            "noNewPrivileges": true,
+    let config = Config {
+        oci_version: "1.0.0",
+        process: Process {
+            user: User {
+                uid: sandbox_uid,
+                gid: sandbox_uid,
+            },
+            args: vec![
+                exe,
+                "__sandbox".into(),
+                "--files".into(),
+                CONTROL_INSIDE.into(),
+            ],
+            env: Vec::new(),
+            cwd: view.workdir.clone(),
+            capabilities: Capabilities::default(),
+            no_new_privileges: true,
         },
-        "root": {"path": rootfs, "readonly": !view.writable_root},
-        "hostname": "plugctl",
-        "mounts": mounts,
-        "linux": {"namespaces": namespaces},
-    });
+        root: Root {
+            path: rootfs.clone(),
+            readonly: !view.writable_root,
+        },
+        hostname: "plugctl",
+        mounts,
+        linux: Linux { namespaces },
+    };
     std::fs::write(
         control.join("config.json"),
         serde_json::to_string_pretty(&config)?,

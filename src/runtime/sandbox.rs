@@ -15,7 +15,7 @@ use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, IntoRawFd};
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::child::StageSpec;
 use super::{probe, seccomp};
@@ -160,10 +160,44 @@ fn install_seccomp(spec: &StageSpec, handoff: bool) -> Result<(String, Option<Fi
     ))
 }
 
-fn write_line(fd: i32, value: &serde_json::Value) {
+/// The stage's own report lines, read back as [`super::events::Event`]s.
+#[derive(Serialize)]
+#[serde(tag = "ev", rename_all = "kebab-case")]
+enum StageLine<'a> {
+    Sandbox {
+        pid: u32,
+        workdir: &'a str,
+        env: Vec<&'a str>,
+        rlimits: Vec<String>,
+        seccomp: String,
+        probe: Box<probe::Probe>,
+        errors: Vec<String>,
+    },
+    ExecFailed {
+        error: String,
+    },
+    Exit {
+        code: Option<i32>,
+        signal: Option<i32>,
+        core_dumped: bool,
+        maxrss_kb: i64,
+        user_ms: u64,
+        system_ms: u64,
+    },
+}
+
+fn write_line(fd: i32, line: &StageLine) {
     // SAFETY: `fd` is open for writing; ManuallyDrop keeps it open.
     let mut out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    let _ = writeln!(out, "{value}");
+    if let Ok(text) = serde_json::to_string(line) {
+        let _ = writeln!(out, "{text}");
+    }
+}
+
+fn exec_failed(error: impl Into<String>) -> StageLine<'static> {
+    StageLine::ExecFailed {
+        error: error.into(),
+    }
 }
 
 /// The target's side of the fork: filter, probe, rlimits, report, `execve`.
@@ -179,7 +213,7 @@ fn target(spec: &StageSpec, handoff: bool) -> i32 {
     let (seccomp_how, after_probe) = match install_seccomp(spec, handoff) {
         Ok(x) => x,
         Err(e) => {
-            write_line(STATUS_FD, &json!({"ev": "exec-failed", "error": e}));
+            write_line(STATUS_FD, &exec_failed(e));
             return 126;
         }
     };
@@ -190,23 +224,22 @@ fn target(spec: &StageSpec, handoff: bool) -> i32 {
     {
         write_line(
             STATUS_FD,
-            &json!({"ev": "exec-failed", "error": format!("installing the seccomp filter: {e}")}),
+            &exec_failed(format!("installing the seccomp filter: {e}")),
         );
         return 126;
     }
     let env_names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
     write_line(
         STATUS_FD,
-        &json!({
-            "ev": "sandbox",
-            "pid": std::process::id(),
-            "workdir": spec.workdir,
-            "env": env_names,
-            "rlimits": rlimits,
-            "seccomp": seccomp_how,
-            "probe": probe,
-            "errors": errors,
-        }),
+        &StageLine::Sandbox {
+            pid: std::process::id(),
+            workdir: &spec.workdir,
+            env: env_names,
+            rlimits,
+            seccomp: seccomp_how,
+            probe: Box::new(probe),
+            errors,
+        },
     );
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstr(a)).collect();
     let envp: Vec<CString> = spec
@@ -234,7 +267,7 @@ fn target(spec: &StageSpec, handoff: bool) -> i32 {
     let e = errno();
     write_line(
         STATUS_FD,
-        &json!({"ev": "exec-failed", "error": format!("execve {}: {e}", spec.program)}),
+        &exec_failed(format!("execve {}: {e}", spec.program)),
     );
     127
 }
@@ -261,17 +294,14 @@ pub fn main() -> i32 {
     let spec: StageSpec = match serde_json::from_str(&text) {
         Ok(s) => s,
         Err(e) => {
-            write_line(
-                STATUS_FD,
-                &json!({"ev": "exec-failed", "error": format!("bad stage spec: {e}")}),
-            );
+            write_line(STATUS_FD, &exec_failed(format!("bad stage spec: {e}")));
             return 125;
         }
     };
     if let Err(e) = std::env::set_current_dir(&spec.workdir) {
         write_line(
             STATUS_FD,
-            &json!({"ev": "exec-failed", "error": format!("chdir {}: {e}", spec.workdir)}),
+            &exec_failed(format!("chdir {}: {e}", spec.workdir)),
         );
         return 125;
     }
@@ -279,10 +309,7 @@ pub fn main() -> i32 {
     // SAFETY: fork in a single-threaded process; the child only runs `target`.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        write_line(
-            STATUS_FD,
-            &json!({"ev": "exec-failed", "error": format!("fork: {}", errno())}),
-        );
+        write_line(STATUS_FD, &exec_failed(format!("fork: {}", errno())));
         return 125;
     }
     if pid == 0 {
@@ -317,15 +344,14 @@ pub fn main() -> i32 {
     };
     write_line(
         STATUS_FD,
-        &json!({
-            "ev": "exit",
-            "code": code,
-            "signal": signal,
-            "core_dumped": signal.is_some() && libc::WCOREDUMP(status),
-            "maxrss_kb": usage.ru_maxrss,
-            "user_ms": tv_ms(usage.ru_utime),
-            "system_ms": tv_ms(usage.ru_stime),
-        }),
+        &StageLine::Exit {
+            code,
+            signal,
+            core_dumped: signal.is_some() && libc::WCOREDUMP(status),
+            maxrss_kb: usage.ru_maxrss,
+            user_ms: tv_ms(usage.ru_utime),
+            system_ms: tv_ms(usage.ru_stime),
+        },
     );
     code.unwrap_or_else(|| 128 + signal.unwrap_or(0))
 }

@@ -167,8 +167,21 @@ pub struct Rule {
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errno_ret: Option<u32>,
+    /// Argument conditions (`{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}`): read only
+    /// to warn that they are not applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<serde_json::Value>,
+    pub args: Option<Vec<ArgCondition>>,
+}
+
+/// One argument condition of a profile rule, as Docker and OCI write it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgCondition {
+    pub index: u32,
+    pub value: u64,
+    #[serde(default)]
+    pub value_two: u64,
+    pub op: String,
 }
 
 /// What happens to a call.
@@ -382,11 +395,7 @@ impl Plan {
         let mut warnings = Vec::new();
         for rule in &profile.syscalls {
             let action = Action::parse(&rule.action, rule.errno_ret, profile.default_errno_ret)?;
-            if rule
-                .args
-                .as_ref()
-                .is_some_and(|a| !a.is_null() && a.as_array().is_none_or(|v| !v.is_empty()))
-            {
+            if rule.args.as_ref().is_some_and(|a| !a.is_empty()) {
                 warnings.push(format!(
                     "argument conditions of the {} rule for {} are not applied: the rule counts for every call",
                     rule.action,
