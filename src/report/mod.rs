@@ -1,10 +1,12 @@
 //! `report`: the only place that formats. Turns verdicts into tables and JSON.
 
+pub mod build;
 pub mod contract;
 pub mod doctor;
 pub mod explain;
 pub mod json;
 pub mod load;
+pub mod matrix;
 pub mod sarif;
 pub mod table;
 pub mod wrap;
