@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::gobuild::{self, AlignOptions, BuildError, Explicit, Progress, Request};
+use crate::report;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -230,8 +231,8 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         }
     };
     let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&result)? + "\n",
-        Format::Table => gobuild::render::build(&result, stdout_style(global.color)),
+        Format::Json => report::build::json(&result)?,
+        Format::Table => report::build::build(&result, stdout_style(global.color)),
     };
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;

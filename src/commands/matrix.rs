@@ -14,9 +14,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::GlobalArgs;
-use crate::matrix::{
-    self, Definition, Reporter, RowResult, RowStatus, Selection, def, render, sources,
-};
+use crate::matrix::{self, Definition, Reporter, RowResult, Selection, def, sources};
+use crate::report;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -122,21 +121,7 @@ fn run_matrix(args: &RunArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     };
     if args.list {
         let (rows, _) = def.expand(&selection)?;
-        let mut out = String::new();
-        for r in &rows {
-            out.push_str(&format!("{}  [{}] {}\n", r.id, r.claim, r.title));
-            if let Some(h) = &r.host {
-                out.push_str(&format!("    host    {}\n", h.label()));
-            }
-            for p in &r.plugins {
-                out.push_str(&format!("    plugin  {}\n", p.label()));
-            }
-            for (n, l) in &r.libs {
-                out.push_str(&format!("    lib {n}  {}\n", l.label()));
-            }
-        }
-        out.push_str(&format!("{} row(s)\n", rows.len()));
-        write_stdout(&out)?;
+        write_stdout(&report::matrix::list(&rows))?;
         return Ok(ExitStatus::Success);
     }
     let jobs = args
@@ -172,9 +157,9 @@ fn merge(args: &MergeArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 
 fn emit(report: &matrix::Report, format: MatrixFormat, global: &GlobalArgs) -> Result<ExitStatus> {
     let text = match format {
-        MatrixFormat::Json => render::json(report),
-        MatrixFormat::Markdown => render::markdown(report),
-        MatrixFormat::Table => render::table(report, stdout_style(global.color)),
+        MatrixFormat::Json => report::matrix::json(report),
+        MatrixFormat::Markdown => report::matrix::markdown(report),
+        MatrixFormat::Table => report::matrix::table(report, stdout_style(global.color)),
     };
     if !(global.quiet && format == MatrixFormat::Table) {
         write_stdout(&text)?;
@@ -239,42 +224,6 @@ impl StderrReporter {
     }
 }
 
-fn finished_line(r: &RowResult) -> String {
-    match r.status {
-        RowStatus::Skipped => format!("{}: skipped ({})", r.id, r.reason.as_deref().unwrap_or("")),
-        RowStatus::Error => {
-            let reason = r.reason.as_deref().unwrap_or("");
-            format!("{}: ERROR {}", r.id, reason.lines().next().unwrap_or(""))
-        }
-        RowStatus::Done => {
-            let reality = r
-                .reality
-                .as_ref()
-                .map(|x| x.facts.outcome.join(", "))
-                .unwrap_or_default();
-            let cached = if r.reality.as_ref().is_some_and(|x| x.cached) {
-                " (cached)"
-            } else {
-                ""
-            };
-            let pred = if r.prediction.is_none() {
-                "no prediction".to_string()
-            } else if r.agrees() {
-                "prediction agrees".to_string()
-            } else {
-                format!(
-                    "PREDICTION DISAGREES: {}",
-                    r.agreement.disagreements.join("; ")
-                )
-            };
-            format!(
-                "{}: {reality}{cached}; {pred}; claim {} {} ({:.1}s)",
-                r.id, r.claim, r.verdict, r.seconds.total
-            )
-        }
-    }
-}
-
 impl Reporter for StderrReporter {
     fn begin(&self, rows: usize, jobs: usize) {
         match &self.bars {
@@ -330,7 +279,7 @@ impl Reporter for StderrReporter {
             }
             b.overall.inc(1);
         }
-        self.line(&finished_line(result));
+        self.line(&report::matrix::finished_line(result));
     }
 
     fn end(&self) {

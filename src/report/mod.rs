@@ -8,12 +8,14 @@
 //! on their way here. Shared pieces: [`Style`] (colour) and [`wrap`] (fitting text to the
 //! terminal).
 
+pub mod build;
 pub mod contract;
 pub mod diff;
 pub mod doctor;
 pub mod explain;
 pub mod json;
 pub mod load;
+pub mod matrix;
 pub mod sarif;
 pub mod table;
 pub mod wrap;

@@ -2,16 +2,73 @@
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
-use super::claims::Verdict;
-use super::def::Via;
-use super::runner::{Reality, RowResult, RowStatus};
-use super::{Report, Summary};
-use crate::report::Style;
+use super::Style;
+use crate::matrix::claims::Verdict;
+use crate::matrix::def::{Row, Via};
+use crate::matrix::runner::{Reality, RowResult, RowStatus};
+use crate::matrix::{Report, Summary};
 
 const WIDTH: u16 = 140;
 
 pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("the report serialises") + "\n"
+}
+
+/// `matrix --list`: each selected row with its builds, then the count.
+pub fn list(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&format!("{}  [{}] {}\n", r.id, r.claim, r.title));
+        if let Some(h) = &r.host {
+            out.push_str(&format!("    host    {}\n", h.label()));
+        }
+        for p in &r.plugins {
+            out.push_str(&format!("    plugin  {}\n", p.label()));
+        }
+        for (n, l) in &r.libs {
+            out.push_str(&format!("    lib {n}  {}\n", l.label()));
+        }
+    }
+    out.push_str(&format!("{} row(s)\n", rows.len()));
+    out
+}
+
+/// The progress line for a finished row: its outcome, the prediction's agreement and the
+/// claim's verdict.
+pub fn finished_line(r: &RowResult) -> String {
+    match r.status {
+        RowStatus::Skipped => format!("{}: skipped ({})", r.id, r.reason.as_deref().unwrap_or("")),
+        RowStatus::Error => {
+            let reason = r.reason.as_deref().unwrap_or("");
+            format!("{}: ERROR {}", r.id, reason.lines().next().unwrap_or(""))
+        }
+        RowStatus::Done => {
+            let reality = r
+                .reality
+                .as_ref()
+                .map(|x| x.facts.outcome.join(", "))
+                .unwrap_or_default();
+            let cached = if r.reality.as_ref().is_some_and(|x| x.cached) {
+                " (cached)"
+            } else {
+                ""
+            };
+            let pred = if r.prediction.is_none() {
+                "no prediction".to_string()
+            } else if r.agrees() {
+                "prediction agrees".to_string()
+            } else {
+                format!(
+                    "PREDICTION DISAGREES: {}",
+                    r.agreement.disagreements.join("; ")
+                )
+            };
+            format!(
+                "{}: {reality}{cached}; {pred}; claim {} {} ({:.1}s)",
+                r.id, r.claim, r.verdict, r.seconds.total
+            )
+        }
+    }
 }
 
 fn verdict_color(v: Verdict) -> Color {

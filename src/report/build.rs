@@ -1,10 +1,10 @@
-//! The human views of `build` and `diff` (the JSON views are the serialised results).
+//! The views of `build` (table and JSON) and the human view of `diff`.
 
 use comfy_table::{Color, ContentArrangement, Table, presets};
 
-use super::{AlignStatus, BuildResult};
+use super::Style;
 use crate::compare::Diff;
-use crate::report::Style;
+use crate::gobuild::{AlignStatus, BuildResult};
 
 const WIDTH: u16 = 100;
 
@@ -33,6 +33,11 @@ fn mark(style: Style, ok: bool, text: &str) -> String {
 
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(16)]
+}
+
+/// `build --format json`: the serialised result.
+pub fn json(result: &BuildResult) -> serde_json::Result<String> {
+    Ok(serde_json::to_string_pretty(result)? + "\n")
 }
 
 pub fn build(result: &BuildResult, style: Style) -> String {
