@@ -8,7 +8,7 @@ use clap::Args;
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::compare;
-use crate::gobuild::render;
+
 use crate::report;
 
 pub const EXAMPLES: &str = "\
@@ -38,7 +38,7 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let d = compare::compare_paths(&args.a, &args.b)?;
     let text = match args.format {
         Format::Json => report::diff::json(&d),
-        Format::Table => render::diff(&d, stdout_style(global.color)),
+        Format::Table => report::build::diff(&d, stdout_style(global.color)),
     };
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;

@@ -26,10 +26,6 @@ use crate::predict;
 use crate::toolchain::{self, Toolchain};
 use crate::verdict::LoadVerdict;
 
-/// Transitional: `commands/diff.rs` (issue-14b's file this round) still names
-/// `gobuild::render`; the views live in `report::build`. Delete at merge once diff.rs
-/// calls `report::build::diff`.
-pub use crate::report::build as render;
 pub use mirror::{Explicit, Target, TargetError};
 pub use modules::{AlignOptions, AlignReport, AlignStatus, Alignment};
 

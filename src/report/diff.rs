@@ -1,5 +1,5 @@
-//! `plugctl diff` output: the JSON document (the text table is rendered by
-//! `gobuild::render::diff`, on its way here).
+//! `plugctl diff` output: the JSON document (the text table is
+//! `report::build::diff`, beside the build views it shares its layout with).
 
 use crate::compare::Diff;
 
