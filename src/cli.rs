@@ -137,6 +137,16 @@ pub struct InspectArgs {
     /// independent candidates, not one process.
     #[arg(long)]
     pub each: bool,
+
+    /// Treat each ARTIFACT as a plugin's source package directory and report what blocks
+    /// running it as WebAssembly (GOOS=wasip1): cgo, packages without wasip1 support,
+    /// APIs wasip1 lacks or stubs, each with file, line and import chain.
+    #[arg(long, conflicts_with_all = ["host", "recursive", "sysroot"])]
+    pub wasm_ready: bool,
+
+    /// With --wasm-ready: build with this Go release (default: go.mod's, or the newest installed ≥ 1.24).
+    #[arg(long = "go", value_name = "VERSION", requires = "wasm_ready")]
+    pub go: Option<String>,
 }
 
 impl InspectArgs {

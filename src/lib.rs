@@ -20,3 +20,4 @@ pub mod report;
 pub mod runtime;
 pub mod toolchain;
 pub mod verdict;
+pub mod wasm;

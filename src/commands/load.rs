@@ -26,9 +26,22 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Plugins or shared objects, opened in this order by one process.
+    /// Plugins or shared objects, opened in this order by one process (with --wasm: the
+    /// plugins' source package directories).
     #[arg(required = true, value_name = "PLUGIN")]
     pub plugins: Vec<PathBuf>,
+
+    /// Build each PLUGIN (a source package directory) as a WASI module and run its
+    /// lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host, also
+    /// build and load it natively and compare.
+    #[arg(long)]
+    pub wasm: bool,
+    /// With --wasm: fuel per call (the deterministic CPU limit; one unit per instruction, roughly).
+    #[arg(long, value_name = "N", requires = "wasm")]
+    pub fuel: Option<u64>,
+    /// With --wasm: preopen DIR read-only for the module (default: no file system); repeatable.
+    #[arg(long = "allow-dir", value_name = "DIR", requires = "wasm")]
+    pub allow_dir: Vec<PathBuf>,
 
     /// The Go program that will load them: the harness mirrors its toolchain and flags.
     #[arg(long, value_name = "HOST")]
@@ -148,7 +161,7 @@ pub enum SandboxArg {
     Gvisor,
 }
 
-fn options(args: &LoadArgs) -> Result<runtime::Options> {
+pub fn options(args: &LoadArgs) -> Result<runtime::Options> {
     let mut vars = Vec::new();
     for file in &args.env_file {
         vars.extend(env::parse_env_file(file)?);
@@ -272,6 +285,9 @@ fn options(args: &LoadArgs) -> Result<runtime::Options> {
 
 pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let options = options(args)?;
+    if args.wasm {
+        return super::wasm::load(args, options, global);
+    }
     let quiet = global.quiet;
     let progress = move |msg: &str| {
         if !quiet {

@@ -10,6 +10,7 @@ pub mod inputs;
 pub mod inspect;
 pub mod load;
 pub mod matrix;
+pub mod wasm;
 
 use std::io::{IsTerminal, Write};
 

@@ -58,7 +58,7 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(&doc).expect("load report serialises") + "\n"
 }
 
-fn status_cell(style: Style, status: Status) -> String {
+pub(super) fn status_cell(style: Style, status: Status) -> String {
     let color = match status {
         Status::Pass => Color::Green,
         Status::Fail | Status::Error => Color::Red,
@@ -67,7 +67,7 @@ fn status_cell(style: Style, status: Status) -> String {
     style.paint(status.as_str(), Some(color), status != Status::Pass)
 }
 
-fn new_table(style: Style) -> Table {
+pub(super) fn new_table(style: Style) -> Table {
     let mut t = Table::new();
     t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -78,7 +78,7 @@ fn new_table(style: Style) -> Table {
     t
 }
 
-fn indent(text: &str) -> String {
+pub(super) fn indent(text: &str) -> String {
     text.lines()
         .map(|l| format!("  {}", l.trim_end()))
         .collect::<Vec<_>>()
@@ -89,7 +89,7 @@ fn mib(kb: u64) -> String {
     format!("{:.1} MiB", kb as f64 / 1024.0)
 }
 
-fn run_line(r: &ChildRun) -> String {
+pub(super) fn run_line(r: &ChildRun) -> String {
     let mut parts = vec![
         format!("pid {}", r.pid),
         format!("{} after {}", r.ended.describe(), ms(r.elapsed_ms)),

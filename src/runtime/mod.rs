@@ -26,6 +26,7 @@ mod sandbox;
 pub mod seccomp;
 mod shim;
 pub mod view;
+pub mod wasm;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub fn hidden_main() -> Option<i32> {
     match args.next()?.to_str()? {
         "__sandbox" => Some(sandbox::main()),
         "__shim" => Some(shim::main(args)),
+        "__wasm" => Some(wasm::interp::main()),
         _ => None,
     }
 }
@@ -911,7 +913,7 @@ fn seccomp_layer(plan: &seccomp::Plan, runs: &[&ChildRun]) -> Layer {
 
 /// The isolation the probe verified inside each sandbox before the target ran; a claim
 /// that did not hold fails the layer (a choice like `--network host` is not a failure).
-fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
+pub(crate) fn isolation_layer(options: &Options, runs: &[&ChildRun]) -> Layer {
     let mut broken = Vec::new();
     let mut held = Vec::new();
     for r in runs {
