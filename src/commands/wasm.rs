@@ -22,13 +22,19 @@ fn progress(quiet: bool) -> impl Fn(&str) {
 /// `load --wasm`: exit 2 when a layer could not run, 1 when one failed, else 0.
 pub fn load(args: &LoadArgs, options: runtime::Options, global: &GlobalArgs) -> Result<ExitStatus> {
     if options.reload > 0 || options.lifecycle_check.is_some() || options.env_after_open {
-        bail!("--wasm runs the lifecycle once: --reload, --lifecycle-check and --env-after-open are for native plugins");
+        bail!(
+            "--wasm runs the lifecycle once: --reload, --lifecycle-check and --env-after-open are for native plugins"
+        );
     }
     if options.seccomp.is_some() {
-        bail!("--wasm: --seccomp profiles are for native plugins (the interpreter child runs under the default deny-list)");
+        bail!(
+            "--wasm: --seccomp profiles are for native plugins (the interpreter child runs under the default deny-list)"
+        );
     }
     if options.host.is_some() {
-        bail!("--wasm --host (comparison with the native plugin) is not implemented yet: run `plugctl load --host HOST PLUGIN.so` next to `plugctl load --wasm PKG_DIR`");
+        bail!(
+            "--wasm --host (comparison with the native plugin) is not implemented yet: run `plugctl load --host HOST PLUGIN.so` next to `plugctl load --wasm PKG_DIR`"
+        );
     }
     let wasm = runtime::wasm::WasmOptions {
         fuel: args.fuel.unwrap_or(runtime::wasm::DEFAULT_FUEL),

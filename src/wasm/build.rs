@@ -119,10 +119,11 @@ pub fn choose_toolchain(
 }
 
 fn wasip1_env(tc: Toolchain) -> GoEnv {
-    let target: BTreeMap<String, String> = [("GOOS", "wasip1"), ("GOARCH", "wasm"), ("CGO_ENABLED", "0")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let target: BTreeMap<String, String> =
+        [("GOOS", "wasip1"), ("GOARCH", "wasm"), ("CGO_ENABLED", "0")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     GoEnv::new(tc, &target)
 }
 
@@ -139,7 +140,10 @@ pub fn readiness(go: &GoEnv, package_dir: &Path) -> Result<Readiness> {
             crate::build::gocmd::failure_text(&go.display(&args), &output)
         );
     }
-    ready::analyze(&String::from_utf8_lossy(&output.stdout), go.goroot().as_deref())
+    ready::analyze(
+        &String::from_utf8_lossy(&output.stdout),
+        go.goroot().as_deref(),
+    )
 }
 
 /// Reads the package, and builds it when nothing blocks the build.

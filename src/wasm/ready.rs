@@ -196,7 +196,9 @@ pub fn wasip1_stubs(goroot: &Path) -> BTreeMap<String, String> {
             if line == "}" {
                 if let Some((fname, body)) = current.take() {
                     let what = if body.contains("ProcExit(") {
-                        Some("on wasip1 it ends the module itself (WASI has no processes or signals); other pids get ESRCH")
+                        Some(
+                            "on wasip1 it ends the module itself (WASI has no processes or signals); other pids get ESRCH",
+                        )
                     } else if body.contains("ENOSYS") {
                         Some("on wasip1 it always fails with ENOSYS")
                     } else {
@@ -386,7 +388,10 @@ mod tests {
 
     #[test]
     fn cgo_import_found_alone_and_in_a_block() {
-        assert_eq!(cgo_import_line("package x\n\n// #include <a.h>\nimport \"C\"\n"), Some(4));
+        assert_eq!(
+            cgo_import_line("package x\n\n// #include <a.h>\nimport \"C\"\n"),
+            Some(4)
+        );
         assert_eq!(
             cgo_import_line("package x\nimport (\n\t\"fmt\"\n\t\"C\"\n)\n"),
             Some(4)
@@ -397,7 +402,12 @@ mod tests {
     #[test]
     fn chain_is_the_shortest_import_path() {
         let mut g = BTreeMap::new();
-        for (p, imports) in [("a", vec!["b", "c"]), ("b", vec!["d"]), ("c", vec!["d"]), ("d", vec![])] {
+        for (p, imports) in [
+            ("a", vec!["b", "c"]),
+            ("b", vec!["d"]),
+            ("c", vec!["d"]),
+            ("d", vec![]),
+        ] {
             g.insert(
                 p.to_string(),
                 ListedPackage {

@@ -155,11 +155,8 @@ fn wasi_ctx(spec: &Spec) -> Result<WasiCtx> {
     for dir in &spec.allow_dirs {
         let opened = wasmi_wasi::Dir::open_ambient_dir(dir, wasmi_wasi::ambient_authority())
             .with_context(|| format!("--allow-dir {dir}"))?;
-        ctx.push_preopened_dir(
-            Box::new(wasmi_wasi::dir::Dir::from_cap_std(opened)),
-            dir,
-        )
-        .with_context(|| format!("--allow-dir {dir}"))?;
+        ctx.push_preopened_dir(Box::new(wasmi_wasi::dir::Dir::from_cap_std(opened)), dir)
+            .with_context(|| format!("--allow-dir {dir}"))?;
     }
     Ok(ctx)
 }
@@ -198,7 +195,10 @@ fn classify(e: &wasmi::Error, state: &State) -> (PhaseStatus, String) {
         );
     }
     if let Some(code) = e.i32_exit_status() {
-        return (PhaseStatus::Exit, format!("the module exited with code {code}"));
+        return (
+            PhaseStatus::Exit,
+            format!("the module exited with code {code}"),
+        );
     }
     match e.as_trap_code() {
         Some(TrapCode::OutOfFuel) => (PhaseStatus::OutOfFuel, "out of fuel".to_string()),
@@ -219,10 +219,9 @@ fn read_packed(memory: &Memory, store: &Store<State>, packed: i64) -> (u8, Strin
     let len = (packed as u64 & 0xffff_ffff) as usize;
     let data = memory.data(store);
     match data.get(addr..addr.saturating_add(len)) {
-        Some(bytes) if !bytes.is_empty() => (
-            bytes[0],
-            String::from_utf8_lossy(&bytes[1..]).into_owned(),
-        ),
+        Some(bytes) if !bytes.is_empty() => {
+            (bytes[0], String::from_utf8_lossy(&bytes[1..]).into_owned())
+        }
         _ => (b'?', format!("bad string at {addr:#x}+{len}")),
     }
 }
@@ -263,7 +262,9 @@ fn run(out: &Emitter) -> Result<()> {
 
     // Instantiation: the Go runtime and the package's init, under the same limits.
     let started = Instant::now();
-    store.set_fuel(spec.fuel).map_err(|e| anyhow!("fuel: {e}"))?;
+    store
+        .set_fuel(spec.fuel)
+        .map_err(|e| anyhow!("fuel: {e}"))?;
     let instance = match linker
         .instantiate_and_start(&mut store, &module)
         .and_then(|i| {
@@ -320,7 +321,9 @@ fn run(out: &Emitter) -> Result<()> {
             continue;
         }
         out.emit(&Event::PhaseBegin { phase });
-        store.set_fuel(spec.fuel).map_err(|e| anyhow!("fuel: {e}"))?;
+        store
+            .set_fuel(spec.fuel)
+            .map_err(|e| anyhow!("fuel: {e}"))?;
         let started = Instant::now();
         *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((phase, started));
         let result = phase_fn.call(
@@ -351,7 +354,10 @@ fn run(out: &Emitter) -> Result<()> {
         };
         let fatal = !matches!(
             status,
-            PhaseStatus::Ok | PhaseStatus::Error | PhaseStatus::Panic | PhaseStatus::Missing
+            PhaseStatus::Ok
+                | PhaseStatus::Error
+                | PhaseStatus::Panic
+                | PhaseStatus::Missing
                 | PhaseStatus::BadSignature
         );
         if phase == PhaseName::Init && status != PhaseStatus::Ok && status != PhaseStatus::Missing {

@@ -133,7 +133,12 @@ pub fn describe(b: &Blocker) -> String {
     } else {
         String::new()
     };
-    format!("{} at {}: {}{chain}", b.kind.as_str(), b.location(), b.message)
+    format!(
+        "{} at {}: {}{chain}",
+        b.kind.as_str(),
+        b.location(),
+        b.message
+    )
 }
 
 pub fn wasm_layer(
@@ -218,7 +223,11 @@ pub fn wasm_layer(
             format!(
                 "{built}; the interpreter child did not instantiate it ({}){}",
                 run.map(|r| r.ended.describe()).unwrap_or_default(),
-                run.and_then(|r| r.fatal_line().or_else(|| r.stderr.lines().last().map(str::to_string)))
+                run.and_then(|r| r.fatal_line().or_else(|| r
+                    .stderr
+                    .lines()
+                    .last()
+                    .map(str::to_string)))
                     .map(|l| format!(": {l}"))
                     .unwrap_or_default()
             ),
@@ -334,7 +343,10 @@ pub fn lifecycle_layer(
     let Some(run) = run else {
         return WasmLayer::new("lifecycle", Status::Skip, "not built");
     };
-    if !events.iter().any(|e| matches!(e, Event::Instantiated { .. })) {
+    if !events
+        .iter()
+        .any(|e| matches!(e, Event::Instantiated { .. }))
+    {
         return WasmLayer::new("lifecycle", Status::Skip, "not instantiated");
     }
     let _ = outcome;
@@ -355,7 +367,10 @@ pub fn lifecycle_layer(
             error: Some(format!(
                 "the interpreter child died: {}{}",
                 run.ended.describe(),
-                go_panic.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()
+                go_panic
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
             )),
             ms: 0.0,
             fuel: 0,

@@ -116,7 +116,10 @@ pub struct PhaseResult {
 #[serde(tag = "ev", rename_all = "kebab-case")]
 pub enum Event {
     /// The module was read, validated and compiled to wasmi's bytecode.
-    Compiled { ms: f64, bytes: u64 },
+    Compiled {
+        ms: f64,
+        bytes: u64,
+    },
     /// `_initialize` ran (the Go runtime and package init).
     Instantiated {
         ms: f64,
@@ -130,10 +133,17 @@ pub enum Event {
         fuel: u64,
     },
     /// A phase is about to be called (so a timeout can be named).
-    PhaseBegin { phase: PhaseName },
+    PhaseBegin {
+        phase: PhaseName,
+    },
     Phase(PhaseResult),
     /// The child stopped itself: `phase` ran past its wall-clock limit.
-    PhaseTimeout { phase: PhaseName, after_ms: u64 },
+    PhaseTimeout {
+        phase: PhaseName,
+        after_ms: u64,
+    },
     /// Everything ran; peak linear memory over the whole run.
-    Done { peak_memory_bytes: u64 },
+    Done {
+        peak_memory_bytes: u64,
+    },
 }
