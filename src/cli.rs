@@ -76,7 +76,8 @@ Examples:
   plugctl inspect --format sarif --host ./server *.so > plugctl.sarif   for code scanning
   plugctl inspect --tree --sysroot /img libx.so  dependency tree against a container rootfs
   plugctl inspect --host ./arm64-server --sysroot /usr/aarch64-linux-gnu plugin.so
-                                                 an arm64 host checked on this machine";
+                                                 an arm64 host checked on this machine
+  plugctl inspect --wasm-ready ./plugin          what blocks GOOS=wasip1 (cgo, syscalls)";
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {

@@ -22,7 +22,8 @@ Examples:
   plugctl load --reload 3 --source ./plugin p.so  goroutine and RSS growth per hot reload
   plugctl load --memory 256M --cpu-time 10s --max-pids 64 p.so
   plugctl load --seccomp learn profile.json p.so  write a Docker/OCI seccomp profile
-  plugctl load --seccomp enforce profile.json p.so    run under it, name the first denied call";
+  plugctl load --seccomp enforce profile.json p.so    run under it, name the first denied call
+  plugctl load --wasm --memory 64M ./plugin       the package as WebAssembly, interpreted";
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -30,18 +31,6 @@ pub struct LoadArgs {
     /// plugins' source package directories).
     #[arg(required = true, value_name = "PLUGIN")]
     pub plugins: Vec<PathBuf>,
-
-    /// Build each PLUGIN (a source package directory) as a WASI module and run its
-    /// lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host, also
-    /// build and load it natively and compare.
-    #[arg(long)]
-    pub wasm: bool,
-    /// With --wasm: fuel per call (the deterministic CPU limit; one unit per instruction, roughly).
-    #[arg(long, value_name = "N", requires = "wasm")]
-    pub fuel: Option<u64>,
-    /// With --wasm: preopen DIR read-only for the module (default: no file system); repeatable.
-    #[arg(long = "allow-dir", value_name = "DIR", requires = "wasm")]
-    pub allow_dir: Vec<PathBuf>,
 
     /// The Go program that will load them: the harness mirrors its toolchain and flags.
     #[arg(long, value_name = "HOST")]
@@ -143,6 +132,10 @@ pub struct LoadArgs {
     /// `native` (namespaces, cgroups, rlimits, seccomp) or `gvisor` (runsc, when installed).
     #[arg(long, value_enum, default_value_t = SandboxArg::Native)]
     pub sandbox: SandboxArg,
+
+    /// `--wasm`, `--fuel`, `--allow-dir` (boxed: the command enum stays small).
+    #[command(flatten)]
+    pub wasm: Box<super::wasm::WasmArgs>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -285,7 +278,7 @@ pub fn options(args: &LoadArgs) -> Result<runtime::Options> {
 
 pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let options = options(args)?;
-    if args.wasm {
+    if args.wasm.wasm {
         return super::wasm::load(args, options, global);
     }
     let quiet = global.quiet;

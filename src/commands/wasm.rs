@@ -1,7 +1,10 @@
 //! `plugctl load --wasm` and `plugctl inspect --wasm-ready`: a plugin's source package as
 //! a WebAssembly module (built by [`crate::wasm`], run by [`crate::runtime::wasm`]).
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result, bail};
+use clap::Args;
 
 use super::load::LoadArgs;
 use super::{ExitStatus, stdout_style, write_stdout};
@@ -10,6 +13,22 @@ use crate::report;
 use crate::runtime::{self, Status};
 use crate::wasm::build::{self, Request};
 use crate::wasm::wrapper::Names;
+
+/// `load`'s WebAssembly flags.
+#[derive(Debug, Args)]
+pub struct WasmArgs {
+    /// Build each PLUGIN (a source package directory) as a WASI module and run its
+    /// lifecycle in an embedded interpreter (wasmi) in the sandboxed child.
+    #[arg(long)]
+    pub wasm: bool,
+    /// With --wasm: fuel per call (the deterministic CPU limit, about one unit per
+    /// instruction; default 50000000000).
+    #[arg(long, value_name = "N", requires = "wasm")]
+    pub fuel: Option<u64>,
+    /// With --wasm: preopen DIR read-only for the module (default: no file system); repeatable.
+    #[arg(long = "allow-dir", value_name = "DIR", requires = "wasm")]
+    pub allow_dir: Vec<PathBuf>,
+}
 
 fn progress(quiet: bool) -> impl Fn(&str) {
     move |msg: &str| {
@@ -37,8 +56,8 @@ pub fn load(args: &LoadArgs, options: runtime::Options, global: &GlobalArgs) -> 
         );
     }
     let wasm = runtime::wasm::WasmOptions {
-        fuel: args.fuel.unwrap_or(runtime::wasm::DEFAULT_FUEL),
-        allow_dirs: args.allow_dir.clone(),
+        fuel: args.wasm.fuel.unwrap_or(runtime::wasm::DEFAULT_FUEL),
+        allow_dirs: args.wasm.allow_dir.clone(),
     };
     let report = runtime::wasm::load(&options, &wasm, &progress(global.quiet))?;
     let text = match args.format {
