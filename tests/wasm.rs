@@ -199,8 +199,15 @@ fn one_gib_under_a_64m_cap_traps_as_memory_limit() {
     assert!(init["error"].as_str().unwrap().starts_with("memory limit:"));
     assert!(r.reason(0, "limits").contains("memory limit"));
     assert!(init["memory_bytes"].as_u64().unwrap() <= 64 << 20);
-    // Run is skipped after a failed Init; Close still runs? No: the instance trapped.
+    // A trapped instance is not called again: no Run, no Close.
     assert_eq!(r.status(0, "lifecycle"), "fail");
+    assert_eq!(
+        r.layer(0, "lifecycle")["details"]["phases"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 fn blockers(v: &Value) -> Vec<Value> {

@@ -58,7 +58,7 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(&doc).expect("load report serialises") + "\n"
 }
 
-pub(super) fn status_cell(style: Style, status: Status) -> String {
+fn status_cell(style: Style, status: Status) -> String {
     let color = match status {
         Status::Pass => Color::Green,
         Status::Fail | Status::Error => Color::Red,
@@ -76,6 +76,23 @@ pub(super) fn new_table(style: Style) -> Table {
         t.force_no_tty();
     }
     t
+}
+
+/// The layers of one artifact: layer, result, detail; indented, with a blank line after.
+pub(super) fn layer_table<'a>(
+    style: Style,
+    rows: impl Iterator<Item = (&'a str, Status, &'a str)>,
+) -> String {
+    let mut t = new_table(style);
+    t.set_header(vec!["layer", "result", "detail"]);
+    for (layer, status, reason) in rows {
+        t.add_row(vec![
+            layer.to_string(),
+            status_cell(style, status),
+            reason.to_string(),
+        ]);
+    }
+    format!("{}\n\n", indent(&t.to_string()))
 }
 
 pub(super) fn indent(text: &str) -> String {
@@ -310,17 +327,12 @@ pub fn table(report: &Report, style: Style) -> String {
             )));
             out.push('\n');
         }
-        let mut t = new_table(style);
-        t.set_header(vec!["layer", "result", "detail"]);
-        for l in &a.layers {
-            t.add_row(vec![
-                l.layer.to_string(),
-                status_cell(style, l.status),
-                l.reason.clone(),
-            ]);
-        }
-        out.push_str(&indent(&t.to_string()));
-        out.push_str("\n\n");
+        out.push_str(&layer_table(
+            style,
+            a.layers
+                .iter()
+                .map(|l| (l.layer, l.status, l.reason.as_str())),
+        ));
     }
     if let Some(h) = &report.harness {
         out.push_str(&format!(

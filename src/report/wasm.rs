@@ -5,7 +5,7 @@ use comfy_table::Color;
 use serde::Serialize;
 
 use super::Style;
-use super::load::{indent, new_table, run_line, status_cell};
+use super::load::{indent, layer_table, new_table, run_line};
 use crate::runtime::Status;
 use crate::runtime::wasm::WasmReport;
 use crate::wasm::build::Outcome;
@@ -39,17 +39,12 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
     for a in &report.artifacts {
         out.push_str(&style.paint(&format!("{} (WebAssembly)", a.path), None, true));
         out.push('\n');
-        let mut t = new_table(style);
-        t.set_header(vec!["layer", "result", "detail"]);
-        for l in &a.layers {
-            t.add_row(vec![
-                l.layer.to_string(),
-                status_cell(style, l.status),
-                l.reason.clone(),
-            ]);
-        }
-        out.push_str(&indent(&t.to_string()));
-        out.push_str("\n\n");
+        out.push_str(&layer_table(
+            style,
+            a.layers
+                .iter()
+                .map(|l| (l.layer, l.status, l.reason.as_str())),
+        ));
     }
     if !report.env.is_empty() {
         let vars: Vec<String> = report

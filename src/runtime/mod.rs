@@ -168,14 +168,19 @@ pub struct ArtifactLoad {
 
 impl ArtifactLoad {
     pub fn worst(&self) -> Status {
-        let s: Vec<Status> = self.layers.iter().map(|l| l.status).collect();
-        if s.contains(&Status::Error) {
-            Status::Error
-        } else if s.contains(&Status::Fail) {
-            Status::Fail
-        } else {
-            Status::Pass
-        }
+        worst(self.layers.iter().map(|l| l.status))
+    }
+}
+
+/// Error over fail over pass (a skip counts as a pass).
+pub fn worst(statuses: impl Iterator<Item = Status>) -> Status {
+    let s: Vec<Status> = statuses.collect();
+    if s.contains(&Status::Error) {
+        Status::Error
+    } else if s.contains(&Status::Fail) {
+        Status::Fail
+    } else {
+        Status::Pass
     }
 }
 
@@ -186,6 +191,20 @@ pub struct EnvShown {
     pub value: String,
     pub secret: bool,
     pub origin: String,
+}
+
+impl EnvShown {
+    /// The variables as the report shows them.
+    pub fn list(vars: &[EnvVar], masker: &Masker) -> Vec<EnvShown> {
+        vars.iter()
+            .map(|v| EnvShown {
+                name: v.name.clone(),
+                value: masker.show(v),
+                secret: v.is_secret(),
+                origin: v.origin.clone(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -789,16 +808,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
     Ok(Report {
         host: options.host.as_ref().map(|h| h.display().to_string()),
         sandbox: options.sandbox,
-        env: options
-            .env
-            .iter()
-            .map(|v| EnvShown {
-                name: v.name.clone(),
-                value: masker.show(v),
-                secret: v.is_secret(),
-                origin: v.origin.clone(),
-            })
-            .collect(),
+        env: EnvShown::list(&options.env, &masker),
         env_set: if options.env_after_open {
             "after plugin.Open"
         } else {

@@ -104,14 +104,7 @@ impl From<Layer> for WasmLayer {
 }
 
 pub fn worst(layers: &[WasmLayer]) -> Status {
-    let s: Vec<Status> = layers.iter().map(|l| l.status).collect();
-    if s.contains(&Status::Error) {
-        Status::Error
-    } else if s.contains(&Status::Fail) {
-        Status::Fail
-    } else {
-        Status::Pass
-    }
+    crate::runtime::worst(layers.iter().map(|l| l.status))
 }
 
 fn mib(bytes: u64) -> String {

@@ -135,16 +135,7 @@ pub fn load(options: &Options, wasm: &WasmOptions, progress: &dyn Fn(&str)) -> R
     Ok(WasmReport {
         mode: "wasm",
         sandbox: options.sandbox,
-        env: options
-            .env
-            .iter()
-            .map(|v| EnvShown {
-                name: v.name.clone(),
-                value: masker.show(v),
-                secret: v.is_secret(),
-                origin: v.origin.clone(),
-            })
-            .collect(),
+        env: EnvShown::list(&options.env, &masker),
         artifacts,
         runs,
         notes: vec![
