@@ -50,16 +50,14 @@ pub fn load(args: &LoadArgs, options: runtime::Options, global: &GlobalArgs) -> 
             "--wasm: --seccomp profiles are for native plugins (the interpreter child runs under the default deny-list)"
         );
     }
-    if options.host.is_some() {
-        bail!(
-            "--wasm --host (comparison with the native plugin) is not implemented yet: run `plugctl load --host HOST PLUGIN.so` next to `plugctl load --wasm PKG_DIR`"
-        );
-    }
     let wasm = runtime::wasm::WasmOptions {
         fuel: args.wasm.fuel.unwrap_or(runtime::wasm::DEFAULT_FUEL),
         allow_dirs: args.wasm.allow_dir.clone(),
     };
-    let report = runtime::wasm::load(&options, &wasm, &progress(global.quiet))?;
+    let report = match &options.host {
+        Some(host) => runtime::wasm::compare::load(&options, &wasm, host, &progress(global.quiet))?,
+        None => runtime::wasm::load(&options, &wasm, &progress(global.quiet))?,
+    };
     let text = match args.format {
         Format::Json => report::wasm::load_json(&report),
         Format::Table => report::wasm::load_table(&report, stdout_style(global.color)),

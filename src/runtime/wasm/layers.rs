@@ -29,6 +29,7 @@ pub enum Details {
     Contract(ContractDetails),
     Lifecycle(LifecycleDetails),
     Limits(LimitsDetails),
+    Compare(super::compare::CompareDetails),
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -4,6 +4,7 @@
 //! isolation apply around the interpreter's own limits: fuel (deterministic CPU),
 //! linear-memory cap (`--memory`), and the phase wall clock (`--phase-timeout`).
 
+pub mod compare;
 pub mod interp;
 pub mod layers;
 pub mod spec;
