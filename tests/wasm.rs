@@ -365,3 +365,114 @@ fn a_missing_directory_is_a_one_line_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nope: not a directory"), "{err}");
 }
+
+fn compare_layer(r: &Run, i: usize) -> &Value {
+    let c = r.layer(i, "compare");
+    assert_eq!(c["details"]["native_load"], "ok", "{c}");
+    assert!(
+        c["details"]["native_command"]
+            .as_str()
+            .unwrap()
+            .contains("-buildmode=plugin"),
+        "{c}"
+    );
+    c
+}
+
+fn compared_phase<'a>(c: &'a Value, phase: &str) -> &'a Value {
+    let p = c["details"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == phase)
+        .unwrap_or_else(|| panic!("no {phase} in {c}"));
+    let (n, w) = (
+        p["native_ms"].as_f64().unwrap(),
+        p["wasm_ms"].as_f64().unwrap(),
+    );
+    assert!(n > 0.0 && w > 0.0, "{p}");
+    let factor = p["slowdown"].as_f64().unwrap();
+    assert!((factor - w / n).abs() < 1e-9, "{p}");
+    p
+}
+
+/// `load --wasm --host`: each package is also built natively for the host (the build
+/// engine, mirroring the host's toolchain and flags) and loaded by the Go harness; both
+/// children really ran (`plugctl_json` checks every child listed is gone).
+fn load_compared(pkgs: &[&Path]) -> Run {
+    let host = fixtures().path("go/hosts/loadhost-1.26.6-default");
+    let mut args = vec![
+        "load",
+        "--wasm",
+        "--go",
+        GO,
+        "--host",
+        host.to_str().unwrap(),
+    ];
+    args.extend(pkgs.iter().map(|p| p.to_str().unwrap()));
+    let r = plugctl_json(&args);
+    let labels: Vec<&str> = r.json["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels.iter().filter(|l| **l == "wasm").count(),
+        pkgs.len(),
+        "{labels:?}"
+    );
+    assert_eq!(
+        labels.iter().filter(|l| **l == "go").count(),
+        pkgs.len(),
+        "{labels:?}"
+    );
+    r
+}
+
+#[test]
+fn greeter_and_hello_compared_with_their_native_builds() {
+    let greeter = root().join("tests/fixtures/src/greeter");
+    let r = load_compared(&[&greeter, &pkg("hello")]);
+    // hello's Run returns an error on both sides: a lifecycle finding, exit 1.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let g = compare_layer(&r, 0);
+    assert_eq!(g["status"], "pass", "{g}");
+    assert_eq!(g["details"]["same"], true);
+    let mut native_total = 0.0;
+    let mut wasm_total = 0.0;
+    for phase in ["init", "run", "close"] {
+        let p = compared_phase(g, phase);
+        assert_eq!(p["native_status"], "ok", "{p}");
+        assert_eq!(p["wasm_status"], "ok", "{p}");
+        assert_eq!(p["same"], true, "{p}");
+        native_total += p["native_ms"].as_f64().unwrap();
+        wasm_total += p["wasm_ms"].as_f64().unwrap();
+    }
+    // The interpreter is slower over the whole lifecycle (Init alone: about ×8 here).
+    assert!(wasm_total > native_total, "{g}");
+    assert!(compared_phase(g, "init")["slowdown"].as_f64().unwrap() > 1.0);
+    assert!(g["reason"].as_str().unwrap().contains("init same (ok)"));
+
+    let h = compare_layer(&r, 1);
+    assert_eq!(h["status"], "pass", "{h}");
+    let run = compared_phase(h, "run");
+    assert_eq!(run["native_status"], "error");
+    assert_eq!(run["native_error"], "hello failed: code 7");
+    assert_eq!(run["wasm_error"], "hello failed: code 7");
+    assert_eq!(run["same"], true);
+}
+
+#[test]
+fn cpu_bound_run_is_many_times_slower_in_the_interpreter() {
+    let r = load_compared(&[&pkg("cpu")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = compare_layer(&r, 0);
+    assert_eq!(c["status"], "pass", "{c}");
+    let run = compared_phase(c, "run");
+    assert_eq!(run["same"], true, "{run}");
+    // 3M iterations: milliseconds natively, hundreds of them interpreted (×45 measured).
+    assert!(run["native_ms"].as_f64().unwrap() > 1.0, "{run}");
+    assert!(run["slowdown"].as_f64().unwrap() > 5.0, "{run}");
+    assert!(c["reason"].as_str().unwrap().contains("run same (ok)"));
+}
