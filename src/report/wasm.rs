@@ -8,6 +8,8 @@ use super::Style;
 use super::load::{indent, layer_table, new_table, run_line};
 use crate::runtime::Status;
 use crate::runtime::wasm::WasmReport;
+use crate::runtime::wasm::compare::CompareDetails;
+use crate::runtime::wasm::layers::Details;
 use crate::wasm::build::Outcome;
 use crate::wasm::ready::BlockerKind;
 
@@ -45,6 +47,11 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
                 .iter()
                 .map(|l| (l.layer, l.status, l.reason.as_str())),
         ));
+        for l in &a.layers {
+            if let Some(Details::Compare(c)) = &l.details {
+                out.push_str(&compare_table(c, style));
+            }
+        }
     }
     if !report.env.is_empty() {
         let vars: Vec<String> = report
@@ -74,6 +81,46 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
         report.artifacts.len(),
         failed
     ));
+    out
+}
+
+/// `load --wasm --host`: native vs WebAssembly, one row per phase.
+fn compare_table(c: &CompareDetails, style: Style) -> String {
+    let ms = |m: Option<f64>| m.map(|m| format!("{m:.2}")).unwrap_or_else(|| "-".into());
+    let mut t = new_table(style);
+    t.set_header(vec![
+        "phase",
+        "native",
+        "wasm",
+        "same",
+        "native ms",
+        "wasm ms",
+        "slowdown",
+    ]);
+    for p in &c.phases {
+        t.add_row(vec![
+            p.phase.as_str().to_string(),
+            p.native_status.clone().unwrap_or_else(|| "not run".into()),
+            p.wasm_status
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "not run".into()),
+            if p.same { "yes" } else { "NO" }.to_string(),
+            ms(p.native_ms),
+            ms(p.wasm_ms),
+            p.slowdown
+                .map(|f| format!("×{f:.1}"))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut out = indent(&format!(
+        "native (Go {}, built in {:.0} ms for {}) vs WebAssembly:",
+        c.native_go_version.as_deref().unwrap_or("?"),
+        c.native_build_ms.unwrap_or(0.0),
+        c.host
+    ));
+    out.push('\n');
+    out.push_str(&indent(&t.to_string()));
+    out.push_str("\n\n");
     out
 }
 
