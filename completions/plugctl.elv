@@ -154,7 +154,7 @@ set edit:completion:arg-completer[plugctl] = {|@words|
             cand --env-after-open 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
             cand --lifecycle-check 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file''s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
             cand --writable 'Do not make the file system read-only for the child'
-            cand --wasm 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child'
+            cand --wasm 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST, also build and load it natively for HOST and compare each phase (result, time, slowdown)'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
             cand -v 'Log what plugctl does on stderr (commands run, steps); repeat for more'

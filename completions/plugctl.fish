@@ -151,7 +151,7 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l loader-only -d 
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env-after-open -d 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lifecycle-check -d 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file\'s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l writable -d 'Do not make the file system read-only for the child'
-complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l wasm -d 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l wasm -d 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST, also build and load it natively for HOST and compare each phase (result, time, slowdown)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s h -l help -d 'Print help'

@@ -18,7 +18,8 @@ use crate::wasm::wrapper::Names;
 #[derive(Debug, Args)]
 pub struct WasmArgs {
     /// Build each PLUGIN (a source package directory) as a WASI module and run its
-    /// lifecycle in an embedded interpreter (wasmi) in the sandboxed child.
+    /// lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST,
+    /// also build and load it natively for HOST and compare each phase (result, time, slowdown).
     #[arg(long)]
     pub wasm: bool,
     /// With --wasm: fuel per call (the deterministic CPU limit, about one unit per
