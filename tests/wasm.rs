@@ -476,3 +476,18 @@ fn cpu_bound_run_is_many_times_slower_in_the_interpreter() {
     assert!(run["slowdown"].as_f64().unwrap() > 5.0, "{run}");
     assert!(c["reason"].as_str().unwrap().contains("run same (ok)"));
 }
+
+#[test]
+fn a_missing_host_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = plugctl()
+        .args(["load", "--wasm", "--go", GO, "--host"])
+        .arg(tmp.path().join("nohost"))
+        .arg(pkg("cpu"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--host") && err.contains("nohost"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

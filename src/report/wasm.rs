@@ -48,7 +48,9 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
                 .map(|l| (l.layer, l.status, l.reason.as_str())),
         ));
         for l in &a.layers {
-            if let Some(Details::Compare(c)) = &l.details {
+            if let Some(Details::Compare(c)) = &l.details
+                && !c.phases.is_empty()
+            {
                 out.push_str(&compare_table(c, style));
             }
         }

@@ -67,6 +67,7 @@ pub fn load(
     host: &Path,
     progress: &dyn Fn(&str),
 ) -> Result<WasmReport> {
+    std::fs::metadata(host).with_context(|| format!("--host {}", host.display()))?;
     let mut report = super::load(options, wasm, progress)?;
     for (dir, artifact) in options.plugins.iter().zip(report.artifacts.iter_mut()) {
         let (layer, runs) = native(options, host, dir, &artifact.layers, progress)?;
