@@ -438,7 +438,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__inspect)
-            opts="-r -q -v -h -V --host --format --fail-on --recursive --symbols --tree --ld-library-path --sysroot --lazy --sequence --each --color --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --host --format --fail-on --recursive --symbols --tree --ld-library-path --sysroot --lazy --sequence --each --wasm-ready --go --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -464,6 +464,10 @@ _plugctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --go)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -476,7 +480,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__load)
-            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --wasm --fuel --allow-dir --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -572,6 +576,14 @@ _plugctl() {
                     ;;
                 --sandbox)
                     COMPREPLY=($(compgen -W "native gvisor" -- "${cur}"))
+                    return 0
+                    ;;
+                --fuel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --format)

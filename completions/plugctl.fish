@@ -51,6 +51,7 @@ info\t''
 never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l ld-library-path -d 'LD_LIBRARY_PATH to assume (default: this process\'s environment)' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sysroot -d 'The target\'s root file system (an unpacked container image, a cross sysroot such as /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside DIR. HOST and ARTIFACT stay paths on this machine. The target\'s architecture is the host\'s (without a host: the first artifact\'s, when --sysroot is given); a foreign host without --sysroot gets a Go-level prediction that assumes the target\'s libraries are present' -r -F
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l go -d 'With --wasm-ready: build with this Go release (default: go.mod\'s, or the newest installed ≥ 1.24)' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -60,6 +61,7 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l tree -d 'Sho
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l lazy -d 'Predict for dlopen(RTLD_LAZY) instead of RTLD_NOW (only for C hosts; Go always uses RTLD_NOW)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sequence -d 'One process opens every artifact, in the order given (or sorted, with -r): each sees what the earlier ones bound (static TLS, plugin paths, package hashes). The default with a Go `--host`: a program calling plugin.Open loads its plugin directory into one process, in an order'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l each -d 'Each artifact in a fresh process of its own (of `--host`, or of a minimal C program). The default without a Go host: a directory of libraries is a set of independent candidates, not one process'
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l wasm-ready -d 'Treat each ARTIFACT as a plugin\'s source package directory and report what blocks running it as WebAssembly (GOOS=wasip1): cgo, packages without wasip1 support, APIs wasip1 lacks or stubs, each with file, line and import chain'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -137,6 +139,8 @@ host\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l seccomp -d '`learn [OUT.json]` (default seccomp-profile.json) or `enforce PROFILE.json`' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l sandbox -d '`native` (namespaces, cgroups, rlimits, seccomp) or `gvisor` (runsc, when installed)' -r -f -a "native\t''
 gvisor\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l fuel -d 'With --wasm: fuel per call (the deterministic CPU limit, about one unit per instruction; default 50000000000)' -r
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l allow-dir -d 'With --wasm: preopen DIR read-only for the module (default: no file system); repeatable' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
@@ -147,6 +151,7 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l loader-only -d 
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env-after-open -d 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lifecycle-check -d 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file\'s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l writable -d 'Do not make the file system read-only for the child'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l wasm -d 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST, also build and load it natively for HOST and compare each phase (result, time, slowdown)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s h -l help -d 'Print help'

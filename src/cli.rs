@@ -36,7 +36,8 @@ Examples:
   plugctl inspect --format sarif --host ./server *.so > plugctl.sarif   for code scanning
   plugctl inspect --tree --sysroot /img libx.so  dependency tree against a container rootfs
   plugctl inspect --host ./arm64-server --sysroot /usr/aarch64-linux-gnu plugin.so
-                                                 an arm64 host checked on this machine";
+                                                 an arm64 host checked on this machine
+  plugctl inspect --wasm-ready ./plugin          what blocks GOOS=wasip1 (cgo, syscalls)";
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -97,6 +98,16 @@ pub struct InspectArgs {
     /// independent candidates, not one process.
     #[arg(long)]
     pub each: bool,
+
+    /// Treat each ARTIFACT as a plugin's source package directory and report what blocks
+    /// running it as WebAssembly (GOOS=wasip1): cgo, packages without wasip1 support,
+    /// APIs wasip1 lacks or stubs, each with file, line and import chain.
+    #[arg(long, conflicts_with_all = ["host", "recursive", "sysroot"])]
+    pub wasm_ready: bool,
+
+    /// With --wasm-ready: build with this Go release (default: go.mod's, or the newest installed ≥ 1.24).
+    #[arg(long = "go", value_name = "VERSION", requires = "wasm_ready")]
+    pub go: Option<String>,
 }
 
 impl InspectArgs {

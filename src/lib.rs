@@ -24,3 +24,4 @@ pub mod shell;
 pub mod toolchain;
 pub mod units;
 pub mod verdict;
+pub mod wasm;

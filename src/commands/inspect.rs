@@ -9,6 +9,9 @@ use crate::predict::{self, ArtifactReport, Options};
 use crate::report;
 
 pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
+    if args.wasm_ready {
+        return super::wasm::ready(args, global);
+    }
     let options = Options {
         host: args.host.clone(),
         ld_library_path: args.ld_library_path.clone(),

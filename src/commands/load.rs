@@ -23,11 +23,13 @@ Examples:
   plugctl load --reload 3 --source ./plugin p.so  goroutine and RSS growth per hot reload
   plugctl load --memory 256M --cpu-time 10s --max-pids 64 p.so
   plugctl load --seccomp learn profile.json p.so  write a Docker/OCI seccomp profile
-  plugctl load --seccomp enforce profile.json p.so    run under it, name the first denied call";
+  plugctl load --seccomp enforce profile.json p.so    run under it, name the first denied call
+  plugctl load --wasm --memory 64M ./plugin       the package as WebAssembly, interpreted";
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Plugins or shared objects, opened in this order by one process.
+    /// Plugins or shared objects, opened in this order by one process (with --wasm: the
+    /// plugins' source package directories).
     #[arg(required = true, value_name = "PLUGIN")]
     pub plugins: Vec<PathBuf>,
 
@@ -133,6 +135,10 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = SandboxArg::Native)]
     pub sandbox: SandboxArg,
 
+    /// `--wasm`, `--fuel`, `--allow-dir` (boxed: the command enum stays small).
+    #[command(flatten)]
+    pub wasm: Box<super::wasm::WasmArgs>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -152,7 +158,7 @@ pub enum SandboxArg {
 
 /// The typed flags, merged with `--env-file`s and the contract file, as the runtime's
 /// options.
-fn options(args: &LoadArgs) -> Result<runtime::LoadOptions> {
+pub fn options(args: &LoadArgs) -> Result<runtime::LoadOptions> {
     let mut vars = Vec::new();
     for file in &args.env_file {
         vars.extend(values::env_file(file)?);
@@ -240,6 +246,9 @@ fn options(args: &LoadArgs) -> Result<runtime::LoadOptions> {
 
 pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let options = options(args)?;
+    if args.wasm.wasm {
+        return super::wasm::load(args, options, global);
+    }
     let quiet = global.quiet;
     let progress = move |msg: &str| {
         if !quiet {

@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod load;
 pub mod matrix;
 pub mod values;
+pub mod wasm;
 
 use std::io::Write;
 

@@ -67,7 +67,7 @@ fn status_cell(style: Style, status: LayerStatus) -> String {
     style.paint(status.as_str(), Some(color), status != LayerStatus::Pass)
 }
 
-fn new_table(style: Style) -> Table {
+pub(super) fn new_table(style: Style) -> Table {
     let mut t = Table::new();
     t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -78,7 +78,24 @@ fn new_table(style: Style) -> Table {
     t
 }
 
-fn indent(text: &str) -> String {
+/// The layers of one artifact: layer, result, detail; indented, with a blank line after.
+pub(super) fn layer_table<'a>(
+    style: Style,
+    rows: impl Iterator<Item = (&'a str, LayerStatus, &'a str)>,
+) -> String {
+    let mut t = new_table(style);
+    t.set_header(vec!["layer", "result", "detail"]);
+    for (layer, status, reason) in rows {
+        t.add_row(vec![
+            layer.to_string(),
+            status_cell(style, status),
+            reason.to_string(),
+        ]);
+    }
+    format!("{}\n\n", indent(&t.to_string()))
+}
+
+pub(super) fn indent(text: &str) -> String {
     text.lines()
         .map(|l| format!("  {}", l.trim_end()))
         .collect::<Vec<_>>()
@@ -89,7 +106,7 @@ fn mib(kb: u64) -> String {
     format!("{:.1} MiB", kb as f64 / 1024.0)
 }
 
-fn run_line(r: &ChildRun) -> String {
+pub(super) fn run_line(r: &ChildRun) -> String {
     let mut parts = vec![
         format!("pid {}", r.pid),
         format!("{} after {}", r.ended.describe(), ms(r.elapsed_ms)),
@@ -298,17 +315,12 @@ pub fn table(report: &LoadReport, style: Style) -> String {
             )));
             out.push('\n');
         }
-        let mut t = new_table(style);
-        t.set_header(vec!["layer", "result", "detail"]);
-        for l in &a.layers {
-            t.add_row(vec![
-                l.layer.to_string(),
-                status_cell(style, l.status),
-                l.reason.clone(),
-            ]);
-        }
-        out.push_str(&indent(&t.to_string()));
-        out.push_str("\n\n");
+        out.push_str(&layer_table(
+            style,
+            a.layers
+                .iter()
+                .map(|l| (l.layer, l.status, l.reason.as_str())),
+        ));
     }
     if let Some(h) = &report.harness {
         out.push_str(&format!(

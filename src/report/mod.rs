@@ -18,6 +18,7 @@ pub mod load;
 pub mod matrix;
 pub mod sarif;
 pub mod table;
+pub mod wasm;
 pub mod wrap;
 
 use anstyle::AnsiColor;

@@ -49,6 +49,11 @@ pub enum Event {
     Reload(ReloadSample),
     /// The child finished its work.
     Done,
+    /// A line of the WebAssembly interpreter child (`plugctl __wasm`), whose own
+    /// vocabulary ([`super::wasm::spec::Event`]) travels inside this one.
+    Wasm {
+        event: Box<super::wasm::spec::Event>,
+    },
     /// A line that is not an event; `line` as written (secrets masked).
     #[serde(skip)]
     Unparsed {

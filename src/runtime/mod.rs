@@ -33,6 +33,7 @@ mod sandbox;
 pub mod seccomp;
 mod shim;
 pub mod view;
+pub mod wasm;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,6 +58,7 @@ pub fn hidden_main() -> Option<i32> {
     match args.next()?.to_str()? {
         "__sandbox" => Some(sandbox::main()),
         "__shim" => Some(shim::main(args)),
+        "__wasm" => Some(wasm::interp::main()),
         _ => None,
     }
 }
@@ -206,14 +208,19 @@ pub struct ArtifactLoad {
 
 impl ArtifactLoad {
     pub fn worst(&self) -> LayerStatus {
-        let s: Vec<LayerStatus> = self.layers.iter().map(|l| l.status).collect();
-        if s.contains(&LayerStatus::Error) {
-            LayerStatus::Error
-        } else if s.contains(&LayerStatus::Fail) {
-            LayerStatus::Fail
-        } else {
-            LayerStatus::Pass
-        }
+        worst(self.layers.iter().map(|l| l.status))
+    }
+}
+
+/// Error over fail over pass (a skip counts as a pass).
+pub fn worst(statuses: impl Iterator<Item = LayerStatus>) -> LayerStatus {
+    let s: Vec<LayerStatus> = statuses.collect();
+    if s.contains(&LayerStatus::Error) {
+        LayerStatus::Error
+    } else if s.contains(&LayerStatus::Fail) {
+        LayerStatus::Fail
+    } else {
+        LayerStatus::Pass
     }
 }
 
@@ -224,6 +231,20 @@ pub struct EnvShown {
     pub value: String,
     pub secret: bool,
     pub origin: String,
+}
+
+impl EnvShown {
+    /// The variables as the report shows them.
+    pub fn list(vars: &[EnvVar], masker: &Masker) -> Vec<EnvShown> {
+        vars.iter()
+            .map(|v| EnvShown {
+                name: v.name.clone(),
+                value: masker.show(v),
+                secret: v.is_secret(),
+                origin: v.origin.clone(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
