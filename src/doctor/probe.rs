@@ -570,6 +570,7 @@ pub(super) fn runsc_check(on_detail: &dyn Fn(&str)) -> Check {
         expect: Vec::new(),
         lifecycle: crate::runtime::Lifecycle::default(),
         lifecycle_check: None,
+        trace: false,
         reload: 0,
         source: None,
         timeout: Duration::from_secs(30),

@@ -962,6 +962,7 @@ fn load_with_runtime(
         sandbox: runtime::Sandbox::Native,
         loader_only: false,
         lifecycle_check: None,
+        trace: false,
     };
     let started = Instant::now();
     let report = runtime::load(&options, &|m| step(m))?;

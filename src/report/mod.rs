@@ -7,6 +7,7 @@ pub mod json;
 pub mod load;
 pub mod sarif;
 pub mod table;
+pub mod trace;
 pub mod wrap;
 
 /// How to style human output.

@@ -25,6 +25,7 @@ pub mod runsc;
 mod sandbox;
 pub mod seccomp;
 mod shim;
+pub mod trace;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -134,6 +135,8 @@ pub struct Options {
     pub loader_only: bool,
     /// `--lifecycle-check`: run the illegal call orders, each in a fresh harness.
     pub lifecycle_check: Option<lifecycle_check::CheckSpec>,
+    /// `--trace`: eBPF observation of every child (see [`trace`]).
+    pub trace: bool,
 }
 
 /// The prediction for one artifact and whether the observation agrees.
@@ -368,9 +371,21 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             Some(Arc::new(seccomp::Plan::enforce(profile)?))
         }
     };
-    let filter = seccomp_plan
-        .clone()
-        .unwrap_or_else(|| Arc::new(seccomp::Plan::deny_list_only()));
+    let tracer = options
+        .trace
+        .then(|| Arc::new(trace::Tracer::new(options.sandbox, abs_paths.clone())));
+    let filter = seccomp_plan.clone().unwrap_or_else(|| {
+        Arc::new(match &tracer {
+            // No BPF: the listener counts every call (nothing is written).
+            Some(t)
+                if t.backend() == trace::Backend::SeccompNotify
+                    && options.sandbox == Sandbox::Native =>
+            {
+                trace::counting_plan()
+            }
+            _ => seccomp::Plan::deny_list_only(),
+        })
+    });
     let mut plan = Plan {
         launch_base: child::Launch {
             label: String::new(),
@@ -386,6 +401,7 @@ pub fn load(options: &Options, progress: &dyn Fn(&str)) -> Result<Report> {
             sandbox: options.sandbox,
             inputs,
             binds,
+            trace: tracer,
         },
         masker: masker.clone(),
     };
