@@ -476,7 +476,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__load)
-            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --trace --trace-out --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -572,6 +572,10 @@ _plugctl() {
                     ;;
                 --sandbox)
                     COMPREPLY=($(compgen -W "native gvisor" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --format)

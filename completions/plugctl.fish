@@ -137,6 +137,7 @@ host\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l seccomp -d '`learn [OUT.json]` (default seccomp-profile.json) or `enforce PROFILE.json`' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l sandbox -d '`native` (namespaces, cgroups, rlimits, seccomp) or `gvisor` (runsc, when installed)' -r -f -a "native\t''
 gvisor\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l trace-out -d 'Write the trace as a Chrome Trace Event / Perfetto timeline (implies --trace)' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
@@ -147,6 +148,7 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l loader-only -d 
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env-after-open -d 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lifecycle-check -d 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file\'s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l writable -d 'Do not make the file system read-only for the child'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l trace -d 'Trace every child with eBPF (syscalls, files, network, processes, page allocations, Go panics) per phase; as root. Without BPF privileges: syscall counts from the seccomp listener'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s h -l help -d 'Print help'
