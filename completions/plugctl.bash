@@ -480,7 +480,7 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__load)
-            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --wasm --fuel --allow-dir --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --wasm --fuel --allow-dir --trace --trace-out --format --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -583,6 +583,10 @@ _plugctl() {
                     return 0
                     ;;
                 --allow-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -141,6 +141,7 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l sandbox -d '`na
 gvisor\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l fuel -d 'With --wasm: fuel per call (the deterministic CPU limit, about one unit per instruction; default 50000000000)' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l allow-dir -d 'With --wasm: preopen DIR read-only for the module (default: no file system); repeatable' -r -F
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l trace-out -d 'Write the trace as a Chrome Trace Event / Perfetto timeline (implies --trace)' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
@@ -152,6 +153,7 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env-after-open 
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lifecycle-check -d 'Also call the illegal orders (Run before Init, Init twice, Run after Close, Close twice), each in a fresh process, and report refused/panicked/hung/accepted; the contract file\'s [lifecycle_check] states what is expected (default: refused). Timeouts: Init/Run/Close 3s (--phase-timeout overrides), Run cancelled after 500ms'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l writable -d 'Do not make the file system read-only for the child'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l wasm -d 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST, also build and load it natively for HOST and compare each phase (result, time, slowdown)'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l trace -d 'Trace every child with eBPF (syscalls, files, network, processes, page allocations, Go panics) per phase; as root. Without BPF privileges: syscall counts from the seccomp listener'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s h -l help -d 'Print help'

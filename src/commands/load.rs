@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::{ExitStatus, stdout_style, values, write_stdout};
@@ -24,7 +24,9 @@ Examples:
   plugctl load --memory 256M --cpu-time 10s --max-pids 64 p.so
   plugctl load --seccomp learn profile.json p.so  write a Docker/OCI seccomp profile
   plugctl load --seccomp enforce profile.json p.so    run under it, name the first denied call
-  plugctl load --wasm --memory 64M ./plugin       the package as WebAssembly, interpreted";
+  plugctl load --wasm --memory 64M ./plugin       the package as WebAssembly, interpreted
+
+  plugctl load --trace --trace-out load.json p.so  eBPF: syscalls, files, network, panics per phase";
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -138,6 +140,14 @@ pub struct LoadArgs {
     /// `--wasm`, `--fuel`, `--allow-dir` (boxed: the command enum stays small).
     #[command(flatten)]
     pub wasm: Box<super::wasm::WasmArgs>,
+    /// Trace every child with eBPF (syscalls, files, network, processes, page
+    /// allocations, Go panics) per phase; as root. Without BPF privileges: syscall counts
+    /// from the seccomp listener.
+    #[arg(long)]
+    pub trace: bool,
+    /// Write the trace as a Chrome Trace Event / Perfetto timeline (implies --trace).
+    #[arg(long, value_name = "FILE.json")]
+    pub trace_out: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -240,6 +250,7 @@ pub fn options(args: &LoadArgs) -> Result<runtime::LoadOptions> {
         },
         loader_only: args.loader_only,
         lifecycle_check,
+        trace: args.trace || args.trace_out.is_some(),
         ..runtime::LoadOptions::new(args.plugins.clone())
     })
 }
@@ -256,6 +267,25 @@ pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         }
     };
     let report = runtime::load(&options, &progress)?;
+    if let Some(out) = &args.trace_out {
+        let traces: Vec<(&str, u64, &runtime::trace::Trace)> = report
+            .runs
+            .iter()
+            .filter_map(|r| {
+                r.trace
+                    .as_ref()
+                    .map(|t| (r.label.as_str(), t.started_ns, t))
+            })
+            .collect();
+        let first = traces.iter().map(|t| t.1).min().unwrap_or(0);
+        let runs: Vec<(&str, u64, &runtime::trace::Trace)> = traces
+            .iter()
+            .map(|(l, s, t)| (*l, (s - first) / 1000, *t))
+            .collect();
+        let doc = runtime::trace::perfetto::document(&runs);
+        std::fs::write(out, serde_json::to_string(&doc)? + "\n")
+            .with_context(|| format!("writing the trace timeline {}", out.display()))?;
+    }
     let text = match args.format {
         Format::Json => report::load::json(&report),
         Format::Table => report::load::table(&report, stdout_style(global.color)),

@@ -386,6 +386,12 @@ pub fn table(report: &LoadReport, style: Style) -> String {
         }
         out.push_str(&indent(&indent(&isolation_line(r))));
         out.push('\n');
+        if let Some(t) = &r.trace {
+            for line in super::trace::lines(t) {
+                out.push_str(&indent(&indent(&line)));
+                out.push('\n');
+            }
+        }
     }
     for n in &report.notes {
         out.push_str(&format!("note: {n}\n"));

@@ -18,6 +18,7 @@ pub mod load;
 pub mod matrix;
 pub mod sarif;
 pub mod table;
+pub mod trace;
 pub mod wasm;
 pub mod wrap;
 

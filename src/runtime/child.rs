@@ -62,6 +62,8 @@ pub struct Launch {
     pub inputs: Vec<PathBuf>,
     /// Other files the child needs (libraries the inputs resolve to, reload copies).
     pub binds: Vec<PathBuf>,
+    /// `--trace`: the tracer watching the child (see [`super::trace`]).
+    pub trace: Option<Arc<super::trace::Tracer>>,
 }
 
 /// The spec the sandbox stage reads (fd 3, or `spec.json` under gVisor).
@@ -186,6 +188,9 @@ pub struct ChildRun {
     pub seccomp: Option<SeccompReport>,
     pub workdir: String,
     pub cleanup: Cleanup,
+    /// `--trace`: what the child did, per phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<super::trace::Trace>,
 }
 
 impl ChildRun {
@@ -400,8 +405,29 @@ pub fn run(launch: &Launch, masker: &Masker) -> Result<ChildRun> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugctl".into());
+    let session = launch.trace.as_ref().map(|t| {
+        let v2 = group
+            .as_ref()
+            .filter(|g| g.version == Version::V2)
+            .map(|g| g.dirs[0].1.as_path());
+        t.begin(&launch.program, v2)
+    });
+    let trace_procs = session.as_ref().and_then(|s| s.procs_file());
     let result = backend(launch, &view, &control, &id).and_then(|b| {
-        run_stage(launch, masker, &b, &spec, &workdir, group.as_ref()).map(|r| (r, b))
+        run_stage(
+            launch,
+            masker,
+            &b,
+            &spec,
+            &workdir,
+            group.as_ref(),
+            trace_procs,
+        )
+        .map(|r| (r, b))
+    });
+    let result = result.map(|(mut r, b)| {
+        r.trace = session.map(|s| s.finish(r.seccomp.as_ref()));
+        (r, b)
     });
     // Clean up whatever happened.
     let mut cleanup = Cleanup::default();
@@ -455,7 +481,12 @@ struct Spawned {
 
 /// Starts the sandbox (bwrap or runsc) in the load's cgroups, with the spec, report,
 /// seccomp and stage descriptors as fds 3 to 6 (native) or files (gVisor).
-fn spawn(backend: &Backend, spec: &StageSpec, group: Option<&Group>) -> Result<Spawned> {
+fn spawn(
+    backend: &Backend,
+    spec: &StageSpec,
+    group: Option<&Group>,
+    trace_procs: Option<PathBuf>,
+) -> Result<Spawned> {
     let native = backend.files.is_none();
     let (spec_r, spec_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
@@ -483,6 +514,11 @@ fn spawn(backend: &Backend, spec: &StageSpec, group: Option<&Group>) -> Result<S
                 .collect()
         })
         .unwrap_or_default();
+    // `--trace`: the tracer's own cgroup v2 group on a hybrid machine.
+    let procs: Vec<std::ffi::CString> = procs
+        .into_iter()
+        .chain(trace_procs.and_then(|p| std::ffi::CString::new(p.display().to_string()).ok()))
+        .collect();
     let mut command = Command::new(&backend.argv[0]);
     command
         .args(&backend.argv[1..])
@@ -800,6 +836,7 @@ fn run_stage(
     spec: &StageSpec,
     workdir: &Path,
     group: Option<&Group>,
+    trace_procs: Option<PathBuf>,
 ) -> Result<ChildRun> {
     let native = backend.files.is_none();
     let Spawned {
@@ -809,7 +846,7 @@ fn run_stage(
         report_r,
         status_r,
         parent_sock,
-    } = spawn(backend, spec, group)?;
+    } = spawn(backend, spec, group, trace_procs)?;
     let pid = child.id();
     let in_groups = group.is_some_and(|g| g.pids().contains(&pid));
     // The seccomp listener.
@@ -955,5 +992,6 @@ fn run_stage(
             notes,
             ..Cleanup::default()
         },
+        trace: None,
     })
 }

@@ -32,6 +32,7 @@ pub mod runsc;
 mod sandbox;
 pub mod seccomp;
 mod shim;
+pub mod trace;
 pub mod view;
 pub mod wasm;
 
@@ -147,6 +148,8 @@ pub struct LoadOptions {
     pub loader_only: bool,
     /// `--lifecycle-check`: run the illegal call orders, each in a fresh harness.
     pub lifecycle_check: Option<lifecycle_check::CheckSpec>,
+    /// `--trace`: eBPF observation of every child (see [`trace`]).
+    pub trace: bool,
 }
 
 /// `plugctl load`'s defaults: 60 s per child, no network, read-only file system, the
@@ -174,6 +177,7 @@ impl LoadOptions {
             sandbox: Sandbox::Native,
             loader_only: false,
             lifecycle_check: None,
+            trace: false,
         }
     }
 }

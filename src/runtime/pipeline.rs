@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use super::containment::{isolation_layer, limits_layer, seccomp_layer, seccomp_summary};
 use super::harness::{ExportSpec, Harness, HarnessSpec, PluginSpec};
+use super::trace;
 use super::{
     ArtifactLoad, ChildRun, Comparison, EnvShown, Layer, LayerStatus, LoadOptions, LoadReport,
     Masker, Sandbox, bwrap, child, harness, lifecycle_check, observe, reload, runsc, seccomp,
@@ -245,9 +246,24 @@ impl Plan {
                 Some(Arc::new(seccomp::Plan::enforce(profile)?))
             }
         };
-        let filter = seccomp_plan
-            .clone()
-            .unwrap_or_else(|| Arc::new(seccomp::Plan::deny_list_only()));
+        let tracer = options.trace.then(|| {
+            Arc::new(trace::Tracer::new(
+                options.sandbox,
+                inputs.abs_paths.clone(),
+            ))
+        });
+        let filter = seccomp_plan.clone().unwrap_or_else(|| {
+            Arc::new(match &tracer {
+                // No BPF: the listener counts every call (nothing is written).
+                Some(t)
+                    if t.backend() == trace::Backend::SeccompNotify
+                        && options.sandbox == Sandbox::Native =>
+                {
+                    trace::counting_plan()
+                }
+                _ => seccomp::Plan::deny_list_only(),
+            })
+        });
         let env_pairs: Vec<(String, String)> = options
             .env
             .iter()
@@ -273,6 +289,7 @@ impl Plan {
                 sandbox: options.sandbox,
                 inputs: bound_inputs,
                 binds,
+                trace: tracer,
             },
             masker: Masker::new(&options.env),
             seccomp: seccomp_plan,

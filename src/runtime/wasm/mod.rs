@@ -195,6 +195,7 @@ fn run_module(
         sandbox: options.sandbox,
         inputs: vec![module.to_path_buf()],
         binds: wasm.allow_dirs.iter().map(|d| absolute(d)).collect(),
+        trace: None,
     };
     child::run(&launch, masker)
 }
