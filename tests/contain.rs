@@ -163,24 +163,7 @@ fn user() -> (u32, u32, PathBuf) {
     static U: OnceLock<(u32, u32, PathBuf)> = OnceLock::new();
     U.get_or_init(|| {
         let _g = lock();
-        let id = |flag: &str| -> Option<u32> {
-            let o = Command::new("id").args([flag, USER]).output().ok()?;
-            String::from_utf8_lossy(&o.stdout).trim().parse().ok()
-        };
-        if id("-u").is_none() {
-            let status = Command::new("useradd")
-                .args([
-                    "--system",
-                    "--no-create-home",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    USER,
-                ])
-                .status()
-                .expect("useradd");
-            assert!(status.success(), "useradd {USER}");
-        }
-        let (uid, gid) = (id("-u").unwrap(), id("-g").unwrap());
+        let (uid, gid) = common::sandbox::unprivileged_user(USER);
         let cache = out_dir("user-cache");
         let tc = plugctl::toolchain::ensure(GO, &|m| eprintln!("{m}")).expect("go toolchain");
         // .../toolchains/go1.26.6/go/bin/go -> .../toolchains/go1.26.6
@@ -290,6 +273,11 @@ fn hostile_cgroups() -> Vec<String> {
 
 /// Runs one attack with `plugin` and checks the outside world afterwards.
 fn attack(who: Who, backend: Backend, plugin: &Path, name: &str, extra: &[&str]) -> Outcome {
+    // One attack at a time: the checks afterwards look at the whole machine (processes
+    // named hostile-daemon, cgroups, the loopback), where a concurrent test's attack in
+    // progress would look like an escape.
+    static ATTACKS: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = ATTACKS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let canary = dir.path().join("canary");

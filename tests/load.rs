@@ -166,12 +166,7 @@ fn load(args: &[&str]) -> Load {
         assert_eq!(run["cleanup"]["workdir_removed"], true);
         assert!(!Path::new(run["workdir"].as_str().unwrap()).exists());
     }
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "temp files left behind: {left:?}");
+    common::sandbox::assert_nothing_left_in(tmp.path());
     Load {
         json,
         code: done.code().expect("plugctl exited"),

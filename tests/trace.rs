@@ -317,32 +317,12 @@ fn goroutines_started_in_init_are_traced_in_init() {
     assert_eq!(t["panics"].as_array().unwrap().len(), 0, "{}", t["panics"]);
 }
 
-/// The unprivileged user of tests/contain.rs (created when missing).
-fn user() -> (u32, u32) {
-    let id = |flag: &str| -> Option<u32> {
-        let o = Command::new("id").args([flag, USER]).output().ok()?;
-        String::from_utf8_lossy(&o.stdout).trim().parse().ok()
-    };
-    if id("-u").is_none() {
-        let _ = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ])
-            .status();
-    }
-    (id("-u").expect("user"), id("-g").expect("group"))
-}
-
 #[test]
 fn unprivileged_falls_back_to_seccomp_notify_counts() {
     require_root();
     let so = ctor_so();
     let _g = lock();
-    let (uid, gid) = user();
+    let (uid, gid) = common::sandbox::unprivileged_user(USER);
     let tmp = tempfile::tempdir().unwrap();
     {
         use std::os::unix::fs::PermissionsExt;

@@ -87,12 +87,7 @@ fn plugctl_json(args: &[&str]) -> Run {
         );
         assert_eq!(run["cleanup"]["workdir_removed"], true);
     }
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert!(left.is_empty(), "temp files left behind: {left:?}");
+    common::sandbox::assert_nothing_left_in(tmp.path());
     Run {
         json,
         code: done.code().expect("plugctl exited"),
