@@ -1,30 +1,15 @@
 //! The views of `build` (table and JSON) and the human view of `diff`.
 
-use comfy_table::{Color, ContentArrangement, Table, presets};
+use comfy_table::{Color, Table};
 
-use super::Style;
+use super::{Style, indent};
 use crate::compare::Diff;
 use crate::gobuild::{AlignStatus, BuildResult};
 
 const WIDTH: u16 = 100;
 
 fn table(style: Style) -> Table {
-    let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH - 2);
-    if !style.color {
-        table.force_no_tty();
-    }
-    table
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {}", l.trim_end()))
-        .collect::<Vec<_>>()
-        .join("\n")
+    super::borderless_table(style, WIDTH - 2)
 }
 
 fn mark(style: Style, ok: bool, text: &str) -> String {

@@ -1,6 +1,6 @@
 //! `plugctl doctor` output: a table for people, a JSON document for machines.
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color};
 use serde::Serialize;
 
 use super::Style;
@@ -51,14 +51,7 @@ pub fn render_json(report: &DoctorReport) -> String {
 }
 
 pub fn render_table(report: &DoctorReport, style: Style) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH);
-    if !style.color {
-        table.force_no_tty();
-    }
+    let mut table = super::borderless_table(style, WIDTH);
     for check in &report.checks {
         let (color, label) = match check.status {
             Status::Ok => (Color::Green, "ok"),

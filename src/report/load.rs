@@ -2,10 +2,10 @@
 //! the child processes, and the JSON document (the same `load` object as `inspect`,
 //! plus layers, prediction comparison and runs).
 
-use comfy_table::{Color, ContentArrangement, Table, presets};
+use comfy_table::{Color, Table};
 use serde::Serialize;
 
-use super::Style;
+use super::{Style, indent};
 use crate::runtime::child::ms;
 use crate::runtime::{ChildRun, LayerStatus, LoadReport};
 
@@ -68,14 +68,7 @@ fn status_cell(style: Style, status: LayerStatus) -> String {
 }
 
 pub(super) fn new_table(style: Style) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH - 2);
-    if !style.color {
-        t.force_no_tty();
-    }
-    t
+    super::borderless_table(style, WIDTH - 2)
 }
 
 /// The layers of one artifact: layer, result, detail; indented, with a blank line after.
@@ -93,13 +86,6 @@ pub(super) fn layer_table<'a>(
         ]);
     }
     format!("{}\n\n", indent(&t.to_string()))
-}
-
-pub(super) fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {}", l.trim_end()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn mib(kb: u64) -> String {

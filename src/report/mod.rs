@@ -60,3 +60,25 @@ impl Style {
         }
     }
 }
+
+/// A borderless table `width` columns wide whose cells wrap; plain text unless `style` has
+/// colour. Every table plugctl prints starts here.
+pub(crate) fn borderless_table(style: Style, width: u16) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_width(width);
+    if !style.color {
+        table.force_no_tty();
+    }
+    table
+}
+
+/// `text` indented by two spaces, each line's trailing blanks trimmed.
+pub(crate) fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {}", l.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,6 +1,6 @@
 //! The human view of `inspect`: one block per artifact, facts then verdict then findings.
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color, Table};
 
 use crate::elf::{Artifact, Libc, ObjectKind, TlsModel};
 use crate::findings::{Finding, Severity};
@@ -10,7 +10,7 @@ use crate::predict::{ArtifactReport, ProcessMode, Report};
 use crate::verdict::LoadVerdict;
 
 use super::{
-    Style,
+    Style, indent,
     json::{Detail, Summary},
     wrap,
 };
@@ -217,22 +217,10 @@ fn laid_out(table: &Table, style: Style) -> String {
 }
 
 fn facts_table(style: Style) -> Table {
-    let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(u16::try_from(wrap::columns() - 2).unwrap_or(u16::MAX));
-    if !style.color {
-        table.force_no_tty();
-    }
-    table
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {}", l.trim_end()))
-        .collect::<Vec<_>>()
-        .join("\n")
+    super::borderless_table(
+        style,
+        u16::try_from(wrap::columns() - 2).unwrap_or(u16::MAX),
+    )
 }
 
 fn kind_name(kind: ObjectKind) -> &'static str {

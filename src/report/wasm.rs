@@ -5,7 +5,8 @@ use comfy_table::Color;
 use serde::Serialize;
 
 use super::Style;
-use super::load::{indent, layer_table, new_table, run_line};
+use super::indent;
+use super::load::{layer_table, new_table, run_line};
 use crate::runtime::LayerStatus;
 use crate::runtime::wasm::WasmReport;
 use crate::runtime::wasm::compare::CompareDetails;
