@@ -11,7 +11,7 @@ use super::{ExitStatus, stdout_style, values, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::report;
 use crate::runtime::contract::{self, Lifecycle};
-use crate::runtime::{self, EnvVar, Expect, LayerStatus, Limits, Sandbox, env};
+use crate::runtime::{self, EnvVar, Expect, Limits, Sandbox, env};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -298,13 +298,8 @@ pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
 
 /// 2 when an input is unreadable or a layer could not run; 1 when a layer failed; else 0.
 pub fn exit_status(report: &runtime::LoadReport) -> ExitStatus {
-    let unreadable = report.artifacts.iter().any(|a| a.unreadable.is_some());
-    let worst: Vec<LayerStatus> = report.artifacts.iter().map(|a| a.worst()).collect();
-    if unreadable || worst.contains(&LayerStatus::Error) {
-        ExitStatus::Error
-    } else if worst.contains(&LayerStatus::Fail) {
-        ExitStatus::Findings
-    } else {
-        ExitStatus::Success
+    if report.artifacts.iter().any(|a| a.unreadable.is_some()) {
+        return ExitStatus::Error;
     }
+    ExitStatus::of_loads(report.artifacts.iter().map(|a| a.worst()))
 }

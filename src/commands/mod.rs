@@ -83,6 +83,16 @@ impl ExitStatus {
             ExitStatus::Error => 2,
         }
     }
+
+    /// A load's status from its artifacts' worst layers: 2 when a layer could not run,
+    /// 1 when one failed, else 0.
+    pub fn of_loads(worst: impl Iterator<Item = crate::runtime::LayerStatus>) -> ExitStatus {
+        match crate::runtime::worst(worst) {
+            crate::runtime::LayerStatus::Error => ExitStatus::Error,
+            crate::runtime::LayerStatus::Fail => ExitStatus::Findings,
+            _ => ExitStatus::Success,
+        }
+    }
 }
 
 /// Decides colour for stdout: `--color`, then (auto) what `anstream` decides for a stream:

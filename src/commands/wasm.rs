@@ -10,7 +10,7 @@ use super::load::LoadArgs;
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs, InspectArgs, InspectFormat};
 use crate::report;
-use crate::runtime::{self, LayerStatus};
+use crate::runtime;
 use crate::wasm::build::{self, Request};
 use crate::wasm::wrapper::Names;
 
@@ -70,14 +70,9 @@ pub fn load(
     if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;
     }
-    let worst: Vec<LayerStatus> = report.artifacts.iter().map(|a| a.worst()).collect();
-    Ok(if worst.contains(&LayerStatus::Error) {
-        ExitStatus::Error
-    } else if worst.contains(&LayerStatus::Fail) {
-        ExitStatus::Findings
-    } else {
-        ExitStatus::Success
-    })
+    Ok(ExitStatus::of_loads(
+        report.artifacts.iter().map(|a| a.worst()),
+    ))
 }
 
 /// `inspect --wasm-ready PKG_DIR...`: 1 when something blocks a package's build.
