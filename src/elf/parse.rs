@@ -459,7 +459,7 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
     warm(strtab);
     let name_at = |offset: u32| -> Option<&[u8]> {
         let rest = strtab.get(offset as usize..)?;
-        let end = memchr::memchr(0, rest)?;
+        let end = rest.iter().position(|&b| b == 0)?;
         Some(&rest[..end])
     };
     if table.len() > MAX_ENTRIES {
