@@ -62,6 +62,11 @@ fn case(name: &'static str, open: &[&str]) -> Case {
     }
 }
 
+/// `./tls/libs1.so` … `./tls/libsN.so`: the 256-byte initial-exec TLS libraries.
+fn small_tls(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("./tls/libs{i}.so")).collect()
+}
+
 fn sh(dir: &Path, script: &str) -> bool {
     let out = Command::new("sh")
         .arg("-ec")
@@ -279,48 +284,21 @@ fn build_corpus(dir: &Path) -> Vec<Case> {
     add(true, case("tls-64k-global-dynamic", &["./tls/libgd.so"]));
     add(
         true,
-        case(
-            "tls-256-x8",
-            &[
-                "./tls/libs1.so",
-                "./tls/libs2.so",
-                "./tls/libs3.so",
-                "./tls/libs4.so",
-                "./tls/libs5.so",
-                "./tls/libs6.so",
-                "./tls/libs7.so",
-                "./tls/libs8.so",
-            ],
-        ),
+        Case {
+            open: small_tls(8),
+            ..case("tls-256-x8", &[])
+        },
     );
-    let mut c = case(
-        "tls-256-x8-tunable",
-        &[
-            "./tls/libs1.so",
-            "./tls/libs2.so",
-            "./tls/libs3.so",
-            "./tls/libs4.so",
-            "./tls/libs5.so",
-            "./tls/libs6.so",
-            "./tls/libs7.so",
-            "./tls/libs8.so",
-        ],
-    );
+    let mut c = Case {
+        open: small_tls(8),
+        ..case("tls-256-x8-tunable", &[])
+    };
     c.tunables = Some("glibc.rtld.optional_static_tls=1024".into());
     add(true, c);
-    let mut c = case(
-        "tls-256-x8-nns1",
-        &[
-            "./tls/libs1.so",
-            "./tls/libs2.so",
-            "./tls/libs3.so",
-            "./tls/libs4.so",
-            "./tls/libs5.so",
-            "./tls/libs6.so",
-            "./tls/libs7.so",
-            "./tls/libs8.so",
-        ],
-    );
+    let mut c = Case {
+        open: small_tls(8),
+        ..case("tls-256-x8-nns1", &[])
+    };
     c.tunables = Some("glibc.rtld.nns=1".into());
     add(true, c);
 
@@ -533,18 +511,8 @@ fn build_corpus(dir: &Path) -> Vec<Case> {
         true,
         Case {
             host: Some("host_tls"),
-            ..case(
-                "host-with-64k-tls-then-256s",
-                &[
-                    "./tls/libs1.so",
-                    "./tls/libs2.so",
-                    "./tls/libs3.so",
-                    "./tls/libs4.so",
-                    "./tls/libs5.so",
-                    "./tls/libs6.so",
-                    "./tls/libs7.so",
-                ],
-            )
+            open: small_tls(7),
+            ..case("host-with-64k-tls-then-256s", &[])
         },
     );
     add(
@@ -564,7 +532,7 @@ fn build_corpus(dir: &Path) -> Vec<Case> {
     // to itself in a C host) and without it, over a sweep of surplus sizes.
     let go_plugin = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/fixtures/go/plugins/greeter-1.26.6-default.so");
-    let smalls: Vec<String> = (1..=8).map(|i| format!("./tls/libs{i}.so")).collect();
+    let smalls = small_tls(8);
     // 285-byte blocks with alignment 1: six fill 1710 of the 1712 free bytes exactly, so
     // the Go plugin's 8 bytes decide whether the sixth fits.
     let odd: Vec<String> = (1..=7).map(|i| format!("./tls/libodd{i}.so")).collect();
@@ -634,19 +602,11 @@ fn build_corpus(dir: &Path) -> Vec<Case> {
                 "{0}/tls/libbig.so {0}/nothing-here.so:libsimple.so",
                 dir.display()
             )),
-            ..case(
-                "preload-ie-tls-and-missing",
-                &[
-                    "./tls/libusebig.so",
-                    "./tls/libs1.so",
-                    "./tls/libs2.so",
-                    "./tls/libs3.so",
-                    "./tls/libs4.so",
-                    "./tls/libs5.so",
-                    "./tls/libs6.so",
-                    "./tls/libs7.so",
-                ],
-            )
+            open: ["./tls/libusebig.so".to_string()]
+                .into_iter()
+                .chain(small_tls(7))
+                .collect(),
+            ..case("preload-ie-tls-and-missing", &[])
         },
     );
     add(
