@@ -200,11 +200,43 @@ fn package_diff(
     ga: &GoFacts,
     gb: &GoFacts,
     cross: bool,
-    (la, lb): (&str, &str),
+    labels: (&str, &str),
     ma: &[Module],
     mb: &[Module],
 ) {
-    // The plugin's table order is the order plugin.Open checks.
+    let mut differing = hash_differences(diff, ga, gb, labels);
+    if cross && (ga.role == GoRole::Plugin) != (gb.role == GoRole::Plugin) {
+        diff.first_mismatch = differing.first().map(|d| {
+            format!(
+                "plugin was built with a different version of package {}",
+                d.path
+            )
+        });
+    }
+    let causes = causes(diff, ga, gb, labels, ma, mb);
+    diff.explanations.extend(attribute(&mut differing, &causes));
+    diff.packages.differing = differing;
+    if cross {
+        // Between a host and a plugin a module difference matters only through a shared
+        // package whose hash it changes (a replacement path spelled differently does not).
+        for m in diff.modules.iter_mut() {
+            m.significant = m.in_both
+                && diff.packages.differing.iter().any(|d| {
+                    golang::module_of(ma, &d.path).is_some_and(|o| o.path == m.path)
+                        || golang::module_of(mb, &d.path).is_some_and(|o| o.path == m.path)
+                });
+        }
+    }
+}
+
+/// Compares the package hash tables in the order plugin.Open checks them (the plugin's
+/// table order), counting shared and equal packages into `diff.packages`.
+fn hash_differences(
+    diff: &mut Diff,
+    ga: &GoFacts,
+    gb: &GoFacts,
+    (la, lb): (&str, &str),
+) -> Vec<PackageHashDiff> {
     let (ordered, other, a_is_ordered, order) = if ga.role == GoRole::Plugin {
         (
             ga,
@@ -248,15 +280,19 @@ fn package_diff(
     let shared = diff.packages.shared;
     diff.packages.only_a = ga.package_hashes.len().saturating_sub(shared);
     diff.packages.only_b = gb.package_hashes.len().saturating_sub(shared);
-    if cross && (ga.role == GoRole::Plugin) != (gb.role == GoRole::Plugin) {
-        diff.first_mismatch = differing.first().map(|d| {
-            format!(
-                "plugin was built with a different version of package {}",
-                d.path
-            )
-        });
-    }
-    // Attribute each differing hash to the first cause that accounts for it.
+    differing
+}
+
+/// The build-info differences that can change package hashes, most specific first, each
+/// with the packages it applies to.
+fn causes(
+    diff: &Diff,
+    ga: &GoFacts,
+    gb: &GoFacts,
+    (la, lb): (&str, &str),
+    ma: &[Module],
+    mb: &[Module],
+) -> Vec<(String, Applies)> {
     let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unset".into());
     let mut causes: Vec<(String, Applies)> = Vec::new();
     // A different minor release changes every package; a patch release only those that
@@ -338,6 +374,12 @@ fn package_diff(
             Box::new(|_| true),
         ));
     }
+    causes
+}
+
+/// Gives each differing hash the first cause that applies to its package, and explains
+/// each cause by how many hashes it accounts for (what none accounts for: the source).
+fn attribute(differing: &mut [PackageHashDiff], causes: &[(String, Applies)]) -> Vec<Explanation> {
     let mut counts: Vec<usize> = vec![0; causes.len()];
     let mut unexplained = 0;
     for d in differing.iter_mut() {
@@ -352,37 +394,27 @@ fn package_diff(
             }
         }
     }
+    let mut explanations = Vec::new();
     for ((text, _), n) in causes.iter().zip(&counts).filter(|(_, n)| **n > 0) {
         let packages = if *n == 1 {
             "1 differing package hash".to_string()
         } else {
             format!("{n} differing package hashes")
         };
-        diff.explanations.push(Explanation {
+        explanations.push(Explanation {
             text: format!("{text} — explains {packages}"),
             packages: *n,
         });
     }
     if unexplained > 0 {
-        diff.explanations.push(Explanation {
+        explanations.push(Explanation {
             text: format!(
                 "{unexplained} package hash(es) differ with no difference in toolchain, settings, modules or recorded paths: the source differs (a replaced module at the same version, a local edit)"
             ),
             packages: unexplained,
         });
     }
-    diff.packages.differing = differing;
-    if cross {
-        // Between a host and a plugin a module difference matters only through a shared
-        // package whose hash it changes (a replacement path spelled differently does not).
-        for m in diff.modules.iter_mut() {
-            m.significant = m.in_both
-                && diff.packages.differing.iter().any(|d| {
-                    golang::module_of(ma, &d.path).is_some_and(|o| o.path == m.path)
-                        || golang::module_of(mb, &d.path).is_some_and(|o| o.path == m.path)
-                });
-        }
-    }
+    explanations
 }
 
 #[cfg(test)]
