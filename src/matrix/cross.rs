@@ -185,4 +185,52 @@ mod tests {
             "qemu-aarch64-static -L /usr/aarch64-linux-gnu ./loadhost"
         );
     }
+
+    #[test]
+    fn goarch_in_a_definition_sets_the_environment_and_what_the_row_needs() {
+        if machine_goarch() != "amd64" {
+            eprintln!("skipped: the table is for an x86-64 machine");
+            return;
+        }
+        let text = r#"
+schema = 1
+go = "1.26.6"
+sources = "src"
+[build.host]
+kind = "go-host"
+dir = "loadhost"
+protocol = "loadhost"
+[[claim]]
+id = "c"
+text = "t"
+source = "s"
+[[row]]
+id = "arm64"
+title = "t"
+claim = "c"
+host = { use = "host", goarch = "arm64" }
+plugins = [{ kind = "go-plugin", dir = "greeter", goarch = "386", env = { CC = "clang -m32" } }]
+says = "ok"
+"#;
+        let def = super::super::Definition::parse(text, Path::new("/m"), "t").unwrap();
+        let (rows, _) = def.expand(&Default::default()).unwrap();
+        let row = &rows[0];
+        let host = row.host.as_ref().unwrap();
+        assert_eq!(host.env["GOARCH"], "arm64");
+        assert_eq!(target_of(host).unwrap().name, "aarch64");
+        // The row's own env wins over the goarch defaults.
+        assert_eq!(row.plugins[0].env["CC"], "clang -m32");
+        assert_eq!(row.plugins[0].env["GOARCH"], "386");
+        assert!(row.needs.contains(&"qemu-aarch64-static".to_string()));
+        assert!(row.needs.contains(&"clang".to_string()), "{:?}", row.needs);
+        let c = text.replace(
+            r#"plugins = [{ kind = "go-plugin""#,
+            r#"plugins = [{ kind = "c-shared", files = ["c/simple.c"], goarch = "arm64" }, { kind = "go-plugin""#,
+        );
+        let err = format!(
+            "{:#}",
+            super::super::Definition::parse(&c, Path::new("/m"), "t").unwrap_err()
+        );
+        assert!(err.contains("`goarch` is for Go builds"), "{err}");
+    }
 }
