@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use common::{fixtures, plugctl};
 use serde_json::Value;
 
-/// CI runs every row of the default matrix: the arm64 rows' hosts run under
-/// qemu-aarch64-static (Debian qemu-user-static, installed with the fixture corpus) and the
-/// 386 rows' hosts natively.
+/// CI runs every row of the default matrix: the arm64, arm and riscv64 rows' hosts run
+/// under qemu-user (Debian qemu-user-static and the cross compilers, installed by
+/// `.ci/run`) and the 386 rows' hosts natively.
 const CI_SKIP: &[&str] = &[];
 
 struct Run {
@@ -193,9 +193,9 @@ fn each_seed_claim_gets_the_verdict_reality_shows() {
     assert_eq!(outcome("open-newest"), serde_json::json!(["ok"]));
 }
 
-/// The cross-architecture rows ran for real: arm64 hosts under qemu-user (predicted with
-/// the target's sysroot), 386 hosts natively, and their predictions agree with what
-/// happened.
+/// The cross-architecture rows ran for real: arm64 (and the arm/riscv64 static TLS) hosts
+/// under qemu-user, predicted with the target's sysroot, 386 hosts natively, and their
+/// predictions agree with what happened.
 #[test]
 fn arm64_and_386_rows_load_for_real_and_agree_with_their_predictions() {
     let report = &full_run().report;
@@ -209,11 +209,10 @@ fn arm64_and_386_rows_load_for_real_and_agree_with_their_predictions() {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let arch = if tags.contains(&"arm64") {
-            "arm64"
-        } else if tags.contains(&"386") {
-            "386"
-        } else {
+        let Some(arch) = ["arm64", "386", "arm", "riscv64"]
+            .into_iter()
+            .find(|a| tags.contains(a))
+        else {
             continue;
         };
         *seen.entry(arch).or_default() += 1;
@@ -230,6 +229,14 @@ fn arm64_and_386_rows_load_for_real_and_agree_with_their_predictions() {
         }
         if arch == "arm64" && !predicted.contains("--sysroot /usr/aarch64-linux-gnu") {
             failures.push(format!("{id}: predicted without the sysroot: {predicted}"));
+        }
+        if (arch == "arm" || arch == "riscv64")
+            && !(command.starts_with(&format!("qemu-{arch}-static -L /usr/"))
+                && predicted.contains("--sysroot /usr/"))
+        {
+            failures.push(format!(
+                "{id}: not run under qemu with its sysroot: {command}"
+            ));
         }
         if arch == "386" && (command.contains("qemu") || !command.starts_with("./")) {
             failures.push(format!("{id}: a 386 host runs natively: {command}"));

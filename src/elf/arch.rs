@@ -9,8 +9,9 @@
 //!
 //! | arch | checked against real loads here |
 //! |---|---|
-//! | x86-64, i386, aarch64 | yes (`tests/predictions.rs`, `tests/predictions_cross.rs`) |
-//! | arm (EABI5 hard-float), ppc64le, s390x, riscv64 | tables only, not run |
+//! | x86-64, i386, aarch64 | yes (`tests/predictions.rs`, `tests/predictions_cross.rs`, matrix) |
+//! | arm (EABI5 hard-float), riscv64 | static TLS only (matrix rows under qemu-user; `loader::tls`) |
+//! | ppc64le, s390x | tables only, not run |
 
 use serde::Serialize;
 

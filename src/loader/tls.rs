@@ -18,7 +18,11 @@
 //! libc6-arm64-cross 2.36, a C host linked with libc only, libc's block 0x90 bytes aligned
 //! 16): 128 bytes are left after six 256-byte initial-exec blocks (a 128-byte block still
 //! loads, 129 does not), so `TLS_TCB_SIZE` = 16 and the area is 1824 bytes; a block
-//! aligned 32 loads and one aligned 64 does not, so `TLS_TCB_ALIGN` = 32.
+//! aligned 32 loads and one aligned 64 does not, so `TLS_TCB_ALIGN` = 32. The same
+//! experiment under `qemu-arm-static` (libc6-armhf-cross 2.36: libc's block 0x54 bytes
+//! aligned 4) leaves 132 bytes (8-byte TCB, 1760-byte area) and under
+//! `qemu-riscv64-static` (libc6-riscv64-cross 2.36: 0x90 bytes aligned 8) 144 bytes (TCB
+//! before the thread pointer, 1824-byte area); both load a block aligned 32, not 64.
 
 use serde::Serialize;
 
@@ -290,6 +294,47 @@ mod tests {
                 .count(),
             8
         );
+    }
+
+    /// Six 256-byte blocks, then the largest block that still loads: measured (module doc).
+    fn left_after_six(arch: &Arch, libc: Block, lib: Block) -> (u64, u64) {
+        let mut tls = StaticTls::startup_for(arch, &[libc], 1664, 512);
+        let loaded = (0..8)
+            .take_while(|_| tls.allocate(lib, false).is_some())
+            .count();
+        assert_eq!(loaded, 6, "{}", arch.name);
+        let free = tls.free();
+        let mut fits = tls;
+        assert!(fits.allocate(Block::new(free, 1, 0), false).is_some());
+        assert_eq!(tls.allocate(Block::new(free + 1, 1, 0), false), None);
+        let aligned = |a| {
+            StaticTls::startup_for(arch, &[libc], 1664, 512).allocate(Block::new(8, a, 0), false)
+        };
+        assert!(
+            aligned(32).is_some() && aligned(64).is_none(),
+            "{}",
+            arch.name
+        );
+        (tls.limit, free)
+    }
+
+    #[test]
+    fn arm_and_riscv64_leave_what_their_ld_so_leaves() {
+        use crate::elf::arch::{ARM_HF, RISCV64};
+        // libc6-armhf-cross 2.36: PT_TLS memsz 0x54, align 4, vaddr 0x10a800.
+        let arm = left_after_six(
+            &ARM_HF,
+            Block::new(0x54, 4, 0x10a800),
+            Block::new(256, 4, 0x1f30),
+        );
+        assert_eq!(arm, (1760, 132));
+        // libc6-riscv64-cross 2.36: PT_TLS memsz 0x90, align 8, vaddr 0x122090.
+        let riscv = left_after_six(
+            &RISCV64,
+            Block::new(0x90, 8, 0x122090),
+            Block::new(256, 8, 0x1ec0),
+        );
+        assert_eq!(riscv, (1824, 144));
     }
 
     #[test]
