@@ -196,19 +196,12 @@ mod tests {
 schema = 1
 go = "1.26.6"
 sources = "src"
-[build.host]
-kind = "go-host"
-dir = "loadhost"
-protocol = "loadhost"
-[[claim]]
-id = "c"
-text = "t"
-source = "s"
+claim = [{ id = "c", text = "t", source = "s" }]
 [[row]]
 id = "arm64"
 title = "t"
 claim = "c"
-host = { use = "host", goarch = "arm64" }
+host = { kind = "go-host", dir = "loadhost", protocol = "loadhost", goarch = "arm64" }
 plugins = [{ kind = "go-plugin", dir = "greeter", goarch = "386", env = { CC = "clang -m32" } }]
 says = "ok"
 "#;
