@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use common::{fixtures, plugctl};
 use serde_json::Value;
 
-/// CI runs every row of the default matrix: the arm64, arm and riscv64 rows' hosts run
+/// CI runs every row of the default matrix: the arm64, arm, ppc64le, s390x and riscv64 rows' hosts run
 /// under qemu-user (Debian qemu-user-static and the cross compilers, installed by
 /// `.ci/run`) and the 386 rows' hosts natively.
 const CI_SKIP: &[&str] = &[];
@@ -193,7 +193,7 @@ fn each_seed_claim_gets_the_verdict_reality_shows() {
     assert_eq!(outcome("open-newest"), serde_json::json!(["ok"]));
 }
 
-/// The cross-architecture rows ran for real: arm64 (and the arm/riscv64 static TLS) hosts
+/// The cross-architecture rows ran for real: arm64 (and the arm/ppc64le/s390x/riscv64 static TLS) hosts
 /// under qemu-user, predicted with the target's sysroot, 386 hosts natively, and their
 /// predictions agree with what happened.
 #[test]
@@ -209,7 +209,7 @@ fn arm64_and_386_rows_load_for_real_and_agree_with_their_predictions() {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let Some(arch) = ["arm64", "386", "arm", "riscv64"]
+        let Some(arch) = ["arm64", "386", "arm", "riscv64", "ppc64le", "s390x"]
             .into_iter()
             .find(|a| tags.contains(a))
         else {
@@ -230,7 +230,7 @@ fn arm64_and_386_rows_load_for_real_and_agree_with_their_predictions() {
         if arch == "arm64" && !predicted.contains("--sysroot /usr/aarch64-linux-gnu") {
             failures.push(format!("{id}: predicted without the sysroot: {predicted}"));
         }
-        if (arch == "arm" || arch == "riscv64")
+        if ["arm", "riscv64", "ppc64le", "s390x"].contains(&arch)
             && !(command.starts_with(&format!("qemu-{arch}-static -L /usr/"))
                 && predicted.contains("--sysroot /usr/"))
         {

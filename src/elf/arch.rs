@@ -10,8 +10,7 @@
 //! | arch | checked against real loads here |
 //! |---|---|
 //! | x86-64, i386, aarch64 | yes (`tests/predictions.rs`, `tests/predictions_cross.rs`, matrix) |
-//! | arm (EABI5 hard-float), riscv64 | static TLS only (matrix rows under qemu-user; `loader::tls`) |
-//! | ppc64le, s390x | tables only, not run |
+//! | arm (EABI5 hard-float), ppc64le, s390x, riscv64 | static TLS only (matrix rows under qemu-user; `loader::tls`) |
 
 use serde::Serialize;
 
@@ -255,7 +254,7 @@ pub const S390X: Arch = Arch {
     cache_flags: FLAG_ELF_LIBC6 | 0x0400,
     platform: "z900",
     tls: TlsVariant::TcbAtTp,
-    tcb_align: 64,
+    tcb_align: 32,
     tls_tcb_size: 0,
     libc_abi_max: 4,
     relocs: RelocTypes {

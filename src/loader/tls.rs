@@ -23,6 +23,9 @@
 //! aligned 4) leaves 132 bytes (8-byte TCB, 1760-byte area) and under
 //! `qemu-riscv64-static` (libc6-riscv64-cross 2.36: 0x90 bytes aligned 8) 144 bytes (TCB
 //! before the thread pointer, 1824-byte area); both load a block aligned 32, not 64.
+//! ppc64le (libc6-ppc64el-cross: 0x90 bytes aligned 16) leaves 144 bytes like riscv64;
+//! s390x (`TLS_TCB_AT_TP`, libc6-s390x-cross: 0x98 bytes aligned 8) leaves 136, so its
+//! `TLS_TCB_ALIGN` is 32 too (the rseq area), not x86's 64.
 
 use serde::Serialize;
 
@@ -335,6 +338,26 @@ mod tests {
             Block::new(256, 8, 0x1ec0),
         );
         assert_eq!(riscv, (1824, 144));
+    }
+
+    #[test]
+    fn ppc64le_and_s390x_leave_what_their_ld_so_leaves() {
+        use crate::elf::arch::{PPC64LE, S390X};
+        // libc6-ppc64el-cross 2.36: PT_TLS memsz 0x90, align 16, vaddr 0x23c110.
+        let ppc = left_after_six(
+            &PPC64LE,
+            Block::new(0x90, 16, 0x23c110),
+            Block::new(256, 8, 0x1fd40),
+        );
+        assert_eq!(ppc, (1824, 144));
+        // libc6-s390x-cross 2.36: PT_TLS memsz 0x98, align 8, vaddr 0x1b5348 (TLS_TCB_AT_TP:
+        // the limit excludes the TCB).
+        let s390x = left_after_six(
+            &S390X,
+            Block::new(0x98, 8, 0x1b5348),
+            Block::new(256, 2, 0x1e20),
+        );
+        assert_eq!(s390x, (1824, 136));
     }
 
     #[test]
