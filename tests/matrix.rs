@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 use common::{fixtures, plugctl};
 use serde_json::Value;
 
-/// Every row of the default matrix needs only this machine's architecture at run time
-/// (the arm64 row cross-compiles and loads on this machine), so CI runs all of them.
+/// CI runs every row of the default matrix: the arm64, arm, ppc64le, s390x and riscv64 rows' hosts run
+/// under qemu-user (Debian qemu-user-static and the cross compilers, installed by
+/// `.ci/run`) and the 386 rows' hosts natively.
 const CI_SKIP: &[&str] = &[];
 
 struct Run {
@@ -190,6 +191,76 @@ fn each_seed_claim_gets_the_verdict_reality_shows() {
         serde_json::json!(["wrong-machine"])
     );
     assert_eq!(outcome("open-newest"), serde_json::json!(["ok"]));
+}
+
+/// The cross-architecture rows ran for real: arm64 (and the arm/ppc64le/s390x/riscv64 static TLS) hosts
+/// under qemu-user, predicted with the target's sysroot, 386 hosts natively, and their
+/// predictions agree with what happened.
+#[test]
+fn arm64_and_386_rows_load_for_real_and_agree_with_their_predictions() {
+    let report = &full_run().report;
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    let mut failures = Vec::new();
+    for row in rows(report) {
+        let id = row["id"].as_str().unwrap();
+        let tags: Vec<&str> = row["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let Some(arch) = ["arm64", "386", "arm", "riscv64", "ppc64le", "s390x"]
+            .into_iter()
+            .find(|a| tags.contains(a))
+        else {
+            continue;
+        };
+        *seen.entry(arch).or_default() += 1;
+        let command = row["reality"]["command"].as_str().unwrap_or("");
+        let predicted = row["prediction"]["command"].as_str().unwrap_or("");
+        if row["status"] != "done" {
+            failures.push(format!("{id}: {} {}", row["status"], row["reason"]));
+            continue;
+        }
+        if arch == "arm64"
+            && !command.starts_with("qemu-aarch64-static -L /usr/aarch64-linux-gnu ./")
+        {
+            failures.push(format!("{id}: not run under qemu: {command}"));
+        }
+        if arch == "arm64" && !predicted.contains("--sysroot /usr/aarch64-linux-gnu") {
+            failures.push(format!("{id}: predicted without the sysroot: {predicted}"));
+        }
+        if ["arm", "riscv64", "ppc64le", "s390x"].contains(&arch)
+            && !(command.starts_with(&format!("qemu-{arch}-static -L /usr/"))
+                && predicted.contains("--sysroot /usr/"))
+        {
+            failures.push(format!(
+                "{id}: not run under qemu with its sysroot: {command}"
+            ));
+        }
+        if arch == "386" && (command.contains("qemu") || !command.starts_with("./")) {
+            failures.push(format!("{id}: a 386 host runs natively: {command}"));
+        }
+        if row["expected_met"] != true {
+            failures.push(format!("{id}: expected {}", row["expected"]));
+        }
+        let a = &row["agreement"];
+        if a["compared"].as_u64().unwrap_or(0) == 0 || a["agree"] != a["compared"] {
+            failures.push(format!("{id}: agreement {a}"));
+        }
+        eprintln!(
+            "{id}: real {} / predicted {} ({}/{})",
+            row["reality"]["facts"]["outcome"],
+            row["prediction"]["facts"]["outcome"],
+            a["agree"],
+            a["compared"]
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        seen.get("arm64").copied().unwrap_or(0) >= 3 && seen.get("386").copied().unwrap_or(0) >= 3,
+        "the default matrix has arm64 and 386 rows: {seen:?}"
+    );
 }
 
 #[test]

@@ -9,8 +9,8 @@
 //!
 //! | arch | checked against real loads here |
 //! |---|---|
-//! | x86-64, i386, aarch64 | yes (`tests/predictions.rs`, `tests/predictions_cross.rs`) |
-//! | arm (EABI5 hard-float), ppc64le, s390x, riscv64 | tables only, not run |
+//! | x86-64, i386, aarch64 | yes (`tests/predictions.rs`, `tests/predictions_cross.rs`, matrix) |
+//! | arm (EABI5 hard-float), ppc64le, s390x, riscv64 | static TLS only (matrix rows under qemu-user; `loader::tls`) |
 
 use serde::Serialize;
 
@@ -65,8 +65,13 @@ pub struct Arch {
     /// `$PLATFORM` (`AT_PLATFORM`) assumed for a CPU plugctl cannot see.
     pub platform: &'static str,
     pub tls: TlsVariant,
-    /// `TLS_STATIC_ALIGN`-style TCB alignment used at start-up.
+    /// `TLS_TCB_ALIGN` = `__alignof__ (struct pthread)`: `TCB_ALIGNMENT`, at least 32 since
+    /// glibc 2.35 (the 32-byte aligned rseq area). Measured 32 on aarch64 (loader::tls).
     pub tcb_align: u64,
+    /// `TLS_TCB_SIZE` of a `TLS_DTV_AT_TP` layout (`sizeof (tcbhead_t)` where the TCB
+    /// sits at the thread pointer; 0 where it sits before it); 0 for `TLS_TCB_AT_TP`.
+    #[serde(skip)]
+    pub tls_tcb_size: u64,
     /// `LIBC_ABI_MAX` of glibc on Linux for this arch: `EI_ABIVERSION` must be below it.
     pub libc_abi_max: u8,
     #[serde(skip)]
@@ -93,6 +98,7 @@ pub const X86_64: Arch = Arch {
     platform: "x86_64",
     tls: TlsVariant::TcbAtTp,
     tcb_align: 64,
+    tls_tcb_size: 0,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,
@@ -124,6 +130,7 @@ pub const I386: Arch = Arch {
     platform: "i686",
     tls: TlsVariant::TcbAtTp,
     tcb_align: 64,
+    tls_tcb_size: 0,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,
@@ -154,7 +161,8 @@ pub const AARCH64: Arch = Arch {
     cache_flags: FLAG_ELF_LIBC6 | 0x0a00,
     platform: "aarch64",
     tls: TlsVariant::DtvAtTp,
-    tcb_align: 16,
+    tcb_align: 32,
+    tls_tcb_size: 16,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,
@@ -184,7 +192,8 @@ pub const ARM_HF: Arch = Arch {
     cache_flags: FLAG_ELF_LIBC6 | 0x0900,
     platform: "v7l",
     tls: TlsVariant::DtvAtTp,
-    tcb_align: 8,
+    tcb_align: 32,
+    tls_tcb_size: 8,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,
@@ -214,7 +223,8 @@ pub const PPC64LE: Arch = Arch {
     cache_flags: FLAG_ELF_LIBC6 | 0x0500,
     platform: "power8",
     tls: TlsVariant::DtvAtTp,
-    tcb_align: 16,
+    tcb_align: 32,
+    tls_tcb_size: 0,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,
@@ -244,7 +254,8 @@ pub const S390X: Arch = Arch {
     cache_flags: FLAG_ELF_LIBC6 | 0x0400,
     platform: "z900",
     tls: TlsVariant::TcbAtTp,
-    tcb_align: 64,
+    tcb_align: 32,
+    tls_tcb_size: 0,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,
@@ -274,7 +285,8 @@ pub const RISCV64: Arch = Arch {
     cache_flags: FLAG_ELF_LIBC6 | 0x1000,
     platform: "",
     tls: TlsVariant::DtvAtTp,
-    tcb_align: 16,
+    tcb_align: 32,
+    tls_tcb_size: 0,
     libc_abi_max: 4,
     relocs: RelocTypes {
         none: 0,

@@ -1,7 +1,7 @@
 //! Environment variables a plugin's main package reads while it initialises, that is
 //! during `plugin.Open`, before the host can set them.
 //!
-//! x86-64 and arm64, without a disassembler: the machine code of `<pluginpath>.init` (package
+//! x86-64, arm64 and 386, without a disassembler: the machine code of `<pluginpath>.init` (package
 //! variable initialisers), `<pluginpath>.init.N` (`func init`) and their closures is
 //! scanned for `CALL rel32` (`E8`) whose target is exactly `os.Getenv`, `os.LookupEnv`,
 //! `syscall.Getenv`, `os.Environ`, `syscall.Environ` or `os.ExpandEnv`. Calls into other functions of the
@@ -11,7 +11,13 @@
 //! either order, immediately before the call (NOP padding allowed); otherwise the read is counted as unnamed.
 //! On arm64 the calls are `BL imm26` and the name is `ADRP x0` + `ADD x0, x0, #lo12` with
 //! the length in x1 (`MOVZ x1` or `ORR x1, xzr, #bitmask`) among the three instructions
-//! before the call. Other architectures (386 passes arguments on the stack) are not scanned.
+//! before the call. On 386 (ABI0: arguments on the stack; plugins are position
+//! independent) the calls are `CALL rel32` too and the name is set up as
+//! `CALL __x86.get_pc_thunk.R` + `LEAL disp32(R), R` (`8D` mod=10), then `MOVL R, 0(SP)`
+//! (`89 /r 24`) and `MOVL $len, 4(SP)` (`C7 44 24 04 imm32`) in either order, optionally
+//! followed by the GOT setup `CALL __x86.get_pc_thunk.bx` + `LEAL disp32(BX), BX` right
+//! before the call (as `go tool objdump` shows for go1.26/1.27 plugins). Other
+//! architectures are not scanned.
 //! Only the main package is scanned: other packages' `init` also runs at `plugin.Open`
 //! unless the host already initialised them, which cannot be known from the plugin alone.
 
@@ -23,6 +29,7 @@ use super::image::Image;
 
 const X86_64: u16 = 62;
 const AARCH64: u16 = 183;
+const I386: u16 = 3;
 /// Bounds on the scan: functions followed, bytes per function.
 const MAX_FUNCS: usize = 256;
 const MAX_FUNC_SIZE: u64 = 1 << 20;
@@ -87,8 +94,8 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
         )
     };
     let machine = image.art.identity.machine_id;
-    if machine != X86_64 && machine != AARCH64 {
-        return not("init code is only scanned on x86-64 and arm64");
+    if machine != X86_64 && machine != AARCH64 && machine != I386 {
+        return not("init code is only scanned on x86-64, arm64 and i386");
     }
     let prefix = format!("{plugin_path}.");
     // Readers by address, and the main package's functions.
@@ -183,6 +190,8 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
             if let Some(&named) = readers.get(&target) {
                 let key = if machine == AARCH64 {
                     arm64_key_before(image, f.addr, code, at)
+                } else if machine == I386 {
+                    i386_key_before(image, f.addr, code, at)
                 } else {
                     key_before(image, f.addr, code, at)
                 };
@@ -311,11 +320,92 @@ fn arm64_key_before(image: &Image, func_addr: u64, code: &[u8], call: usize) -> 
     if len == 0 || len > u64::from(MAX_NAME) {
         return None;
     }
+    constant_name(image, addr, len)
+}
+
+/// The `len` bytes at `addr`, when they look like a variable name.
+fn constant_name(image: &Image, addr: u64, len: u64) -> Option<String> {
     let bytes = image.bytes(addr, len)?;
     let ok = bytes
         .iter()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     ok.then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// `CALL rel32` at `at` whose target is a `__x86.get_pc_thunk.R` (`MOVL (SP), R; RET`):
+/// the register R it loads with the address after the call.
+fn i386_thunk_call(image: &Image, func_addr: u64, code: &[u8], at: usize) -> Option<u8> {
+    let call = code.get(at..at + 5)?;
+    if call[0] != 0xe8 {
+        return None;
+    }
+    let rel = i32::from_le_bytes([call[1], call[2], call[3], call[4]]);
+    let target = func_addr
+        .wrapping_add(at as u64 + 5)
+        .wrapping_add(rel as i64 as u64);
+    let thunk = image.bytes(target, 4)?;
+    // 8B /r with mod=00 rm=100 (SIB) base=ESP: MOVL (SP), R.
+    (thunk[0] == 0x8b && thunk[1] & 0xc7 == 0x04 && thunk[2] == 0x24 && thunk[3] == 0xc3)
+        .then_some((thunk[1] >> 3) & 7)
+}
+
+/// `CALL thunk.R; LEAL disp32(R), R` ending at `end`: (R, the address it computes).
+fn i386_pc_lea(image: &Image, func_addr: u64, code: &[u8], end: usize) -> Option<(u8, u64)> {
+    let lea = end.checked_sub(6)?;
+    let l = code.get(lea..end)?;
+    // 8D /r, mod=10 (disp32), reg == rm, rm != ESP (that would need a SIB byte).
+    let (reg, rm) = ((l[1] >> 3) & 7, l[1] & 7);
+    if l[0] != 0x8d || l[1] >> 6 != 2 || reg != rm || rm == 4 {
+        return None;
+    }
+    if i386_thunk_call(image, func_addr, code, lea.checked_sub(5)?)? != reg {
+        return None;
+    }
+    let disp = i32::from_le_bytes([l[2], l[3], l[4], l[5]]);
+    Some((
+        reg,
+        func_addr
+            .wrapping_add(lea as u64)
+            .wrapping_add(disp as i64 as u64),
+    ))
+}
+
+/// The constant string passed on the stack (0(SP) pointer, 4(SP) length) to the call at
+/// `call` on 386, if the instructions right before it store it there.
+fn i386_key_before(image: &Image, func_addr: u64, code: &[u8], call: usize) -> Option<String> {
+    // The GOT setup for the call (`CALL thunk.bx; LEAL disp32(BX), BX`) may come between.
+    let end = match i386_pc_lea(image, func_addr, code, call) {
+        Some((3, _)) => call - 11,
+        _ => call,
+    };
+    // MOVL R, 0(SP) = 89 /r 24 with mod=00 rm=100 (3 bytes);
+    // MOVL $imm32, 4(SP) = C7 44 24 04 imm32 (8 bytes).
+    let store_ptr = |at: usize| -> Option<u8> {
+        let b = code.get(at..at + 3)?;
+        (b[0] == 0x89 && b[1] & 0xc7 == 0x04 && b[2] == 0x24).then_some((b[1] >> 3) & 7)
+    };
+    let store_len = |at: usize| -> Option<u32> {
+        let b = code.get(at..at + 8)?;
+        (b[..4] == [0xc7, 0x44, 0x24, 0x04]).then(|| u32::from_le_bytes([b[4], b[5], b[6], b[7]]))
+    };
+    let (reg, len, lea_end) = if let (Some(len), Some(reg)) = (
+        end.checked_sub(8).and_then(store_len),
+        end.checked_sub(11).and_then(store_ptr),
+    ) {
+        (reg, len, end - 11)
+    } else if let (Some(reg), Some(len)) = (
+        end.checked_sub(3).and_then(store_ptr),
+        end.checked_sub(11).and_then(store_len),
+    ) {
+        (reg, len, end - 11)
+    } else {
+        return None;
+    };
+    let (r, addr) = i386_pc_lea(image, func_addr, code, lea_end)?;
+    if r != reg || len == 0 || len > MAX_NAME {
+        return None;
+    }
+    constant_name(image, addr, u64::from(len))
 }
 
 /// The constant string passed in RAX/RBX to the call at `call`, if the two instructions
@@ -372,11 +462,7 @@ fn key_before(image: &Image, func_addr: u64, code: &[u8], call: usize) -> Option
     if len == 0 || len > MAX_NAME {
         return None;
     }
-    let bytes = image.bytes(addr, u64::from(len))?;
-    let ok = bytes
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    ok.then(|| String::from_utf8_lossy(bytes).into_owned())
+    constant_name(image, addr, u64::from(len))
 }
 
 #[cfg(test)]

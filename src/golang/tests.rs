@@ -484,7 +484,8 @@ fn plugin_facts_on_the_corpus() {
             assert!(names.contains(w), "{}: {names:?}", f.id);
         }
         assert!(facts.exports.iter().all(|e| e.in_dynsym), "{}", f.id);
-        // Init code is scanned on x86-64 and arm64 (the aarch64 greeter is checked too).
+        // Init code is scanned on x86-64, arm64 and 386 (386 and more arm64 greeters:
+        // init_env_scan_names_the_variable_on_arm64_and_386).
         if f.arch == "x86_64" || f.arch == "aarch64" {
             if greeter {
                 assert!(
@@ -825,4 +826,43 @@ fn relocations_alone_give_the_table_order() {
         checked += 1;
     }
     assert!(checked >= 10, "{checked}");
+}
+
+/// The init-time environment scan on the cross corpus: every arm64 and 386 greeter reads
+/// DEEPSEEK_API_KEY in its package init, and the scan names it (386 passes the name on
+/// the stack, set up through `__x86.get_pc_thunk`).
+#[test]
+fn init_env_scan_names_the_variable_on_arm64_and_386() {
+    let dir = fixtures();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut per_arch: std::collections::BTreeMap<String, usize> = Default::default();
+    for a in manifest["artifacts"].as_array().unwrap() {
+        if a["kind"] != "cross-go-plugin" {
+            continue;
+        }
+        let id = a["id"].as_str().unwrap();
+        let (_, facts) = load(&dir.join(a["path"].as_str().unwrap()));
+        assert_eq!(facts.init_env_reads, ["DEEPSEEK_API_KEY"], "{id}");
+        assert!(
+            matches!(
+                facts.init_env,
+                InitEnvScan::Scanned {
+                    unnamed_reads: 0,
+                    ..
+                }
+            ),
+            "{id}: {:?}",
+            facts.init_env
+        );
+        *per_arch
+            .entry(a["arch"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    eprintln!("init env scan on cross plugins: {per_arch:?}");
+    assert!(
+        per_arch.get("i386").copied().unwrap_or(0) >= 4
+            && per_arch.get("aarch64").copied().unwrap_or(0) >= 4,
+        "the cross corpus has 386 and arm64 greeters: {per_arch:?}"
+    );
 }

@@ -25,6 +25,9 @@
 //! expect = "package-mismatch"         # what was measured (a regression check)
 //! ```
 //!
+//! A Go build's `goarch = "arm64"` (or `"386"`, ...) cross-compiles it ([`super::cross`]);
+//! a row's host of another architecture runs under qemu-user or natively.
+//!
 //! [`Definition::expand`] turns the rows into [`Row`]s: every build resolved to a
 //! concrete [`Build`] (named builds merged, the Go release filled in, `repeat` unrolled),
 //! the `--go` releases applied, `--only`/`--skip` and `--shard` selected.
@@ -119,6 +122,10 @@ pub struct BuildSpec {
     pub files: Option<Vec<String>>,
     /// Go release; default: the matrix's (or each `--go` release).
     pub go: Option<String>,
+    /// Go: the target architecture (`arm64`, `386`, ...): sets `GOARCH` and the C cross
+    /// compiler's environment ([`super::cross::build_env`]); `env` still wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goarch: Option<String>,
     /// Build environment (`CGO_ENABLED`, `GOARCH`, `GOAMD64`, `CC`, ...); merged over the base.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -391,7 +398,8 @@ impl Build {
                     return None;
                 }
                 if let Some(cc) = self.env.get("CC") {
-                    return Some(cc.clone());
+                    // `gcc -m32`: the program is the first word.
+                    return cc.split_whitespace().next().map(str::to_string);
                 }
                 let goarch = self.env.get("GOARCH").map(String::as_str);
                 match goarch {
@@ -671,6 +679,7 @@ impl Definition {
             dir: spec.dir.or(base.dir),
             files: spec.files.or(base.files),
             go: spec.go.or(base.go),
+            goarch: spec.goarch.or(base.goarch),
             env,
             flags,
             replace,
@@ -703,6 +712,15 @@ impl Definition {
         if kind.is_go() && spec.cc.is_some() {
             bail!("{role}: `cc` is for C builds; set env CC for cgo");
         }
+        let env = match &spec.goarch {
+            Some(_) if !kind.is_go() => bail!("{role}: `goarch` is for Go builds; set cc"),
+            Some(goarch) => {
+                let mut env = super::cross::build_env(goarch).with_context(|| role.to_string())?;
+                env.extend(spec.env.clone());
+                env
+            }
+            None => spec.env.clone(),
+        };
         if kind.is_host() != spec.protocol.is_some() {
             if kind.is_host() {
                 bail!("{role}: a host needs `protocol` (loadhost or dlhost)");
@@ -753,7 +771,7 @@ impl Definition {
             dir,
             files,
             go,
-            env: spec.env.clone(),
+            env,
             flags: spec.flags.clone(),
             replace: spec.replace.clone(),
             cc: spec.cc.clone(),
@@ -860,6 +878,14 @@ impl Definition {
             if host.as_ref().is_some_and(|h| h.kind != Kind::GoHost) {
                 bail!("load: the runtime mirrors Go hosts only");
             }
+            if let Some(target) = host.as_ref().and_then(super::cross::target_of)
+                && target.goarch != crate::gobuild::mirror::machine_goarch()
+            {
+                bail!(
+                    "load: the runtime loads on this machine's architecture only (host: {}); use via = \"host\"",
+                    target.name
+                );
+            }
             if !r.load.args.is_empty() {
                 bail!("load: args are for via = \"host\"");
             }
@@ -890,6 +916,7 @@ impl Definition {
                 needs.push("strip".into());
             }
         }
+        needs.extend(host.as_ref().and_then(super::cross::run_needs));
         needs.sort();
         needs.dedup();
         let id = match &variant {

@@ -5,12 +5,13 @@
 //! [`def`] reads the definition (TOML: claims, named builds, rows) and selects rows;
 //! [`sources`] copies the source tree under its content hash; [`builder`] builds with a
 //! content-addressed cache; [`runner`] loads, predicts, compares and judges on worker
-//! threads; [`claims`] holds the facts, conditions and verdicts; `report::matrix` draws the
+//! threads ([`cross`]: foreign-architecture builds and hosts under qemu-user); [`claims`] holds the facts, conditions and verdicts; `report::matrix` draws the
 //! report as a table, JSON or Markdown. Never prints: progress goes to a
 //! [`runner::Reporter`].
 
 pub mod builder;
 pub mod claims;
+pub mod cross;
 pub mod def;
 pub mod runner;
 pub mod sources;

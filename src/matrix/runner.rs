@@ -713,7 +713,9 @@ fn load_with_host(
     args.extend(row.load.options.args.iter().cloned());
     args.extend(plugins.iter().cloned());
     let env = load_env(row, dir, libs);
-    let mut command = Command::new(dir.join(&host.name));
+    // A host of another architecture runs under qemu-user (super::cross).
+    let runner = super::cross::runner_of_file(&dir.join(&host.name));
+    let (mut command, shown_host) = super::cross::host_command(&dir.join(&host.name), &runner);
     command.current_dir(dir).args(&args);
     apply_env(&mut command, &env);
     let finished = run_with_timeout(command, timeout_of(row))?;
@@ -746,7 +748,7 @@ fn load_with_host(
         key: key.to_string(),
         command: shown_env
             .into_iter()
-            .chain(std::iter::once(format!("./{}", host.name)))
+            .chain(std::iter::once(shown_host))
             .chain(args)
             .collect::<Vec<_>>()
             .join(" "),
@@ -1109,6 +1111,10 @@ fn predict(
     if let Some(h) = host {
         args.push("--host".into());
         args.push(h.name.clone());
+        // A host run under qemu-user: the target's libraries come from its sysroot.
+        args.extend(super::cross::predict_args(&super::cross::runner_of_file(
+            &dir.join(&h.name),
+        )));
     }
     if row.load.options.lazy {
         args.push("--lazy".into());

@@ -186,7 +186,8 @@ impl<'a> Loader<'a> {
                 m.static_tls = true;
             }
         }
-        process.tls = StaticTls::startup(
+        process.tls = StaticTls::startup_for(
+            self.env.arch,
             &blocks,
             self.env.static_tls.surplus,
             self.env.static_tls.optional,
