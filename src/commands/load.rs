@@ -268,22 +268,7 @@ pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     };
     let report = runtime::load(&options, &progress)?;
     if let Some(out) = &args.trace_out {
-        let traces: Vec<(&str, u64, &runtime::trace::Trace)> = report
-            .runs
-            .iter()
-            .filter_map(|r| {
-                r.trace
-                    .as_ref()
-                    .map(|t| (r.label.as_str(), t.started_ns, t))
-            })
-            .collect();
-        let first = traces.iter().map(|t| t.1).min().unwrap_or(0);
-        let runs: Vec<(&str, u64, &runtime::trace::Trace)> = traces
-            .iter()
-            .map(|(l, s, t)| (*l, (s - first) / 1000, *t))
-            .collect();
-        let doc = runtime::trace::perfetto::document(&runs);
-        std::fs::write(out, serde_json::to_string(&doc)? + "\n")
+        std::fs::write(out, report::perfetto::timeline(&report))
             .with_context(|| format!("writing the trace timeline {}", out.display()))?;
     }
     let text = match args.format {

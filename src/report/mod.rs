@@ -16,6 +16,7 @@ pub mod explain;
 pub mod json;
 pub mod load;
 pub mod matrix;
+pub mod perfetto;
 pub mod sarif;
 pub mod table;
 pub mod trace;

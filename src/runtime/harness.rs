@@ -427,7 +427,18 @@ pub fn ensure(plan: &BuildPlan, progress: &dyn Fn(&str)) -> Result<Harness> {
             text.trim()
         );
     }
-    let meta = serde_json::json!({"plan": plan, "go": tc.go, "key": key});
+    // What was built, for whoever looks into the cache (keys in the order they always had).
+    #[derive(Serialize)]
+    struct Meta<'a> {
+        go: &'a Path,
+        key: &'a str,
+        plan: &'a BuildPlan,
+    }
+    let meta = Meta {
+        go: &tc.go,
+        key: &key,
+        plan,
+    };
     std::fs::write(
         staging.join("build.json"),
         serde_json::to_vec_pretty(&meta)?,
