@@ -17,6 +17,7 @@ pub mod json;
 pub mod load;
 pub mod matrix;
 pub mod perfetto;
+pub mod progress;
 pub mod sarif;
 pub mod table;
 pub mod trace;
