@@ -4,6 +4,14 @@
 //! sources as the plugin, importing every package the host and the plugin share so that
 //! `plugin.Open` compares all of their hashes, as in the host. It runs in a child
 //! process with a timeout; a crash is reported, never inherited.
+//!
+//! It stays beside `runtime::harness` (the Go host of `plugctl load`) on purpose: this one
+//! is built once, uncached, against the plugin's aligned `go.mod` with the build's own `go`
+//! environment (the user's proxy and module cache), and answers one question (OK or the
+//! error); that one is cached by build plan, built offline, runs sandboxed and speaks
+//! `load`'s event protocol. What both need comes from one place: which packages a harness
+//! may blank-import (`runtime::harness::importable`), the imports themselves
+//! (`runtime::harness::blank_imports`), and the run with a time limit (`process_run`).
 
 use std::path::Path;
 use std::process::Command;
@@ -62,9 +70,9 @@ pub fn source(imports: &[&str]) -> String {
     if !imports.is_empty() {
         text.push('\n');
     }
-    for import in imports {
-        text.push_str(&format!("\t_ {import:?}\n"));
-    }
+    text.push_str(&crate::runtime::harness::blank_imports(
+        imports.iter().copied(),
+    ));
     text.push_str(
         ")\n\nfunc main() {\n\
          \tstart := time.Now()\n\
