@@ -42,12 +42,7 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
     for a in &report.artifacts {
         out.push_str(&style.paint(&format!("{} (WebAssembly)", a.path), None, true));
         out.push('\n');
-        out.push_str(&layer_table(
-            style,
-            a.layers
-                .iter()
-                .map(|l| (l.layer, l.status, l.reason.as_str())),
-        ));
+        out.push_str(&layer_table(style, &a.layers));
         for l in &a.layers {
             if let Some(Details::Compare(c)) = &l.details
                 && !c.phases.is_empty()
