@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Style, indent};
 use crate::runtime::child::ms;
 use crate::runtime::wasm::layers::WasmLayer;
-use crate::runtime::{ChildRun, Layer, LayerStatus, LoadReport};
+use crate::runtime::{ChildRun, EnvShown, Layer, LayerStatus, LoadReport};
 
 const WIDTH: u16 = 110;
 
@@ -87,6 +87,15 @@ impl LayerRow for WasmLayer {
     fn row(&self) -> (&str, LayerStatus, &str) {
         (self.layer, self.status, &self.reason)
     }
+}
+
+/// `env (WHEN): NAME=value …` (values as shown: secrets masked).
+pub(super) fn env_line(when: &str, vars: &[EnvShown]) -> String {
+    let vars: Vec<String> = vars
+        .iter()
+        .map(|v| format!("{}={}", v.name, v.value))
+        .collect();
+    format!("env ({when}): {}\n", vars.join(" "))
 }
 
 /// The layers of one artifact: layer, result, detail; indented, with a blank line after.
@@ -366,12 +375,7 @@ pub fn table(report: &LoadReport, style: Style) -> String {
         }
     }
     if !report.env.is_empty() {
-        let vars: Vec<String> = report
-            .env
-            .iter()
-            .map(|v| format!("{}={}", v.name, v.value))
-            .collect();
-        out.push_str(&format!("env ({}): {}\n", report.env_set, vars.join(" ")));
+        out.push_str(&env_line(report.env_set, &report.env));
     }
     out.push_str("child processes:\n");
     for r in &report.runs {
