@@ -122,44 +122,20 @@ pub fn loader_layer(
         }
         Some(at) if at < idx => {
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
-            let layer = Layer::new(
+            not_reached(
                 "loader",
-                LayerStatus::Skip,
-                format!("not reached: the process died while loading {previous}"),
-            );
-            let error = format!("(never opened: the host crashed while opening {previous})");
-            (
-                layer,
-                verdict_with(
-                    Outcome::Crash,
-                    error,
-                    None,
-                    predicted,
-                    "an earlier object crashed the process",
-                ),
+                format!("the process died while loading {previous}"),
+                &previous,
+                predicted,
+                "an earlier object crashed the process",
             )
         }
-        _ => {
-            let status = if run.exec_failed().is_some() {
-                LayerStatus::Error
-            } else {
-                LayerStatus::Fail
-            };
-            let layer = Layer::new(
-                "loader",
-                status,
-                format!("the shim died before dlopen: {}", death(run)),
-            );
-            (
-                layer,
-                LoadVerdict::fail(
-                    Outcome::Crash,
-                    death(run),
-                    "the loader shim did not report",
-                    "",
-                ),
-            )
-        }
+        _ => died_first(
+            run,
+            "loader",
+            "the shim died before dlopen",
+            "the loader shim did not report",
+        ),
     }
 }
 
@@ -245,21 +221,12 @@ pub fn go_open_layer(
         }
         Some(at) if at < idx => {
             let previous = user_paths.get(at as usize).cloned().unwrap_or_default();
-            let layer = Layer::new(
+            not_reached(
                 "go-open",
-                LayerStatus::Skip,
-                format!("not reached: the harness died while opening {previous}"),
-            );
-            let error = format!("(never opened: the host crashed while opening {previous})");
-            (
-                layer,
-                verdict_with(
-                    Outcome::Crash,
-                    error,
-                    None,
-                    predicted,
-                    "an earlier plugin crashed the host process",
-                ),
+                format!("the harness died while opening {previous}"),
+                &previous,
+                predicted,
+                "an earlier plugin crashed the host process",
             )
         }
         Some(_) => {
@@ -279,23 +246,45 @@ pub fn go_open_layer(
                 ),
             )
         }
-        None => {
-            // Died before opening anything: a quota or the seccomp profile stopped the
-            // harness (a finding); a harness that could not even be executed is plugctl's.
-            let status = if run.exec_failed().is_some() {
-                LayerStatus::Error
-            } else {
-                LayerStatus::Fail
-            };
-            let layer = Layer::new(
-                "go-open",
-                status,
-                format!("the harness died before plugin.Open: {}", death(run)),
-            );
-            (
-                layer,
-                LoadVerdict::fail(Outcome::Crash, death(run), "the harness did not report", ""),
-            )
-        }
+        None => died_first(
+            run,
+            "go-open",
+            "the harness died before plugin.Open",
+            "the harness did not report",
+        ),
     }
+}
+
+/// The layer of an artifact the child never got to: an earlier one (`previous`) crashed it.
+fn not_reached(
+    layer: &'static str,
+    died: String,
+    previous: &str,
+    predicted: &LoadVerdict,
+    cause: &str,
+) -> (Layer, LoadVerdict) {
+    let error = format!("(never opened: the host crashed while opening {previous})");
+    (
+        Layer::new(layer, LayerStatus::Skip, format!("not reached: {died}")),
+        verdict_with(Outcome::Crash, error, None, predicted, cause),
+    )
+}
+
+/// The layer when the child died before opening anything: a quota or the seccomp profile
+/// stopped it (a finding); a child that could not even be executed is plugctl's error.
+fn died_first(
+    run: &ChildRun,
+    layer: &'static str,
+    died: &str,
+    cause: &str,
+) -> (Layer, LoadVerdict) {
+    let status = if run.exec_failed().is_some() {
+        LayerStatus::Error
+    } else {
+        LayerStatus::Fail
+    };
+    (
+        Layer::new(layer, status, format!("{died}: {}", death(run))),
+        LoadVerdict::fail(Outcome::Crash, death(run), cause, ""),
+    )
 }
