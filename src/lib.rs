@@ -18,6 +18,7 @@ pub mod golang;
 pub mod loader;
 pub mod matrix;
 pub mod predict;
+pub mod process_run;
 pub mod report;
 pub mod runtime;
 pub mod shell;

@@ -11,10 +11,11 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use common::sandbox::LoadRun as Load;
 use common::{fixtures, plugctl, run_with_timeout};
 
 const GO: &str = "1.26.6";
@@ -72,78 +73,13 @@ fn host(variant: &str) -> PathBuf {
     fixtures().path(&fixtures().rel(&format!("go/host/{variant}")))
 }
 
-/// The result of one `plugctl load --format json`.
-struct Load {
-    json: Value,
-    code: i32,
-    stderr: String,
-    stdout: String,
-    elapsed: Duration,
-}
-
-impl Load {
-    fn artifact(&self, i: usize) -> &Value {
-        &self.json["artifacts"][i]
-    }
-
-    fn layer(&self, i: usize, name: &str) -> &Value {
-        self.artifact(i)["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["layer"] == name)
-            .unwrap_or_else(|| panic!("no {name} layer in {}", self.artifact(i)))
-    }
-
-    fn status(&self, i: usize, name: &str) -> &str {
-        self.layer(i, name)["status"].as_str().unwrap()
-    }
-
-    fn run(&self, label: &str) -> &Value {
-        self.json["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["label"] == label)
-            .unwrap_or_else(|| panic!("no {label} run"))
-    }
-
-    fn phase(&self, i: usize, phase: &str) -> &Value {
-        self.layer(i, "lifecycle")["details"]["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["phase"] == phase)
-            .unwrap_or_else(|| panic!("no {phase} phase"))
-    }
-}
-
 /// Runs `plugctl load ARGS --format json` with a private TMPDIR and checks that every
 /// child is gone afterwards: no process, no cgroup, no working directory.
 fn load(args: &[&str]) -> Load {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = plugctl();
-    cmd.arg("load")
-        .args(args)
-        .args(["--format", "json"])
-        .env("TMPDIR", tmp.path());
-    let started = Instant::now();
-    let done = run_with_timeout(cmd, Duration::from_secs(300));
-    let elapsed = started.elapsed();
-    assert!(
-        !done.timed_out,
-        "plugctl load {args:?} hung\n{}",
-        done.stderr
-    );
-    let json: Value = serde_json::from_str(&done.stdout).unwrap_or_else(|e| {
-        panic!(
-            "plugctl load {args:?}: not JSON ({e}); exit {:?}\n{}\n{}",
-            done.code(),
-            done.stdout,
-            done.stderr
-        )
-    });
-    for run in json["runs"].as_array().unwrap() {
+    let mut all = vec!["load"];
+    all.extend_from_slice(args);
+    let r = common::sandbox::plugctl_json(&all);
+    for run in r.json["runs"].as_array().unwrap() {
         let pid = run["pid"].as_u64().unwrap();
         assert!(
             !Path::new(&format!("/proc/{pid}")).exists() || zombie_or_reused(pid),
@@ -166,14 +102,7 @@ fn load(args: &[&str]) -> Load {
         assert_eq!(run["cleanup"]["workdir_removed"], true);
         assert!(!Path::new(run["workdir"].as_str().unwrap()).exists());
     }
-    common::sandbox::assert_nothing_left_in(tmp.path());
-    Load {
-        json,
-        code: done.code().expect("plugctl exited"),
-        stderr: done.stderr,
-        stdout: done.stdout,
-        elapsed,
-    }
+    r
 }
 
 /// A pid that exists again can only be a new process (pids are reused) — never our child,

@@ -7,10 +7,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use common::sandbox::LoadRun as Run;
 use common::{fixtures, plugctl, run_with_timeout};
 
 const GO: &str = "1.26.6";
@@ -23,62 +24,10 @@ fn pkg(name: &str) -> PathBuf {
     root().join("tests/fixtures/src/wasm").join(name)
 }
 
-struct Run {
-    json: Value,
-    code: i32,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn layer(&self, i: usize, name: &str) -> &Value {
-        self.json["artifacts"][i]["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["layer"] == name)
-            .unwrap_or_else(|| panic!("no {name} layer in {}", self.json["artifacts"][i]))
-    }
-
-    fn status(&self, i: usize, name: &str) -> &str {
-        self.layer(i, name)["status"].as_str().unwrap()
-    }
-
-    fn reason(&self, i: usize, name: &str) -> &str {
-        self.layer(i, name)["reason"].as_str().unwrap()
-    }
-
-    fn phase(&self, i: usize, phase: &str) -> &Value {
-        self.layer(i, "lifecycle")["details"]["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["phase"] == phase)
-            .unwrap_or_else(|| panic!("no {phase} phase in {}", self.layer(i, "lifecycle")))
-    }
-}
-
-/// `plugctl ARGS --format json` with a private TMPDIR; checks that every child is gone
-/// and nothing is left in the temp dir.
+/// `plugctl ARGS --format json`; checks that every child is gone.
 fn plugctl_json(args: &[&str]) -> Run {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = plugctl();
-    cmd.args(args)
-        .args(["--format", "json"])
-        .env("TMPDIR", tmp.path());
-    let started = Instant::now();
-    let done = run_with_timeout(cmd, Duration::from_secs(300));
-    let elapsed = started.elapsed();
-    assert!(!done.timed_out, "plugctl {args:?} hung\n{}", done.stderr);
-    let json: Value = serde_json::from_str(&done.stdout).unwrap_or_else(|e| {
-        panic!(
-            "plugctl {args:?}: not JSON ({e}); exit {:?}\n{}\n{}",
-            done.code(),
-            done.stdout,
-            done.stderr
-        )
-    });
-    for run in json["runs"].as_array().into_iter().flatten() {
+    let r = common::sandbox::plugctl_json(args);
+    for run in r.json["runs"].as_array().into_iter().flatten() {
         let pid = run["pid"].as_u64().unwrap();
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         assert!(
@@ -87,13 +36,7 @@ fn plugctl_json(args: &[&str]) -> Run {
         );
         assert_eq!(run["cleanup"]["workdir_removed"], true);
     }
-    common::sandbox::assert_nothing_left_in(tmp.path());
-    Run {
-        json,
-        code: done.code().expect("plugctl exited"),
-        stderr: done.stderr,
-        elapsed,
-    }
+    r
 }
 
 fn load_wasm(name: &Path, extra: &[&str]) -> Run {

@@ -1,18 +1,16 @@
 //! `plugctl build`: build a plugin that loads into a host, verify it, write a manifest.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs};
-use crate::gobuild::{self, AlignOptions, BuildError, Explicit, Progress, Request};
+use crate::gobuild::{self, AlignOptions, BuildError, Explicit, Request};
 use crate::report;
+use crate::report::progress::Progress;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -156,68 +154,9 @@ impl BuildArgs {
     }
 }
 
-/// Steps on stderr: a spinner with the elapsed time on a terminal, plain lines otherwise,
-/// nothing with `--quiet`.
-struct StderrProgress {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-    current: Mutex<Option<(String, Instant)>>,
-}
-
-impl StderrProgress {
-    fn new(quiet: bool) -> StderrProgress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed:>3}] {msg}") {
-                bar.set_style(style);
-            }
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        StderrProgress {
-            bar,
-            quiet,
-            current: Mutex::new(None),
-        }
-    }
-
-    fn close_step(&self) {
-        let previous = self.current.lock().ok().and_then(|mut c| c.take());
-        if let (Some(bar), Some((message, started))) = (&self.bar, previous) {
-            bar.println(format!(
-                "  done {message} ({:.1} s)",
-                started.elapsed().as_secs_f64()
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        self.close_step();
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl Progress for StderrProgress {
-    fn step(&self, message: &str) {
-        if self.quiet {
-            return;
-        }
-        self.close_step();
-        if let Ok(mut current) = self.current.lock() {
-            *current = Some((message.to_string(), Instant::now()));
-        }
-        match &self.bar {
-            Some(bar) => bar.set_message(message.to_string()),
-            None => eprintln!("plugctl: {message}"),
-        }
-    }
-}
-
 pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     let request = args.request()?;
-    let progress = StderrProgress::new(global.quiet);
+    let progress = Progress::new(global.quiet);
     let result = gobuild::build(&request, &progress);
     progress.finish();
     let result = match result {

@@ -1,16 +1,13 @@
 //! `plugctl doctor`: can this machine build Go plugins and hosts that load into each other?
 
-use std::io::IsTerminal;
-use std::time::Duration;
-
 use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::doctor::{self, DoctorReport};
 use crate::report;
+use crate::report::progress::Progress;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -33,38 +30,18 @@ pub struct DoctorArgs {
     pub quick: bool,
 }
 
-/// A spinner on stderr while checks run; nothing when stderr is not a terminal or -q.
-fn spinner(quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
-    Some(bar)
-}
-
 pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> Result<ExitStatus> {
-    let bar = spinner(global.quiet);
+    let progress = Progress::new(global.quiet);
     let verbose = global.verbose > 0 && !global.quiet;
-    let log = |text: &str| match &bar {
-        Some(bar) => bar.suspend(|| eprintln!("plugctl: {text}")),
-        None => eprintln!("plugctl: {text}"),
-    };
     let on_step = |text: &str| {
-        if let Some(bar) = &bar {
-            bar.set_message(text.to_string());
-        }
+        progress.status(text);
         if verbose {
-            log(text);
+            progress.line(text);
         }
     };
     let on_detail = |text: &str| {
         if verbose {
-            log(text);
+            progress.line(text);
         }
     };
     let options = doctor::Options {
@@ -74,9 +51,7 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         on_detail: &on_detail,
     };
     let report = doctor::run(&options);
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     let text = match args.format {
         Format::Json => report::doctor::render_json(&report),
         Format::Table if global.quiet => {

@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use super::{ExitStatus, stdout_style, values, write_stdout};
 use crate::cli::{Format, GlobalArgs};
 use crate::report;
+use crate::report::progress::Progress;
 use crate::runtime::contract::{self, Lifecycle};
 use crate::runtime::{self, EnvVar, Expect, Limits, Sandbox, env};
 
@@ -260,37 +261,18 @@ pub fn run(args: &LoadArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if args.wasm.wasm {
         return super::wasm::load(args, options, global);
     }
-    let quiet = global.quiet;
-    let progress = move |msg: &str| {
-        if !quiet {
-            eprintln!("plugctl: {msg}");
-        }
-    };
-    let report = runtime::load(&options, &progress)?;
+    let progress = Progress::new(global.quiet);
+    let report = runtime::load(&options, &|step: &str| progress.step(step))?;
+    progress.finish();
     if let Some(out) = &args.trace_out {
-        let traces: Vec<(&str, u64, &runtime::trace::Trace)> = report
-            .runs
-            .iter()
-            .filter_map(|r| {
-                r.trace
-                    .as_ref()
-                    .map(|t| (r.label.as_str(), t.started_ns, t))
-            })
-            .collect();
-        let first = traces.iter().map(|t| t.1).min().unwrap_or(0);
-        let runs: Vec<(&str, u64, &runtime::trace::Trace)> = traces
-            .iter()
-            .map(|(l, s, t)| (*l, (s - first) / 1000, *t))
-            .collect();
-        let doc = runtime::trace::perfetto::document(&runs);
-        std::fs::write(out, serde_json::to_string(&doc)? + "\n")
+        std::fs::write(out, report::perfetto::timeline(&report))
             .with_context(|| format!("writing the trace timeline {}", out.display()))?;
     }
     let text = match args.format {
         Format::Json => report::load::json(&report),
         Format::Table => report::load::table(&report, stdout_style(global.color)),
     };
-    if !(quiet && args.format == Format::Table) {
+    if !(global.quiet && args.format == Format::Table) {
         write_stdout(&text)?;
     }
     Ok(exit_status(&report))

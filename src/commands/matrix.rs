@@ -2,20 +2,16 @@
 //! load them for real, compare with `inspect`'s prediction, judge each claim; and
 //! `plugctl matrix merge` to combine the shards CI spread over machines.
 
-use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::GlobalArgs;
 use crate::matrix::{self, Definition, Reporter, RowResult, Selection, def, sources};
 use crate::report;
+use crate::report::progress::Progress;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -174,117 +170,50 @@ fn emit(report: &matrix::Report, format: MatrixFormat, global: &GlobalArgs) -> R
 /// Progress on stderr: an overall bar and one line per running row on a terminal; plain
 /// timestamped lines otherwise (row start and end; every step with `-v`); nothing with `-q`.
 struct StderrReporter {
-    started: Instant,
-    quiet: bool,
+    progress: Progress,
     verbose: bool,
-    bars: Option<Bars>,
-}
-
-struct Bars {
-    multi: MultiProgress,
-    overall: ProgressBar,
-    rows: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl StderrReporter {
     fn new(quiet: bool, verbose: bool) -> StderrReporter {
-        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let overall = multi.add(ProgressBar::new(0));
-            if let Ok(style) = ProgressStyle::with_template(
-                "[{elapsed_precise}] {bar:32.cyan/blue} {pos}/{len} rows {msg}",
-            ) {
-                overall.set_style(style.progress_chars("=> "));
-            }
-            Bars {
-                multi,
-                overall,
-                rows: Mutex::new(HashMap::new()),
-            }
-        });
         StderrReporter {
-            started: Instant::now(),
-            quiet,
+            progress: Progress::new(quiet).stamped(),
             verbose,
-            bars,
-        }
-    }
-
-    fn line(&self, text: &str) {
-        if self.quiet {
-            return;
-        }
-        let text = format!("[{:>6.1}s] {text}", self.started.elapsed().as_secs_f64());
-        match &self.bars {
-            Some(b) => {
-                let _ = b.multi.println(text);
-            }
-            None => eprintln!("{text}"),
         }
     }
 }
 
 impl Reporter for StderrReporter {
     fn begin(&self, rows: usize, jobs: usize) {
-        match &self.bars {
-            Some(b) => {
-                b.overall.set_length(rows as u64);
-                b.overall.enable_steady_tick(Duration::from_millis(200));
-            }
-            None => self.line(&format!("plugctl matrix: {rows} row(s), {jobs} at a time")),
+        self.progress.count(rows, "rows");
+        if !self.progress.on_terminal() {
+            self.progress
+                .line(&format!("plugctl matrix: {rows} row(s), {jobs} at a time"));
         }
     }
 
     fn row_started(&self, id: &str) {
-        match &self.bars {
-            Some(b) => {
-                let bar = b.multi.add(ProgressBar::new_spinner());
-                if let Ok(style) =
-                    ProgressStyle::with_template("  {spinner} {prefix}: {wide_msg} [{elapsed}]")
-                {
-                    bar.set_style(style);
-                }
-                bar.set_prefix(id.to_string());
-                bar.set_message("starting");
-                bar.enable_steady_tick(Duration::from_millis(120));
-                b.rows.lock().expect("lock").insert(id.to_string(), bar);
-            }
-            None if self.verbose => self.line(&format!("{id}: started")),
-            None => {}
+        self.progress.task_started(id);
+        if self.verbose && !self.progress.on_terminal() {
+            self.progress.line(&format!("{id}: started"));
         }
     }
 
     fn row_step(&self, id: &str, message: &str) {
-        match &self.bars {
-            Some(b) => {
-                if let Some(bar) = b.rows.lock().expect("lock").get(id) {
-                    bar.set_message(message.to_string());
-                }
-            }
-            None if self.verbose
-                || message.starts_with("building")
-                || message.starts_with("installing") =>
-            {
-                self.line(&format!("{id}: {message}"))
-            }
-            None => {}
+        self.progress.task_step(id, message);
+        let shown =
+            self.verbose || message.starts_with("building") || message.starts_with("installing");
+        if shown && !self.progress.on_terminal() {
+            self.progress.line(&format!("{id}: {message}"));
         }
     }
 
     fn row_finished(&self, result: &RowResult) {
-        if let Some(b) = &self.bars {
-            if let Some(bar) = b.rows.lock().expect("lock").remove(&result.id) {
-                bar.finish_and_clear();
-                b.multi.remove(&bar);
-            }
-            b.overall.inc(1);
-        }
-        self.line(&report::matrix::finished_line(result));
+        self.progress.task_finished(&result.id);
+        self.progress.line(&report::matrix::finished_line(result));
     }
 
     fn end(&self) {
-        if let Some(b) = &self.bars {
-            b.overall.finish_and_clear();
-        }
+        self.progress.finish();
     }
 }

@@ -10,6 +10,7 @@ use super::load::LoadArgs;
 use super::{ExitStatus, stdout_style, write_stdout};
 use crate::cli::{Format, GlobalArgs, InspectArgs, InspectFormat};
 use crate::report;
+use crate::report::progress::Progress;
 use crate::runtime;
 use crate::wasm::build::{self, Request};
 use crate::wasm::wrapper::Names;
@@ -29,14 +30,6 @@ pub struct WasmArgs {
     /// With --wasm: preopen DIR read-only for the module (default: no file system); repeatable.
     #[arg(long = "allow-dir", value_name = "DIR", requires = "wasm")]
     pub allow_dir: Vec<PathBuf>,
-}
-
-fn progress(quiet: bool) -> impl Fn(&str) {
-    move |msg: &str| {
-        if !quiet {
-            eprintln!("plugctl: {msg}");
-        }
-    }
 }
 
 /// `load --wasm`: exit 2 when a layer could not run, 1 when one failed, else 0.
@@ -59,10 +52,13 @@ pub fn load(
         fuel: args.wasm.fuel.unwrap_or(runtime::wasm::DEFAULT_FUEL),
         allow_dirs: args.wasm.allow_dir.clone(),
     };
+    let progress = Progress::new(global.quiet);
+    let step = |text: &str| progress.step(text);
     let report = match &options.host {
-        Some(host) => runtime::wasm::compare::load(&options, &wasm, host, &progress(global.quiet))?,
-        None => runtime::wasm::load(&options, &wasm, &progress(global.quiet))?,
+        Some(host) => runtime::wasm::compare::load(&options, &wasm, host, &step)?,
+        None => runtime::wasm::load(&options, &wasm, &step)?,
     };
+    progress.finish();
     let text = match args.format {
         Format::Json => report::wasm::load_json(&report),
         Format::Table => report::wasm::load_table(&report, stdout_style(global.color)),
@@ -80,6 +76,7 @@ pub fn ready(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
     if args.format == InspectFormat::Sarif {
         bail!("--wasm-ready: --format sarif is not supported (use table or json)");
     }
+    let progress = Progress::new(global.quiet);
     let mut items = Vec::new();
     for dir in &args.artifacts {
         let work = tempfile::Builder::new()
@@ -97,7 +94,7 @@ pub fn ready(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
                 },
                 out_dir: work.path().to_path_buf(),
             },
-            &progress(global.quiet),
+            &|step: &str| progress.step(step),
         )?;
         items.push(report::wasm::Ready {
             path: dir.display().to_string(),
@@ -105,6 +102,7 @@ pub fn ready(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
             outcome,
         });
     }
+    progress.finish();
     let text = match args.format {
         InspectFormat::Table => report::wasm::ready_table(&items, stdout_style(global.color)),
         _ => report::wasm::ready_json(&items),

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use super::{Check, GoEnvValues, PROBE_LIMIT, Status};
+use crate::process_run::run_with_timeout;
 use crate::toolchain::Toolchain;
 
 /// How a child process ended.
@@ -30,58 +30,26 @@ pub(super) fn run_limited(
 ) -> Result<Finished> {
     let shown = format!("{command:?}");
     on_detail(&format!("running {shown}"));
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let done = run_with_timeout(&mut command, limit)
         .with_context(|| format!("cannot run {}", command.get_program().to_string_lossy()))?;
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = out.read_to_end(&mut bytes);
-        bytes
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = err.read_to_end(&mut bytes);
-        bytes
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > limit {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait()?;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let stdout = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
-    let how = if timed_out {
+    let how = if done.timed_out {
         format!("timed out after {}s", limit.as_secs())
     } else {
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
+        match (done.code(), done.signal()) {
             (Some(code), _) => format!("exit status {code}"),
             (None, Some(signal)) => format!("killed by signal {signal}"),
             _ => "ended".to_string(),
         }
     };
-    on_detail(&format!("{how} in {:.1}s", start.elapsed().as_secs_f64()));
-    for line in stderr.lines().take(20) {
+    on_detail(&format!("{how} in {:.1}s", done.elapsed.as_secs_f64()));
+    for line in done.stderr.lines().take(20) {
         on_detail(&format!("  stderr: {line}"));
     }
     Ok(Finished {
-        success: status.success() && !timed_out,
+        success: done.success(),
         how,
-        stdout,
-        stderr,
+        stdout: done.stdout,
+        stderr: done.stderr,
     })
 }
 

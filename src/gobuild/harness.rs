@@ -4,10 +4,17 @@
 //! sources as the plugin, importing every package the host and the plugin share so that
 //! `plugin.Open` compares all of their hashes, as in the host. It runs in a child
 //! process with a timeout; a crash is reported, never inherited.
+//!
+//! It stays beside `runtime::harness` (the Go host of `plugctl load`) on purpose: this one
+//! is built once, uncached, against the plugin's aligned `go.mod` with the build's own `go`
+//! environment (the user's proxy and module cache), and answers one question (OK or the
+//! error); that one is cached by build plan, built offline, runs sandboxed and speaks
+//! `load`'s event protocol. What both need comes from one place: which packages a harness
+//! may blank-import (`runtime::harness::importable`), the imports themselves
+//! (`runtime::harness::blank_imports`), and the run with a time limit (`process_run`).
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -15,6 +22,7 @@ use serde::Serialize;
 
 use super::gocmd::{GoEnv, failure_text};
 use crate::golang::GoFacts;
+use crate::process_run::run_with_timeout;
 
 /// What the harness saw.
 #[derive(Debug, Clone, Serialize)]
@@ -62,9 +70,9 @@ pub fn source(imports: &[&str]) -> String {
     if !imports.is_empty() {
         text.push('\n');
     }
-    for import in imports {
-        text.push_str(&format!("\t_ {import:?}\n"));
-    }
+    text.push_str(&crate::runtime::harness::blank_imports(
+        imports.iter().copied(),
+    ));
     text.push_str(
         ")\n\nfunc main() {\n\
          \tstart := time.Now()\n\
@@ -132,15 +140,16 @@ pub fn check(
         });
     }
     let abs = std::path::absolute(plugin_path).unwrap_or_else(|_| plugin_path.to_path_buf());
-    let (status, stdout, stderr, timed_out) =
-        run_with_timeout(Command::new(&exe).arg(&abs), timeout)?;
+    let done = run_with_timeout(Command::new(&exe).arg(&abs), timeout)
+        .context("starting the load harness")?;
     let seconds = start.elapsed().as_secs_f64();
-    let line = stdout
+    let line = done
+        .stdout
         .lines()
         .find(|l| l.starts_with("OK") || l.starts_with("ERR"))
         .unwrap_or("")
         .to_string();
-    let (outcome, detail) = if timed_out {
+    let (outcome, detail) = if done.timed_out {
         (
             "timeout".to_string(),
             Some(format!(
@@ -153,12 +162,13 @@ pub fn check(
     } else if let Some(err) = line.strip_prefix("ERR ") {
         ("error".to_string(), Some(err.to_string()))
     } else {
-        let first: Vec<&str> = stderr
+        let first: Vec<&str> = done
+            .stderr
             .lines()
             .filter(|l| !l.trim().is_empty())
             .take(3)
             .collect();
-        let how = match status {
+        let how = match done.code() {
             Some(code) => format!("exit {code}"),
             None => "killed by a signal".to_string(),
         };
@@ -173,47 +183,6 @@ pub fn check(
         shared_packages: shared.len(),
         seconds,
     })
-}
-
-/// Runs a command, killing it after `timeout`. Returns (exit code, stdout, stderr, timed out).
-pub fn run_with_timeout(
-    command: &mut Command,
-    timeout: Duration,
-) -> Result<(Option<i32>, String, String, bool)> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting the load harness")?;
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let reader_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let reader_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait()?;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = reader_out.join().unwrap_or_default();
-    let stderr = reader_err.join().unwrap_or_default();
-    Ok((status.code(), stdout, stderr, timed_out))
 }
 
 #[cfg(test)]

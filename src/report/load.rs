@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::{Style, indent};
 use crate::runtime::child::ms;
-use crate::runtime::{ChildRun, LayerStatus, LoadReport};
+use crate::runtime::wasm::layers::WasmLayer;
+use crate::runtime::{ChildRun, EnvShown, Layer, LayerStatus, LoadReport};
 
 const WIDTH: u16 = 110;
 
@@ -71,14 +72,37 @@ pub(super) fn new_table(style: Style) -> Table {
     super::borderless_table(style, WIDTH - 2)
 }
 
+/// A layer as the layer table shows it (a native load's and a WebAssembly load's).
+pub(super) trait LayerRow {
+    fn row(&self) -> (&str, LayerStatus, &str);
+}
+
+impl LayerRow for Layer {
+    fn row(&self) -> (&str, LayerStatus, &str) {
+        (self.layer, self.status, &self.reason)
+    }
+}
+
+impl LayerRow for WasmLayer {
+    fn row(&self) -> (&str, LayerStatus, &str) {
+        (self.layer, self.status, &self.reason)
+    }
+}
+
+/// `env (WHEN): NAME=value …` (values as shown: secrets masked).
+pub(super) fn env_line(when: &str, vars: &[EnvShown]) -> String {
+    let vars: Vec<String> = vars
+        .iter()
+        .map(|v| format!("{}={}", v.name, v.value))
+        .collect();
+    format!("env ({when}): {}\n", vars.join(" "))
+}
+
 /// The layers of one artifact: layer, result, detail; indented, with a blank line after.
-pub(super) fn layer_table<'a>(
-    style: Style,
-    rows: impl Iterator<Item = (&'a str, LayerStatus, &'a str)>,
-) -> String {
+pub(super) fn layer_table(style: Style, layers: &[impl LayerRow]) -> String {
     let mut t = new_table(style);
     t.set_header(vec!["layer", "result", "detail"]);
-    for (layer, status, reason) in rows {
+    for (layer, status, reason) in layers.iter().map(LayerRow::row) {
         t.add_row(vec![
             layer.to_string(),
             status_cell(style, status),
@@ -301,12 +325,7 @@ pub fn table(report: &LoadReport, style: Style) -> String {
             )));
             out.push('\n');
         }
-        out.push_str(&layer_table(
-            style,
-            a.layers
-                .iter()
-                .map(|l| (l.layer, l.status, l.reason.as_str())),
-        ));
+        out.push_str(&layer_table(style, &a.layers));
     }
     if let Some(h) = &report.harness {
         out.push_str(&format!(
@@ -356,12 +375,7 @@ pub fn table(report: &LoadReport, style: Style) -> String {
         }
     }
     if !report.env.is_empty() {
-        let vars: Vec<String> = report
-            .env
-            .iter()
-            .map(|v| format!("{}={}", v.name, v.value))
-            .collect();
-        out.push_str(&format!("env ({}): {}\n", report.env_set, vars.join(" ")));
+        out.push_str(&env_line(report.env_set, &report.env));
     }
     out.push_str("child processes:\n");
     for r in &report.runs {

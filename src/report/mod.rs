@@ -16,6 +16,8 @@ pub mod explain;
 pub mod json;
 pub mod load;
 pub mod matrix;
+pub mod perfetto;
+pub mod progress;
 pub mod sarif;
 pub mod table;
 pub mod trace;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Style;
 use super::indent;
-use super::load::{layer_table, new_table, run_line};
+use super::load::{env_line, layer_table, new_table, run_line};
 use crate::runtime::LayerStatus;
 use crate::runtime::wasm::WasmReport;
 use crate::runtime::wasm::compare::CompareDetails;
@@ -42,12 +42,7 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
     for a in &report.artifacts {
         out.push_str(&style.paint(&format!("{} (WebAssembly)", a.path), None, true));
         out.push('\n');
-        out.push_str(&layer_table(
-            style,
-            a.layers
-                .iter()
-                .map(|l| (l.layer, l.status, l.reason.as_str())),
-        ));
+        out.push_str(&layer_table(style, &a.layers));
         for l in &a.layers {
             if let Some(Details::Compare(c)) = &l.details
                 && !c.phases.is_empty()
@@ -57,12 +52,7 @@ pub fn load_table(report: &WasmReport, style: Style) -> String {
         }
     }
     if !report.env.is_empty() {
-        let vars: Vec<String> = report
-            .env
-            .iter()
-            .map(|v| format!("{}={}", v.name, v.value))
-            .collect();
-        out.push_str(&format!("env (WASI environment): {}\n", vars.join(" ")));
+        out.push_str(&env_line("WASI environment", &report.env));
     }
     if !report.runs.is_empty() {
         out.push_str("child processes:\n");

@@ -152,7 +152,13 @@ pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str))
             ),
         )?;
         let overlay = dir.join(format!("copy-{i}.overlay.json"));
-        let json = serde_json::json!({"Replace": {source.join(&first).display().to_string(): replacement.display().to_string()}});
+        let json = Overlay {
+            replace: [(
+                source.join(&first).display().to_string(),
+                replacement.display().to_string(),
+            )]
+            .into(),
+        };
         std::fs::write(&overlay, serde_json::to_vec(&json)?)?;
         let partial = dir.join(format!(".copy-{i}.so.{}", std::process::id()));
         let mut cmd = harness::go_build_command(&tc, &plan.env);
@@ -188,4 +194,11 @@ pub fn copies(source: &Path, facts: &GoFacts, n: usize, progress: &dyn Fn(&str))
             source.display()
         ),
     })
+}
+
+/// A `go build -overlay` file: source files replaced by others.
+#[derive(serde::Serialize)]
+struct Overlay {
+    #[serde(rename = "Replace")]
+    replace: std::collections::BTreeMap<String, String>,
 }

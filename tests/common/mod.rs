@@ -7,7 +7,7 @@ pub mod sandbox;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -86,64 +86,11 @@ pub fn plugctl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_plugctl"))
 }
 
-/// How a child process ended.
-#[derive(Debug)]
-pub struct Finished {
-    pub status: std::process::ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub timed_out: bool,
-    pub elapsed: Duration,
-}
-
-impl Finished {
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-    pub fn signal(&self) -> Option<i32> {
-        use std::os::unix::process::ExitStatusExt;
-        self.status.signal()
-    }
-}
+pub use plugctl::process_run::Finished;
 
 /// Runs a command with a wall-clock limit; a child still running then is killed.
 pub fn run_with_timeout(mut command: Command, limit: Duration) -> Finished {
-    let start = Instant::now();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || read_all(stdout));
-    let err_thread = std::thread::spawn(move || read_all(stderr));
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait child") {
-            break status;
-        }
-        if start.elapsed() > limit {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait killed child");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Finished {
-        status,
-        stdout: out_thread.join().unwrap(),
-        stderr: err_thread.join().unwrap(),
-        timed_out,
-        elapsed: start.elapsed(),
-    }
-}
-
-fn read_all(mut reader: impl std::io::Read) -> String {
-    let mut bytes = Vec::new();
-    let _ = reader.read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
+    plugctl::process_run::run_with_timeout(&mut command, limit).expect("spawn child")
 }
 
 /// Runs plugctl with arguments and returns its output.

@@ -6,7 +6,7 @@
 //! `sched` and `signal` tracepoints and uprobes on the Go runtime of the harness, filtered
 //! in the kernel by the child's cgroup v2 id ([`cgroup2`]), never the whole machine.
 //! Events come through one BPF ring buffer ([`event`]) and are counted in
-//! [`aggregate`]; [`perfetto`] writes them as a Chrome Trace Event timeline.
+//! [`aggregate`]; `report::perfetto` writes them as a Chrome Trace Event timeline.
 //!
 //! Crate: `aya` (pure Rust, from crates.io) rather than `libbpf-rs`: no libbpf C library
 //! to build or link (libbpf-sys needs libelf and zlib headers), and the object is a
@@ -23,7 +23,6 @@ pub mod ebpf;
 pub mod event;
 pub mod go;
 pub mod names;
-pub mod perfetto;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Trace;
+use crate::runtime::LoadReport;
+use crate::runtime::trace::{PanicKind, Trace};
 
 /// One event of the Trace Event format (the fields every event needs, and the others
 /// its phase type needs).
@@ -41,6 +42,26 @@ fn event(name: impl Into<String>, ph: &'static str, ts: u64, pid: u32) -> TraceE
         cat: None,
         args: Value::Null,
     }
+}
+
+/// The file's text for the traced children of a load: one process each, on one timeline
+/// that starts with the first child.
+pub fn timeline(report: &LoadReport) -> String {
+    let traces: Vec<(&str, u64, &Trace)> = report
+        .runs
+        .iter()
+        .filter_map(|r| {
+            r.trace
+                .as_ref()
+                .map(|t| (r.label.as_str(), t.started_ns, t))
+        })
+        .collect();
+    let first = traces.iter().map(|t| t.1).min().unwrap_or(0);
+    let runs: Vec<(&str, u64, &Trace)> = traces
+        .iter()
+        .map(|(l, s, t)| (*l, (s - first) / 1000, *t))
+        .collect();
+    serde_json::to_string(&document(&runs)).expect("a timeline serialises") + "\n"
 }
 
 /// The file's JSON for `(child label, child start in µs on one clock, trace)`.
@@ -86,8 +107,8 @@ pub fn document(runs: &[(&str, u64, &Trace)]) -> Value {
                 format!(
                     "{}: {}",
                     match p.kind {
-                        super::PanicKind::Panic => "panic",
-                        super::PanicKind::Fatal => "fatal",
+                        PanicKind::Panic => "panic",
+                        PanicKind::Fatal => "fatal",
                     },
                     p.value.as_deref().unwrap_or("(value not read)")
                 ),
