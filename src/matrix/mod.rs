@@ -7,11 +7,12 @@
 //! content-addressed cache; [`runner`] loads, predicts, compares and judges on worker
 //! threads; [`claims`] holds the facts, conditions and verdicts; `report::matrix` draws the
 //! report as a table, JSON or Markdown. Never prints: progress goes to a
-//! [`runner::Reporter`].
+//! [`results::Reporter`].
 
 pub mod builder;
 pub mod claims;
 pub mod def;
+pub mod results;
 pub mod runner;
 pub mod sources;
 
@@ -24,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 pub use claims::Verdict;
 pub use def::{Claim, Definition, Selection};
-pub use runner::{Machine, Reporter, RowResult, RowStatus};
+pub use results::{Machine, Reporter, RowResult, RowStatus};
 
 /// Version of the JSON report.
 pub const REPORT_SCHEMA: u32 = 1;

@@ -5,7 +5,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use super::Style;
 use crate::matrix::claims::Verdict;
 use crate::matrix::def::{Row, Via};
-use crate::matrix::runner::{Reality, RowResult, RowStatus};
+use crate::matrix::results::{Reality, RowResult, RowStatus};
 use crate::matrix::{Report, Summary};
 
 const WIDTH: u16 = 140;

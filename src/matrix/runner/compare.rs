@@ -1,0 +1,110 @@
+//! Prediction against reality.
+
+use super::super::claims::{BUILD_FAILED, NOT_RUN};
+use super::super::results::{Agreement, Prediction, Reality};
+
+/// Prediction against reality: per plugin the outcome and the exact message (a crash
+/// must be predicted as one, with the host's first line); the env fact when both have it.
+pub(super) fn compare(real: &Reality, predicted: &Prediction) -> Agreement {
+    let mut a = Agreement::default();
+    for (r, p) in real.plugins.iter().zip(&predicted.plugins) {
+        if r.outcome == NOT_RUN || r.outcome == BUILD_FAILED {
+            continue;
+        }
+        a.compared += 1;
+        let agrees = match r.outcome.as_str() {
+            "ok" => p.outcome == "ok",
+            "crash" => {
+                matches!(p.outcome.as_str(), "crash" | "not-a-plugin" | "truncated")
+                    && p.error == r.error
+            }
+            _ => p.outcome != "ok" && p.outcome != "crash" && p.error == r.error,
+        };
+        if agrees {
+            a.agree += 1;
+        } else {
+            a.disagreements.push(format!(
+                "{}: real {}{}, predicted {}{}",
+                r.name,
+                r.outcome,
+                r.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default(),
+                p.outcome,
+                p.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if let (Some(r), Some(p)) = (&real.facts.env, &predicted.facts.env) {
+        a.compared += 1;
+        if r == p {
+            a.agree += 1;
+        } else {
+            a.disagreements
+                .push(format!("env: real {r}, predicted {p}"));
+        }
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::claims::Facts;
+    use crate::matrix::def::Via;
+    use crate::matrix::results::Observed;
+
+    #[test]
+    fn comparison_needs_the_exact_message() {
+        let obs = |o: &str, e: Option<&str>| Observed {
+            name: "p.so".into(),
+            outcome: o.into(),
+            error: e.map(str::to_string),
+            cause: None,
+        };
+        let real = Reality {
+            via: Via::Host,
+            key: String::new(),
+            command: String::new(),
+            plugins: vec![
+                obs("package-mismatch", Some("x")),
+                obs("crash", Some("fatal error: y")),
+            ],
+            facts: Facts::default(),
+            exit: None,
+            signal: None,
+            timed_out: false,
+            stderr_head: Vec::new(),
+            notes: Vec::new(),
+            seconds: 0.0,
+            cached: false,
+        };
+        let pred = |a: Observed, b: Observed| Prediction {
+            command: String::new(),
+            plugins: vec![a, b],
+            facts: Facts::default(),
+            seconds: 0.0,
+        };
+        let good = compare(
+            &real,
+            &pred(
+                obs("package-mismatch", Some("x")),
+                obs("crash", Some("fatal error: y")),
+            ),
+        );
+        assert_eq!((good.compared, good.agree), (2, 2));
+        let bad = compare(
+            &real,
+            &pred(
+                obs("package-mismatch", Some("z")),
+                obs("package-mismatch", Some("fatal error: y")),
+            ),
+        );
+        assert_eq!(bad.agree, 0);
+        assert_eq!(bad.disagreements.len(), 2);
+    }
+}

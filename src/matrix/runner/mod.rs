@@ -1,0 +1,309 @@
+//! Runs rows: build (cached), load for real (cached by content), predict with
+//! `plugctl inspect` (always, it is cheap and it is what is under test), compare, and
+//! judge the claim. Rows run on `jobs` worker threads; a row that cannot run is reported
+//! as an error, never stops the others.
+//!
+//! Reality comes from one of two runtimes:
+//! - `host`: the row's own host program (`loadhost`: plugin.Open + Lookup, or `dlhost`:
+//!   dlopen) run on the plugins in a fresh process, its `OK`/`ERR` lines read; a plugin
+//!   after the last line crashed the host (its first stderr line is the crash).
+//! - `runtime`: `plugctl load`'s runtime ([`crate::runtime::load`]): sandboxed children,
+//!   a Go harness mirroring the host, env timing, hot reload, quotas.
+
+mod compare;
+mod predict;
+mod rowdir;
+mod spawn;
+mod via_host;
+mod via_runtime;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use super::builder::{Builder, Built};
+use super::claims::{self, BUILD_FAILED, Facts, NOT_RUN};
+use super::def::{Build, Row, Via};
+use super::results::{BuildReport, Machine, Observed, Reality, Reporter, RowResult, RowStatus};
+use compare::compare;
+use predict::predict;
+use rowdir::{load_key, prepare_dir};
+use via_host::load_with_host;
+use via_runtime::load_with_runtime;
+
+/// Bump when the way loads are run or read changes (invalidates cached results).
+const LOAD_SCHEME: &str = "plugctl-matrix-load-2";
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub jobs: usize,
+    /// Load again even when a result for the same artifacts is cached.
+    pub fresh: bool,
+    /// `<plugctl cache>/matrix`.
+    pub cache: PathBuf,
+    /// The plugctl executable used for `inspect` (and the runtime's children).
+    pub plugctl: PathBuf,
+}
+
+struct Ctx<'a> {
+    builder: &'a Builder,
+    options: &'a Options,
+    machine: &'a Machine,
+}
+
+/// Runs `rows`; results come back in the order of `rows`.
+pub fn run(
+    rows: &[Row],
+    builder: &Builder,
+    options: &Options,
+    machine: &Machine,
+    reporter: &dyn Reporter,
+) -> Vec<RowResult> {
+    let jobs = options.jobs.clamp(1, rows.len().max(1));
+    reporter.begin(rows.len(), jobs);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<RowResult>>> = Mutex::new(vec![None; rows.len()]);
+    let ctx = Ctx {
+        builder,
+        options,
+        machine,
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(row) = rows.get(i) else { break };
+                    reporter.row_started(&row.id);
+                    let result = run_row(&ctx, row, reporter);
+                    reporter.row_finished(&result);
+                    results.lock().expect("lock")[i] = Some(result);
+                }
+            });
+        }
+    });
+    reporter.end();
+    results
+        .into_inner()
+        .expect("lock")
+        .into_iter()
+        .map(|r| r.expect("every row ran"))
+        .collect()
+}
+
+fn run_row(ctx: &Ctx, row: &Row, reporter: &dyn Reporter) -> RowResult {
+    let started = Instant::now();
+    let mut result = RowResult::new(row);
+    let missing: Vec<&str> = row
+        .needs
+        .iter()
+        .map(String::as_str)
+        .filter(|t| which::which(t).is_err())
+        .collect();
+    if !missing.is_empty() {
+        result.status = RowStatus::Skipped;
+        result.reason = Some(format!("needs {} (not on PATH)", missing.join(", ")));
+        return result;
+    }
+    let step = |m: &str| reporter.row_step(&row.id, m);
+    if let Err(e) = execute(ctx, row, &mut result, &step) {
+        result.status = RowStatus::Error;
+        result.reason = Some(format!("{e:#}"));
+    }
+    result.seconds.total = started.elapsed().as_secs_f64();
+    result
+}
+
+fn report(role: &str, b: &Build, built: &Built) -> BuildReport {
+    BuildReport {
+        role: role.to_string(),
+        name: b.name.clone(),
+        label: built.label.clone(),
+        engine: built.engine.clone(),
+        command: built.command.clone(),
+        cached: built.cached,
+        seconds: built.seconds,
+        failure: built.failure.clone(),
+    }
+}
+
+fn execute(
+    ctx: &Ctx,
+    row: &Row,
+    result: &mut RowResult,
+    step: &(dyn Fn(&str) + Sync),
+) -> Result<()> {
+    // Builds: libraries, host, plugins.
+    let no_libs = BTreeMap::new();
+    let mut libs: BTreeMap<String, Built> = BTreeMap::new();
+    for (name, b) in &row.libs {
+        let built = ctx
+            .builder
+            .get(b, &no_libs, step)
+            .with_context(|| format!("library {name}"))?;
+        result
+            .builds
+            .push(report(&format!("lib {name}"), b, &built));
+        if let Some(f) = &built.failure {
+            bail!("library {name} did not build: {f}");
+        }
+        libs.insert(name.clone(), built);
+    }
+    let host = match &row.host {
+        Some(b) => {
+            let built = ctx.builder.get(b, &libs, step).context("host")?;
+            result.builds.push(report("host", b, &built));
+            if let Some(f) = &built.failure {
+                bail!("the host did not build: {f}");
+            }
+            Some((b, built))
+        }
+        None => None,
+    };
+    let mut plugins = Vec::new();
+    for b in &row.plugins {
+        let built = ctx
+            .builder
+            .get(b, &libs, step)
+            .with_context(|| format!("plugin {}", b.name))?;
+        result.builds.push(report("plugin", b, &built));
+        plugins.push((b, built));
+    }
+    result.seconds.build = result
+        .builds
+        .iter()
+        .filter(|b| !b.cached)
+        .fold(0.0, |sum, b| sum + b.seconds);
+    let names: Vec<String> = row.plugins.iter().map(|b| b.name.clone()).collect();
+
+    // Reality.
+    let reality = if plugins.iter().any(|(_, b)| b.failure.is_some()) {
+        let observed: Vec<Observed> = plugins
+            .iter()
+            .map(|(b, built)| Observed {
+                name: b.name.clone(),
+                outcome: if built.failure.is_some() {
+                    BUILD_FAILED
+                } else {
+                    NOT_RUN
+                }
+                .to_string(),
+                error: built.failure.as_deref().map(first_error_line),
+                cause: None,
+            })
+            .collect();
+        Reality {
+            via: row.load.via,
+            key: String::new(),
+            command: "(not loaded: a plugin did not build)".into(),
+            facts: Facts {
+                outcome: observed.iter().map(|o| o.outcome.clone()).collect(),
+                ..Default::default()
+            },
+            plugins: observed,
+            exit: None,
+            signal: None,
+            timed_out: false,
+            stderr_head: Vec::new(),
+            notes: Vec::new(),
+            seconds: 0.0,
+            cached: false,
+        }
+    } else {
+        let key = load_key(ctx, row, host.as_ref().map(|h| &h.1), &plugins, &libs);
+        let dir = prepare_dir(
+            &ctx.options.cache.join("runs").join(&key),
+            host.as_ref(),
+            &plugins,
+        )?;
+        let cache_file = ctx
+            .options
+            .cache
+            .join("results")
+            .join(format!("{key}.json"));
+        let cached = if ctx.options.fresh {
+            None
+        } else {
+            std::fs::read_to_string(&cache_file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Reality>(&t).ok())
+        };
+        let reality = match cached {
+            Some(mut r) => {
+                r.cached = true;
+                r
+            }
+            None => {
+                step("loading for real");
+                let r = match row.load.via {
+                    Via::Host => load_with_host(
+                        row,
+                        &dir,
+                        host.as_ref()
+                            .map(|h| h.0)
+                            .context("via host needs a host")?,
+                        &libs,
+                        &key,
+                    )?,
+                    Via::Runtime => load_with_runtime(
+                        ctx,
+                        row,
+                        &dir,
+                        host.as_ref().map(|h| h.0),
+                        &libs,
+                        &key,
+                        step,
+                    )?,
+                };
+                if let Some(parent) = cache_file.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let tmp = cache_file.with_extension(format!(
+                    "tmp{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::write(&tmp, serde_json::to_vec_pretty(&r)?)?;
+                std::fs::rename(&tmp, &cache_file)?;
+                r
+            }
+        };
+        // Prediction: always, with the current plugctl.
+        step("predicting (plugctl inspect)");
+        let prediction = predict(ctx, row, &dir, host.as_ref().map(|h| h.0), &libs)?;
+        result.seconds.predict = prediction.seconds;
+        result.agreement = compare(&reality, &prediction);
+        result.prediction = Some(prediction);
+        reality
+    };
+    if !reality.cached {
+        result.seconds.load = reality.seconds;
+    }
+    result.says = claims::evaluate(&row.says, &reality.facts, &names);
+    result.verdict = claims::verdict(&result.says);
+    if let Some(expect) = &row.expect {
+        result.expected = claims::evaluate(expect, &reality.facts, &names);
+        result.expected_met = Some(result.expected.iter().all(|c| c.holds));
+    }
+    result.reality = Some(reality);
+    Ok(())
+}
+
+fn first_error_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .find(|l| !l.starts_with('`') && !l.starts_with('#'))
+        .or(lines.last())
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
