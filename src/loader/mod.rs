@@ -60,7 +60,7 @@ pub mod search;
 pub mod symbols;
 pub mod tls;
 
-pub use env::{Environment, StaticTlsConfig};
+pub use env::{Environment, ProcessEnv, StaticTlsConfig};
 pub use ldcache::LdCache;
 pub use process::{
     HostSetup, Loader, LoaderPrediction, Note, OpenMode, Plugin, Simulation, TlsUse, open_error,

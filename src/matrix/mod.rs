@@ -126,7 +126,6 @@ pub struct RunOptions {
     pub engine: bool,
     /// `<plugctl cache>/matrix` unless overridden.
     pub cache: PathBuf,
-    pub plugctl: PathBuf,
 }
 
 /// The matrix cache directory: `<plugctl cache>/matrix`.
@@ -161,7 +160,6 @@ pub fn run(def: &Definition, options: &RunOptions, reporter: &dyn Reporter) -> R
         jobs: options.jobs,
         fresh: options.fresh,
         cache: options.cache.clone(),
-        plugctl: options.plugctl.clone(),
     };
     let results = runner::run(&rows, &builder, &runner_options, &machine, reporter);
     let info = MatrixInfo {

@@ -148,6 +148,7 @@ impl Inputs {
                 sysroot: None,
                 lazy: options.lazy,
                 mode: None,
+                process: None,
             },
         )?;
         let host_go: Option<GoFacts> = predicted

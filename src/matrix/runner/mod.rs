@@ -1,5 +1,5 @@
 //! Runs rows: build (cached), load for real (cached by content), predict with
-//! `plugctl inspect` (always, it is cheap and it is what is under test), compare, and
+//! [`crate::predict`] (always, it is cheap and it is what is under test), compare, and
 //! judge the claim. Rows run on `jobs` worker threads; a row that cannot run is reported
 //! as an error, never stops the others.
 //!
@@ -46,8 +46,6 @@ pub struct Options {
     pub fresh: bool,
     /// `<plugctl cache>/matrix`.
     pub cache: PathBuf,
-    /// The plugctl executable used for `inspect` (and the runtime's children).
-    pub plugctl: PathBuf,
 }
 
 struct Ctx<'a> {
@@ -274,8 +272,8 @@ fn execute(
             }
         };
         // Prediction: always, with the current plugctl.
-        step("predicting (plugctl inspect)");
-        let prediction = predict(ctx, row, &dir, host.as_ref().map(|h| h.0), &libs)?;
+        step("predicting");
+        let prediction = predict(row, &dir, host.as_ref().map(|h| h.0), &libs)?;
         result.seconds.predict = prediction.seconds;
         result.agreement = compare(&reality, &prediction);
         result.prediction = Some(prediction);
