@@ -12,6 +12,7 @@
 pub mod builder;
 pub mod claims;
 pub mod def;
+pub mod outcome;
 pub mod results;
 pub mod runner;
 pub mod sources;

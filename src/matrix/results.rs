@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::claims::{Check, Facts, Verdict};
 use super::def::{Row, Via};
+use super::outcome::PluginOutcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,8 +37,7 @@ pub struct BuildReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
     pub name: String,
-    /// A load outcome (`ok`, `package-mismatch`, `crash`, ...), `build-failed` or `not-run`.
-    pub outcome: String,
+    pub outcome: PluginOutcome,
     /// The error text (or a crash's first line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

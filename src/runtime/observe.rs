@@ -14,8 +14,8 @@ use super::details::{
 use super::env::{EnvVar, Masker};
 use super::events::{self, Event};
 use super::{Layer, LayerStatus};
-use crate::elf::Artifact;
 use crate::golang::GoFacts;
+use crate::loader::texts;
 use crate::predict::ArtifactReport;
 use crate::verdict::{LoadVerdict, Outcome};
 
@@ -73,73 +73,6 @@ pub fn strsignal(sig: i32) -> String {
         }
         std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
     }
-}
-
-/// The outcome a `dlerror()` text means.
-pub fn classify_dlerror(error: &str, user_path: &str, artifact: Option<&Artifact>) -> Outcome {
-    let e = error;
-    if e.contains("cannot allocate memory in static TLS block") {
-        Outcome::StaticTls
-    } else if e.contains("wrong ELF class") {
-        Outcome::WrongClass
-    } else if e.contains("invalid ELF header") {
-        if e.contains("libc.so") {
-            Outcome::WrongLibc
-        } else {
-            Outcome::NotElf
-        }
-    } else if e.contains("file too short") {
-        Outcome::NotElf
-    } else if e.contains("cannot read file data") {
-        Outcome::Truncated
-    } else if e.contains("ELF file data encoding") {
-        Outcome::WrongMachine
-    } else if e.contains("version `") && e.contains("not found") {
-        Outcome::VersionNotFound
-    } else if e.contains("undefined symbol") {
-        Outcome::UndefinedSymbol
-    } else if e.contains("cannot open shared object file") {
-        // ld.so says this about the object itself when its e_machine is foreign.
-        // (Go passes the realpath to dlopen, the C shim the path as given.)
-        let named = e.split(": ").next().unwrap_or("");
-        let about_itself = e.starts_with(&format!("{user_path}: "))
-            || (!named.is_empty()
-                && std::fs::canonicalize(named)
-                    .ok()
-                    .is_some_and(|n| std::fs::canonicalize(user_path).ok() == Some(n)));
-        if about_itself && artifact.is_some() {
-            Outcome::WrongMachine
-        } else {
-            Outcome::MissingLibrary
-        }
-    } else {
-        Outcome::NotElf
-    }
-}
-
-/// The outcome a Go `plugin.Open` error means.
-pub fn classify_go_error(
-    error: &str,
-    user_path: &str,
-    artifact: Option<&Artifact>,
-) -> (Outcome, Option<String>) {
-    const MISMATCH: &str = "plugin was built with a different version of package ";
-    if let Some(i) = error.find(MISMATCH) {
-        let package = error[i + MISMATCH.len()..].trim().to_string();
-        return (Outcome::PackageMismatch, Some(package));
-    }
-    if error.contains("plugin already loaded") {
-        return (Outcome::AlreadyLoaded, None);
-    }
-    if error.contains("plugin: not implemented") {
-        return (Outcome::NotImplemented, None);
-    }
-    if error.contains("realpath failed") {
-        return (Outcome::NotElf, None);
-    }
-    // plugin.Open("x"): <dlerror text>
-    let inner = error.split_once("): ").map_or(error, |(_, rest)| rest);
-    (classify_dlerror(inner, user_path, artifact), None)
 }
 
 fn verdict_with(
@@ -231,7 +164,6 @@ pub fn loader_layer(
     run: &ChildRun,
     i: usize,
     user_paths: &[String],
-    artifact: Option<&Artifact>,
     predicted: &LoadVerdict,
     paths: &PathMap,
 ) -> (Layer, LoadVerdict) {
@@ -265,7 +197,8 @@ pub fn loader_layer(
             );
         }
         let error = paths.apply(e.error.as_deref().unwrap_or(""));
-        let outcome = classify_dlerror(&error, &user_paths[i], artifact);
+        let outcome = texts::classify(&error, Path::new(&user_paths[i]))
+            .map_or(Outcome::NotElf, |c| c.outcome);
         let layer = Layer::new(
             "loader",
             LayerStatus::Fail,
@@ -361,7 +294,7 @@ pub fn go_open_layer(
     paths: &PathMap,
     harness: &str,
 ) -> (Layer, LoadVerdict) {
-    let (artifact, go, predicted) = (item.artifact.as_ref().ok(), item.go.as_ref(), &item.load);
+    let (go, predicted) = (item.go.as_ref(), &item.load);
     let idx = i as i64;
     if let Some(e) = opened(run, idx) {
         let ms = e.ms;
@@ -385,7 +318,8 @@ pub fn go_open_layer(
             );
         }
         let error = paths.apply_go(e.error.as_deref().unwrap_or(""));
-        let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
+        let (outcome, package) = texts::classify(&error, Path::new(&user_paths[i]))
+            .map_or((Outcome::NotElf, None), |c| (c.outcome, c.package));
         let layer = Layer::new("go-open", LayerStatus::Fail, error.clone()).with(details);
         return (
             layer,

@@ -1,24 +1,31 @@
 //! Prediction against reality.
 
-use super::super::claims::{BUILD_FAILED, NOT_RUN};
+use super::super::outcome::PluginOutcome;
 use super::super::results::{Agreement, Prediction, Reality};
+use crate::verdict::Outcome;
 
 /// Prediction against reality: per plugin the outcome and the exact message (a crash
 /// must be predicted as one, with the host's first line); the env fact when both have it.
 pub(super) fn compare(real: &Reality, predicted: &Prediction) -> Agreement {
     let mut a = Agreement::default();
     for (r, p) in real.plugins.iter().zip(&predicted.plugins) {
-        if r.outcome == NOT_RUN || r.outcome == BUILD_FAILED {
+        if !r.outcome.loaded() {
             continue;
         }
         a.compared += 1;
-        let agrees = match r.outcome.as_str() {
-            "ok" => p.outcome == "ok",
-            "crash" => {
-                matches!(p.outcome.as_str(), "crash" | "not-a-plugin" | "truncated")
+        let agrees = match r.outcome {
+            PluginOutcome::OK => p.outcome == PluginOutcome::OK,
+            PluginOutcome::CRASH => {
+                matches!(
+                    p.outcome,
+                    PluginOutcome::Load(Outcome::Crash | Outcome::NotAPlugin | Outcome::Truncated)
+                ) && p.error == r.error
+            }
+            _ => {
+                p.outcome != PluginOutcome::OK
+                    && p.outcome != PluginOutcome::CRASH
                     && p.error == r.error
             }
-            _ => p.outcome != "ok" && p.outcome != "crash" && p.error == r.error,
         };
         if agrees {
             a.agree += 1;
@@ -62,7 +69,7 @@ mod tests {
     fn comparison_needs_the_exact_message() {
         let obs = |o: &str, e: Option<&str>| Observed {
             name: "p.so".into(),
-            outcome: o.into(),
+            outcome: PluginOutcome::parse(o).unwrap(),
             error: e.map(str::to_string),
             cause: None,
         };

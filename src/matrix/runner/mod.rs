@@ -26,8 +26,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use super::builder::{Builder, Built};
-use super::claims::{self, BUILD_FAILED, Facts, NOT_RUN};
+use super::claims::{self, Facts};
 use super::def::{Build, Row, Via};
+use super::outcome::PluginOutcome;
 use super::results::{BuildReport, Machine, Observed, Reality, Reporter, RowResult, RowStatus};
 use compare::compare;
 use predict::predict;
@@ -186,11 +187,10 @@ fn execute(
             .map(|(b, built)| Observed {
                 name: b.name.clone(),
                 outcome: if built.failure.is_some() {
-                    BUILD_FAILED
+                    PluginOutcome::BuildFailed
                 } else {
-                    NOT_RUN
-                }
-                .to_string(),
+                    PluginOutcome::NotRun
+                },
                 error: built.failure.as_deref().map(first_error_line),
                 cause: None,
             })
@@ -200,7 +200,7 @@ fn execute(
             key: String::new(),
             command: "(not loaded: a plugin did not build)".into(),
             facts: Facts {
-                outcome: observed.iter().map(|o| o.outcome.clone()).collect(),
+                outcome: observed.iter().map(|o| o.outcome).collect(),
                 ..Default::default()
             },
             plugins: observed,

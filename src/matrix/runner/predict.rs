@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use super::super::builder::Built;
 use super::super::claims::Facts;
 use super::super::def::{Build, Row, Via};
+use super::super::outcome::PluginOutcome;
 use super::super::results::{Observed, Prediction};
 use super::rowdir::{load_env, plugin_args, strip_dir};
 use super::via_runtime::watched_var;
@@ -45,13 +46,13 @@ pub(super) fn predict(
         .zip(&report.artifacts)
         .map(|(b, a)| Observed {
             name: b.name.clone(),
-            outcome: a.load.outcome.as_str().to_string(),
+            outcome: PluginOutcome::Load(a.load.outcome),
             error: a.load.error.as_deref().map(|e| strip_dir(e, dir)),
             cause: Some(strip_dir(&a.load.cause, dir)),
         })
         .collect();
     let mut facts = Facts {
-        outcome: observed.iter().map(|o| o.outcome.clone()).collect(),
+        outcome: observed.iter().map(|o| o.outcome).collect(),
         ..Default::default()
     };
     if row.load.via == Via::Runtime

@@ -2,18 +2,19 @@
 //! `dlhost`: dlopen): its `OK`/`ERR` lines read, a crash taken from its stderr.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Result, bail};
 
 use super::super::builder::Built;
-use super::super::claims::{Facts, NOT_RUN};
+use super::super::claims::Facts;
 use super::super::def::{Build, Protocol, Row, Via};
+use super::super::outcome::PluginOutcome;
 use super::super::results::{Observed, Reality};
 use super::rowdir::{apply_env, load_env, plugin_args, strip_dir, timeout_of};
 use super::spawn::{Finished, run_with_timeout};
+use crate::loader::texts;
 
 pub(super) fn load_with_host(
     row: &Row,
@@ -68,7 +69,7 @@ pub(super) fn load_with_host(
             .collect::<Vec<_>>()
             .join(" "),
         facts: Facts {
-            outcome: observed.iter().map(|o| o.outcome.clone()).collect(),
+            outcome: observed.iter().map(|o| o.outcome).collect(),
             ..Default::default()
         },
         plugins: observed,
@@ -100,7 +101,7 @@ fn parse_host_output(f: &Finished, row: &Row, plugins: &[String], dir: &Path) ->
         if line.strip_prefix("OK ").is_some() {
             out.push(Observed {
                 name,
-                outcome: "ok".into(),
+                outcome: PluginOutcome::OK,
                 error: None,
                 cause: None,
             });
@@ -109,7 +110,11 @@ fn parse_host_output(f: &Finished, row: &Row, plugins: &[String], dir: &Path) ->
                 .strip_prefix(&format!("{path}: "))
                 .unwrap_or(rest)
                 .to_string();
-            let outcome = classify(&error, &dir.join(path));
+            // Reality is read from what the host prints, never from the prediction.
+            let outcome = texts::classify(&error, &dir.join(path))
+                .map_or(PluginOutcome::Unrecognised, |c| {
+                    PluginOutcome::Load(c.outcome)
+                });
             out.push(Observed {
                 name,
                 outcome,
@@ -130,7 +135,7 @@ fn parse_host_output(f: &Finished, row: &Row, plugins: &[String], dir: &Path) ->
         let name = row.plugins[out.len()].name.clone();
         out.push(Observed {
             name,
-            outcome: "crash".into(),
+            outcome: PluginOutcome::CRASH,
             error: Some(crash),
             cause: None,
         });
@@ -138,128 +143,11 @@ fn parse_host_output(f: &Finished, row: &Row, plugins: &[String], dir: &Path) ->
             let name = row.plugins[out.len()].name.clone();
             out.push(Observed {
                 name,
-                outcome: NOT_RUN.into(),
+                outcome: PluginOutcome::NotRun,
                 error: None,
                 cause: None,
             });
         }
     }
     out
-}
-
-/// The outcome a real error message shows (reality is read from what the loaders print,
-/// never from plugctl's prediction).
-pub fn classify(error: &str, path: &Path) -> String {
-    let e = error.trim_end_matches(" (previous failure)");
-    let outcome = if e.contains("plugin was built with a different version of package") {
-        "package-mismatch"
-    } else if e.ends_with("plugin: not implemented") {
-        "not-implemented"
-    } else if e.ends_with("plugin already loaded") {
-        "already-loaded"
-    } else if e.contains("cannot allocate memory in static TLS block") {
-        "static-tls"
-    } else if e.contains("wrong ELF class") {
-        "wrong-class"
-    } else if e.contains("invalid ELF header") && e.contains("/libc.so") {
-        "wrong-libc"
-    } else if e.contains("invalid ELF header") || e.contains("file too short") {
-        "not-elf"
-    } else if e.contains("version `") && e.contains("not found") {
-        "version-not-found"
-    } else if e.contains("undefined symbol:") {
-        "undefined-symbol"
-    } else if e.contains("cannot open shared object file") {
-        // glibc says "No such file" for the object itself when it is for another machine.
-        let names_itself = e
-            .rsplit_once(": cannot open shared object file")
-            .map(|(head, _)| head.rsplit(": ").next().unwrap_or(head))
-            .is_some_and(|named| path.ends_with(named) || Path::new(named) == path);
-        if names_itself && path.is_file() {
-            foreign_machine(path)
-        } else {
-            "missing-library"
-        }
-    } else if e.contains("cannot read file data") {
-        "truncated"
-    } else {
-        "error"
-    };
-    outcome.to_string()
-}
-
-fn foreign_machine(path: &Path) -> &'static str {
-    let mut head = [0u8; 20];
-    let ok = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok();
-    if !ok || &head[..4] != b"\x7fELF" {
-        return "missing-library";
-    }
-    let machine = u16::from_le_bytes([head[18], head[19]]);
-    let here: u16 = match std::env::consts::ARCH {
-        "x86_64" => 62,
-        "aarch64" => 183,
-        _ => return "missing-library",
-    };
-    if machine != here {
-        "wrong-machine"
-    } else {
-        "missing-library"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn real_errors_are_classified_from_their_text() {
-        let p = Path::new("/nonexistent/plugins/x.so");
-        let c = |e: &str| classify(e, p);
-        assert_eq!(
-            c(
-                "plugin.Open(\"plugins/x\"): plugin was built with a different version of package internal/goarch"
-            ),
-            "package-mismatch"
-        );
-        assert_eq!(c("plugin: not implemented"), "not-implemented");
-        assert_eq!(
-            c("plugin.Open(\"plugins/x\"): plugin already loaded"),
-            "already-loaded"
-        );
-        assert_eq!(
-            c(
-                "plugin.Open(\"plugins/x.so\"): libfixssl.so.3: cannot open shared object file: No such file or directory"
-            ),
-            "missing-library"
-        );
-        assert_eq!(
-            c("plugin.Open(\"plugins/x.so\"): /lib/x86_64-linux-gnu/libc.so: invalid ELF header"),
-            "wrong-libc"
-        );
-        assert_eq!(
-            c("plugins/libtls_7.so: cannot allocate memory in static TLS block"),
-            "static-tls"
-        );
-        assert_eq!(c("something else"), "error");
-    }
-
-    #[test]
-    fn a_foreign_object_named_by_glibc_is_a_wrong_machine() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plugins/a.so");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let mut elf = vec![0u8; 64];
-        elf[..4].copy_from_slice(b"\x7fELF");
-        elf[18..20].copy_from_slice(&183u16.to_le_bytes());
-        std::fs::write(&path, &elf).unwrap();
-        let e = "plugin.Open(\"plugins/a.so\"): plugins/a.so: cannot open shared object file: No such file or directory";
-        let want = if std::env::consts::ARCH == "x86_64" {
-            "wrong-machine"
-        } else {
-            "missing-library"
-        };
-        assert_eq!(classify(e, &path), want);
-    }
 }

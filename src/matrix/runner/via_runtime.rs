@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use super::super::builder::Built;
 use super::super::claims::Facts;
 use super::super::def::{Build, Row, Via};
+use super::super::outcome::PluginOutcome;
 use super::super::results::{Observed, Reality};
 use super::Ctx;
 use super::rowdir::{load_env, plugin_args, strip_dir, timeout_of};
@@ -76,13 +77,13 @@ pub(super) fn load_with_runtime(
         let error = a.load.error.as_deref().map(|e| strip_dir(e, dir));
         observed.push(Observed {
             name: b.name.clone(),
-            outcome: a.load.outcome.as_str().to_string(),
+            outcome: PluginOutcome::Load(a.load.outcome),
             error,
             cause: None,
         });
     }
     let mut facts = Facts {
-        outcome: observed.iter().map(|o| o.outcome.clone()).collect(),
+        outcome: observed.iter().map(|o| o.outcome).collect(),
         ..Default::default()
     };
     let mut notes = Vec::new();
