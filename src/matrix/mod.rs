@@ -162,7 +162,7 @@ pub fn run(def: &Definition, options: &RunOptions, reporter: &dyn Reporter) -> R
         fresh: options.fresh,
         cache: options.cache.clone(),
     };
-    let results = runner::run(&rows, &builder, &runner_options, &machine, reporter);
+    let results = runner::run(&rows, &builder, &runner_options, &machine, reporter)?;
     let info = MatrixInfo {
         title: def.title.clone(),
         origin: def.origin.clone(),

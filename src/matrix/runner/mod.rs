@@ -19,11 +19,10 @@ mod via_runtime;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
 
 use super::builder::{Builder, Built};
 use super::claims::{self, Facts};
@@ -55,44 +54,43 @@ struct Ctx<'a> {
     machine: &'a Machine,
 }
 
-/// Runs `rows`; results come back in the order of `rows`.
+/// Runs `rows`; results come back in the order of `rows`. A pool of `jobs` threads
+/// takes the rows in file order (`par_bridge` pulls from one iterator), so at most `jobs`
+/// rows are in flight; a row's own rayon work (`predict::inspect`) runs in the same pool.
 pub fn run(
     rows: &[Row],
     builder: &Builder,
     options: &Options,
     machine: &Machine,
     reporter: &dyn Reporter,
-) -> Vec<RowResult> {
+) -> Result<Vec<RowResult>> {
     let jobs = options.jobs.clamp(1, rows.len().max(1));
-    reporter.begin(rows.len(), jobs);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<RowResult>>> = Mutex::new(vec![None; rows.len()]);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("matrix-row-{i}"))
+        .build()
+        .context("starting the row threads")?;
     let ctx = Ctx {
         builder,
         options,
         machine,
     };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(row) = rows.get(i) else { break };
-                    reporter.row_started(&row.id);
-                    let result = run_row(&ctx, row, reporter);
-                    reporter.row_finished(&result);
-                    results.lock().expect("lock")[i] = Some(result);
-                }
-            });
-        }
+    reporter.begin(rows.len(), jobs);
+    let mut results: Vec<(usize, RowResult)> = pool.install(|| {
+        rows.iter()
+            .enumerate()
+            .par_bridge()
+            .map(|(i, row)| {
+                reporter.row_started(&row.id);
+                let result = run_row(&ctx, row, reporter);
+                reporter.row_finished(&result);
+                (i, result)
+            })
+            .collect()
     });
     reporter.end();
-    results
-        .into_inner()
-        .expect("lock")
-        .into_iter()
-        .map(|r| r.expect("every row ran"))
-        .collect()
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 fn run_row(ctx: &Ctx, row: &Row, reporter: &dyn Reporter) -> RowResult {
