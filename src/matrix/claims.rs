@@ -32,6 +32,14 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The outcomes of `plugins`, nothing else measured.
+    pub fn of(plugins: &[super::results::Observed]) -> Facts {
+        Facts {
+            outcome: plugins.iter().map(|o| o.outcome).collect(),
+            ..Default::default()
+        }
+    }
+
     fn number(&self, fact: &str) -> Option<f64> {
         match fact {
             "goroutines_per_reload" => self.goroutines_per_reload,

@@ -73,6 +73,26 @@ pub struct Reality {
     pub cached: bool,
 }
 
+impl Reality {
+    /// What `plugins` show, nothing else observed (yet).
+    pub fn of(via: Via, key: &str, command: String, plugins: Vec<Observed>) -> Reality {
+        Reality {
+            via,
+            key: key.to_string(),
+            command,
+            facts: Facts::of(&plugins),
+            plugins,
+            exit: None,
+            signal: None,
+            timed_out: false,
+            stderr_head: Vec::new(),
+            notes: Vec::new(),
+            seconds: 0.0,
+            cached: false,
+        }
+    }
+}
+
 /// What `plugctl inspect` predicted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Prediction {

@@ -73,23 +73,15 @@ mod tests {
             error: e.map(str::to_string),
             cause: None,
         };
-        let real = Reality {
-            via: Via::Host,
-            key: String::new(),
-            command: String::new(),
-            plugins: vec![
+        let real = Reality::of(
+            Via::Host,
+            "",
+            String::new(),
+            vec![
                 obs("package-mismatch", Some("x")),
                 obs("crash", Some("fatal error: y")),
             ],
-            facts: Facts::default(),
-            exit: None,
-            signal: None,
-            timed_out: false,
-            stderr_head: Vec::new(),
-            notes: Vec::new(),
-            seconds: 0.0,
-            cached: false,
-        };
+        );
         let pred = |a: Observed, b: Observed| Prediction {
             command: String::new(),
             plugins: vec![a, b],

@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use super::builder::{Builder, Built};
-use super::claims::{self, Facts};
+use super::claims;
 use super::def::{Build, Row, Via};
 use super::outcome::PluginOutcome;
 use super::results::{BuildReport, Machine, Observed, Reality, Reporter, RowResult, RowStatus};
@@ -193,23 +193,12 @@ fn execute(
                 cause: None,
             })
             .collect();
-        Reality {
-            via: row.load.via,
-            key: String::new(),
-            command: "(not loaded: a plugin did not build)".into(),
-            facts: Facts {
-                outcome: observed.iter().map(|o| o.outcome).collect(),
-                ..Default::default()
-            },
-            plugins: observed,
-            exit: None,
-            signal: None,
-            timed_out: false,
-            stderr_head: Vec::new(),
-            notes: Vec::new(),
-            seconds: 0.0,
-            cached: false,
-        }
+        Reality::of(
+            row.load.via,
+            "",
+            "(not loaded: a plugin did not build)".into(),
+            observed,
+        )
     } else {
         let key = load_key(ctx, row, host.as_ref().map(|h| &h.1), &plugins, &libs);
         let dir = prepare_dir(

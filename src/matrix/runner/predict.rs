@@ -51,10 +51,7 @@ pub(super) fn predict(
             cause: Some(strip_dir(&a.load.cause, dir)),
         })
         .collect();
-    let mut facts = Facts {
-        outcome: observed.iter().map(|o| o.outcome).collect(),
-        ..Default::default()
-    };
+    let mut facts = Facts::of(&observed);
     if row.load.via == Via::Runtime
         && let Some(var) = watched_var(row)
     {

@@ -8,7 +8,6 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 use super::super::builder::Built;
-use super::super::claims::Facts;
 use super::super::def::{Build, Protocol, Row, Via};
 use super::super::outcome::PluginOutcome;
 use super::super::results::{Observed, Reality};
@@ -59,20 +58,13 @@ pub(super) fn load_with_host(
             }
         })
         .collect();
+    let command = shown_env
+        .into_iter()
+        .chain(std::iter::once(format!("./{}", host.name)))
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ");
     Ok(Reality {
-        via: Via::Host,
-        key: key.to_string(),
-        command: shown_env
-            .into_iter()
-            .chain(std::iter::once(format!("./{}", host.name)))
-            .chain(args)
-            .collect::<Vec<_>>()
-            .join(" "),
-        facts: Facts {
-            outcome: observed.iter().map(|o| o.outcome).collect(),
-            ..Default::default()
-        },
-        plugins: observed,
         exit: finished.code,
         signal: finished.signal,
         timed_out: finished.timed_out,
@@ -83,9 +75,8 @@ pub(super) fn load_with_host(
             .take(6)
             .map(str::to_string)
             .collect(),
-        notes: Vec::new(),
         seconds: finished.seconds,
-        cached: false,
+        ..Reality::of(Via::Host, key, command, observed)
     })
 }
 

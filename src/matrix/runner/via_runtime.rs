@@ -82,10 +82,7 @@ pub(super) fn load_with_runtime(
             cause: None,
         });
     }
-    let mut facts = Facts {
-        outcome: observed.iter().map(|o| o.outcome).collect(),
-        ..Default::default()
-    };
+    let mut facts = Facts::of(&observed);
     let mut notes = Vec::new();
     if let Some(first) = report.artifacts.first() {
         for layer in &first.layers {
@@ -148,18 +145,10 @@ pub(super) fn load_with_runtime(
     }
     command.extend(plugin_args(row));
     Ok(Reality {
-        via: Via::Runtime,
-        key: key.to_string(),
-        command: command.join(" "),
-        plugins: observed,
         facts,
-        exit: None,
-        signal: None,
-        timed_out: false,
-        stderr_head: Vec::new(),
         notes,
         seconds,
-        cached: false,
+        ..Reality::of(Via::Runtime, key, command.join(" "), observed)
     })
 }
 
