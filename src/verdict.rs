@@ -67,6 +67,11 @@ impl Outcome {
     pub fn loads(self) -> bool {
         self == Outcome::Ok
     }
+
+    /// The outcome spelled `word` (as [`Outcome::as_str`] spells it).
+    pub fn parse(word: &str) -> Option<Outcome> {
+        Outcome::ALL.iter().copied().find(|o| o.as_str() == word)
+    }
 }
 
 impl std::fmt::Display for Outcome {

@@ -1668,6 +1668,7 @@ fn exec_pipeline(batch: &[Vec<u8>], dir: &Path, host: Option<&Path>) -> u64 {
         sysroot: None,
         lazy: false,
         mode: None,
+        process: None,
     };
     if let Ok(report) = plugctl::predict::inspect(&paths, &options) {
         let detail = plugctl::report::json::Detail {
@@ -2470,6 +2471,7 @@ fn regression(file: &str, exec: fn(Vec<u8>) -> bool) {
         sysroot: None,
         lazy: false,
         mode: None,
+        process: None,
     };
     let report =
         plugctl::predict::inspect(std::slice::from_ref(&path), &options).expect("inspect runs");

@@ -18,6 +18,7 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         sysroot: args.sysroot.clone(),
         lazy: args.lazy,
         mode: args.process_mode(),
+        process: None,
     };
     let paths = inputs::expand(&args.artifacts, args.recursive)?;
     let detail = report::json::Detail {

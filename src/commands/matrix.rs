@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{ExitStatus, stdout_style, write_stdout};
@@ -134,7 +134,6 @@ fn run_matrix(args: &RunArgs, global: &GlobalArgs) -> Result<ExitStatus> {
         fresh: args.fresh,
         engine: !args.no_engine,
         cache: args.cache_dir.clone().unwrap_or_else(matrix::default_cache),
-        plugctl: std::env::current_exe().context("finding plugctl's executable")?,
     };
     let progress = StderrReporter::new(global.quiet, global.verbose > 0);
     let report = matrix::run(&def, &options, &progress)?;

@@ -234,6 +234,7 @@ fn predict(host: &Path, plugin: &Path) -> anyhow::Result<(bool, String)> {
         sysroot: None,
         lazy: false,
         mode: None,
+        process: None,
     };
     let report = crate::predict::inspect(&[plugin.to_path_buf()], &options)?;
     let item = report

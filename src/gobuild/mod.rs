@@ -140,13 +140,22 @@ pub struct Timings {
     pub total: f64,
 }
 
+/// How a build ended (`status` in the manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildStatus {
+    /// Built, and every requested verification passed.
+    Ok,
+    /// Built, and a requested verification failed.
+    Failed,
+}
+
 /// The result of `plugctl build`, also written as the manifest `OUT.plugctl.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildResult {
     pub schema_version: u32,
     pub plugctl_version: String,
-    /// `ok` when every requested verification passed, else `failed`.
-    pub status: String,
+    pub status: BuildStatus,
     pub output: FileFacts,
     pub manifest: PathBuf,
     pub toolchain: Toolchain,
@@ -172,7 +181,7 @@ pub struct BuildResult {
 
 impl BuildResult {
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        self.status == BuildStatus::Ok
     }
 }
 
@@ -304,7 +313,11 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let result = BuildResult {
         schema_version: 1,
         plugctl_version: env!("CARGO_PKG_VERSION").to_string(),
-        status: if ok { "ok" } else { "failed" }.into(),
+        status: if ok {
+            BuildStatus::Ok
+        } else {
+            BuildStatus::Failed
+        },
         output: output_facts,
         manifest: manifest.clone(),
         toolchain,

@@ -196,6 +196,33 @@ pub struct Environment {
     pub problems: Vec<String>,
 }
 
+/// What the loader reads from the process it runs in: the working directory and the
+/// environment (`LD_LIBRARY_PATH`, `LD_PRELOAD`, `LD_BIND_NOW`, `GLIBC_TUNABLES`).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessEnv {
+    pub cwd: PathBuf,
+    pub vars: Vec<(String, String)>,
+}
+
+impl ProcessEnv {
+    /// The variables ld.so's model reads.
+    pub const LOADER_VARS: &[&str] = &[
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "LD_BIND_NOW",
+        "GLIBC_TUNABLES",
+    ];
+
+    /// The value of `name`; the last one set wins.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Environment {
     /// Reads this machine's (or the sysroot's) loader environment. `LD_LIBRARY_PATH`,
     /// `GLIBC_TUNABLES` and `LD_BIND_NOW` come from the process environment unless
@@ -210,13 +237,37 @@ impl Environment {
         sysroot: Option<PathBuf>,
         arch: &'static Arch,
     ) -> Environment {
-        let ld_library_path = ld_library_path.or_else(|| std::env::var("LD_LIBRARY_PATH").ok());
-        let tunables = std::env::var("GLIBC_TUNABLES").ok();
-        let bind_now = std::env::var("LD_BIND_NOW").is_ok_and(|v| !v.is_empty());
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let mut env =
-            Environment::build_for(ld_library_path, sysroot, cwd, tunables, bind_now, arch);
-        env.ld_preload = std::env::var("LD_PRELOAD").ok().filter(|v| !v.is_empty());
+        let this = ProcessEnv {
+            cwd,
+            vars: ProcessEnv::LOADER_VARS
+                .iter()
+                .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+                .collect(),
+        };
+        Environment::of_process(&this, ld_library_path, sysroot, arch)
+    }
+
+    /// Like [`Environment::detect_for`], for a process `process` (another working
+    /// directory, another environment) instead of this one.
+    pub fn of_process(
+        process: &ProcessEnv,
+        ld_library_path: Option<String>,
+        sysroot: Option<PathBuf>,
+        arch: &'static Arch,
+    ) -> Environment {
+        let var = |name: &str| process.var(name).map(str::to_string);
+        let ld_library_path = ld_library_path.or_else(|| var("LD_LIBRARY_PATH"));
+        let bind_now = var("LD_BIND_NOW").is_some_and(|v| !v.is_empty());
+        let mut env = Environment::build_for(
+            ld_library_path,
+            sysroot,
+            process.cwd.clone(),
+            var("GLIBC_TUNABLES"),
+            bind_now,
+            arch,
+        );
+        env.ld_preload = var("LD_PRELOAD").filter(|v| !v.is_empty());
         env
     }
 

@@ -19,35 +19,8 @@
 //!   turn, checks in ld.so's order.
 //! - [`fs`], [`symbols`], [`tls`], [`errno`]: `open_verify`, `check_match`, static TLS
 //!   arithmetic and `strerror` texts.
-//!
-//! Error formats (glibc 2.36 `dlerror()`), `%m` being `strerror(errno)`; each was seen
-//! from a real dlopen (`agreement.rs`):
-//!
-//! | case | text |
-//! |---|---|
-//! | missing file or dependency | `<name as requested>: cannot open shared object file: %m` |
-//! | other-machine object (skipped by the search) | same as missing: `...: No such file or directory` |
-//! | 32-bit object (skipped, remembered) | `<name as requested>: wrong ELF class: ELFCLASS32` |
-//! | not ELF / linker script (stops the search) | `<path opened>: invalid ELF header` |
-//! | shorter than 64 bytes | `<path opened>: file too short` |
-//! | program headers past the end | `<path opened>: cannot read file data` |
-//! | a directory | `<path opened>: cannot read file data: Is a directory` |
-//! | big-endian, bad OS ABI, padding | `<path opened>: ELF file data encoding not little-endian` (etc.) |
-//! | relocatable `.o` | `<path opened>: only ET_DYN and ET_EXEC can be loaded` |
-//! | executable, PIE | `<name>: cannot dynamically load executable` / `... position-independent executable` |
-//! | debug-info file | `<name>: object file has no dynamic section` |
-//! | `-z nodlopen` | `<name>: shared object cannot be dlopen()ed` |
-//! | version | ``<provider path>: version `V' not found (required by <requester path>)`` |
-//! | x86 ISA level | `<path>: CPU ISA level is lower than required` |
-//! | symbol | `<requester path>: undefined symbol: <name>[, version <V>]` |
-//! | static TLS | `<path of the TLS object>: cannot allocate memory in static TLS block` |
-//! | executable stack (glibc ≥ 2.41 only) | `<name>: cannot enable executable stack as shared object requires: Invalid argument` |
-//! | segments past the end of the file | no error: the process dies with SIGBUS |
-//!
-//! "name as requested" is the dlopen argument or the `DT_NEEDED` string; "path" is the
-//! object's `l_name`: the string it was opened with (a search directory joined with the
-//! name, unnormalised, e.g. `/opt/app/plugins/../lib/libx.so`, or the dlopen argument).
-//! A Go host wraps the same text: `plugin.Open("<path>"): <dlerror>`.
+//! - [`texts`]: the exact error texts (glibc's `dlerror()`, Go's `plugin.Open`), each
+//!   with its outcome, and the one classifier that reads a real error text back.
 
 #[cfg(test)]
 mod agreement;
@@ -58,9 +31,10 @@ pub mod ldcache;
 pub mod process;
 pub mod search;
 pub mod symbols;
+pub mod texts;
 pub mod tls;
 
-pub use env::{Environment, StaticTlsConfig};
+pub use env::{Environment, ProcessEnv, StaticTlsConfig};
 pub use ldcache::LdCache;
 pub use process::{
     HostSetup, Loader, LoaderPrediction, Note, OpenMode, Plugin, Simulation, TlsUse, open_error,

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-/// Outcomes a condition may name besides the load verdict's own (`ok`, `package-mismatch`, ...).
-pub const BUILD_FAILED: &str = "build-failed";
-pub const NOT_RUN: &str = "not-run";
+use super::outcome::PluginOutcome;
 
 /// Values of the `env` fact: the plugin's init-time variable holds the value (`seen`),
 /// stays empty although the host set it (`missed`), or the plugin does not read it
@@ -20,8 +18,8 @@ const NUMERIC: &[&str] = &["goroutines_per_reload", "rss_mib_per_reload"];
 /// What happened (or is predicted to happen) in one row.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
-    /// Per plugin, in load order: a load outcome, `build-failed` or `not-run`.
-    pub outcome: Vec<String>,
+    /// Per plugin, in load order.
+    pub outcome: Vec<PluginOutcome>,
     /// The first load variable's fate (rows with load env and the runtime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
@@ -34,6 +32,14 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The outcomes of `plugins`, nothing else measured.
+    pub fn of(plugins: &[super::results::Observed]) -> Facts {
+        Facts {
+            outcome: plugins.iter().map(|o| o.outcome).collect(),
+            ..Default::default()
+        }
+    }
+
     fn number(&self, fact: &str) -> Option<f64> {
         match fact {
             "goroutines_per_reload" => self.goroutines_per_reload,
@@ -104,27 +110,9 @@ pub struct Check {
     pub holds: bool,
 }
 
+/// A word a condition may name: a load outcome, `build-failed` or `not-run`.
 fn known_outcome(word: &str) -> bool {
-    const OUTCOMES: &[&str] = &[
-        "ok",
-        "package-mismatch",
-        "crash",
-        "not-implemented",
-        "already-loaded",
-        "missing-library",
-        "version-not-found",
-        "undefined-symbol",
-        "static-tls",
-        "wrong-class",
-        "wrong-machine",
-        "wrong-libc",
-        "not-elf",
-        "truncated",
-        "not-a-plugin",
-        BUILD_FAILED,
-        NOT_RUN,
-    ];
-    OUTCOMES.contains(&word)
+    PluginOutcome::parse(word).is_some_and(|o| o != PluginOutcome::Unrecognised)
 }
 
 fn parse_number_condition(text: &str) -> Option<(&str, f64)> {
@@ -210,13 +198,13 @@ pub fn evaluate(
                     let got = facts
                         .outcome
                         .get(i)
-                        .cloned()
-                        .unwrap_or_else(|| NOT_RUN.to_string());
+                        .copied()
+                        .unwrap_or(PluginOutcome::NotRun);
                     checks.push(Check {
                         fact: format!("outcome of {name}"),
                         wanted: w.clone(),
-                        holds: matches_word(w, &got),
-                        got,
+                        holds: matches_word(w, got.as_str()),
+                        got: got.to_string(),
                     });
                 }
             }
@@ -283,7 +271,10 @@ mod tests {
     fn outcome_conditions_per_plugin_and_for_all() {
         let names = vec!["a.so".to_string(), "b.so".to_string()];
         let facts = Facts {
-            outcome: vec!["ok".into(), "already-loaded".into()],
+            outcome: vec![
+                PluginOutcome::OK,
+                PluginOutcome::Load(crate::verdict::Outcome::AlreadyLoaded),
+            ],
             ..Default::default()
         };
         let all_ok = evaluate(&conds(&[("outcome", &["ok"])]), &facts, &names);
@@ -303,7 +294,7 @@ mod tests {
     #[test]
     fn numbers_and_env() {
         let facts = Facts {
-            outcome: vec!["ok".into()],
+            outcome: vec![PluginOutcome::OK],
             env: Some("missed".into()),
             goroutines_per_reload: Some(1.0),
             ..Default::default()

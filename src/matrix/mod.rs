@@ -7,12 +7,14 @@
 //! content-addressed cache; [`runner`] loads, predicts, compares and judges on worker
 //! threads ([`cross`]: foreign-architecture builds and hosts under qemu-user); [`claims`] holds the facts, conditions and verdicts; `report::matrix` draws the
 //! report as a table, JSON or Markdown. Never prints: progress goes to a
-//! [`runner::Reporter`].
+//! [`results::Reporter`].
 
 pub mod builder;
 pub mod claims;
 pub mod cross;
 pub mod def;
+pub mod outcome;
+pub mod results;
 pub mod runner;
 pub mod sources;
 
@@ -25,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub use claims::Verdict;
 pub use def::{Claim, Definition, Selection};
-pub use runner::{Machine, Reporter, RowResult, RowStatus};
+pub use results::{Machine, Reporter, RowResult, RowStatus};
 
 /// Version of the JSON report.
 pub const REPORT_SCHEMA: u32 = 1;
@@ -126,7 +128,6 @@ pub struct RunOptions {
     pub engine: bool,
     /// `<plugctl cache>/matrix` unless overridden.
     pub cache: PathBuf,
-    pub plugctl: PathBuf,
 }
 
 /// The matrix cache directory: `<plugctl cache>/matrix`.
@@ -161,9 +162,8 @@ pub fn run(def: &Definition, options: &RunOptions, reporter: &dyn Reporter) -> R
         jobs: options.jobs,
         fresh: options.fresh,
         cache: options.cache.clone(),
-        plugctl: options.plugctl.clone(),
     };
-    let results = runner::run(&rows, &builder, &runner_options, &machine, reporter);
+    let results = runner::run(&rows, &builder, &runner_options, &machine, reporter)?;
     let info = MatrixInfo {
         title: def.title.clone(),
         origin: def.origin.clone(),

@@ -18,7 +18,7 @@ pub use gohost::rebuild_command;
 use crate::elf::{Arch, Artifact, ReadError, parse_dotted};
 use crate::findings::{Finding, Severity};
 use crate::golang::{self, GoFacts};
-use crate::loader::{DepTree, Environment, HostSetup, Loader};
+use crate::loader::{DepTree, Environment, HostSetup, Loader, ProcessEnv};
 use crate::verdict::LoadVerdict;
 
 /// What the user asked `inspect` to check.
@@ -30,6 +30,9 @@ pub struct Options {
     pub lazy: bool,
     /// `None`: [`ProcessMode::Sequence`] for a Go host, else [`ProcessMode::Each`].
     pub mode: Option<ProcessMode>,
+    /// The host process's working directory and loader variables; `None`: this
+    /// process's own.
+    pub process: Option<ProcessEnv>,
 }
 
 /// How the artifacts of one run relate to host processes.
@@ -121,11 +124,13 @@ pub fn inspect_each(
     // a large batch reads its inputs batch by batch.
     let (environment, host, read) = std::thread::scope(|scope| {
         let environment = scope.spawn(|| {
-            Environment::detect_for(
-                options.ld_library_path.clone(),
-                options.sysroot.clone(),
-                target_arch(options.host.as_deref(), paths, options.sysroot.is_some()),
-            )
+            let arch = target_arch(options.host.as_deref(), paths, options.sysroot.is_some());
+            let (ld_library_path, sysroot) =
+                (options.ld_library_path.clone(), options.sysroot.clone());
+            match &options.process {
+                Some(process) => Environment::of_process(process, ld_library_path, sysroot, arch),
+                None => Environment::detect_for(ld_library_path, sysroot, arch),
+            }
         });
         let host = options
             .host

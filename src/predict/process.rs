@@ -140,12 +140,20 @@ fn loader_finding(path: &Path, verdict: &LoadVerdict) -> Option<Finding> {
     ))
 }
 
+/// A `plugin.Open` that returned an error, as Go's plugin cache remembers it.
+struct Failed {
+    outcome: Outcome,
+    package: Option<String>,
+    /// Go's error text, without the `plugin.Open("...")` prefix.
+    message: String,
+}
+
 /// What one Go process has seen so far.
 struct GoProcess<'h> {
     host: &'h GoFacts,
     host_artifact: Option<&'h Artifact>,
     /// realpath → the Go error it failed with (`None`: it opened fine).
-    opened: HashMap<PathBuf, Option<String>>,
+    opened: HashMap<PathBuf, Option<Failed>>,
     /// Go plugins whose dlopen succeeded, in order, and whether they passed Go's checks.
     modules: Vec<EarlierPlugin<'h>>,
     /// The host died at this artifact; the rest never run.
@@ -227,10 +235,13 @@ impl<'h> GoProcess<'h> {
                 .push("Go's plugin cache: this file was opened before in this process".into());
             out.verdict = match previous {
                 None => LoadVerdict::ok("already open: plugin.Open returns the cached plugin"),
-                Some(err) => LoadVerdict {
-                    outcome: outcome_of_go_error(err),
-                    error: Some(format!("plugin.Open(\"{name}\"): {err} (previous failure)")),
-                    package: package_of(err),
+                Some(failed) => LoadVerdict {
+                    outcome: failed.outcome,
+                    error: Some(format!(
+                        "plugin.Open(\"{name}\"): {} (previous failure)",
+                        failed.message
+                    )),
+                    package: failed.package.clone(),
                     cause: "the first plugin.Open of this file failed; Go remembers the failure"
                         .into(),
                     fix: "fix the first failure".into(),
@@ -257,16 +268,25 @@ impl<'h> GoProcess<'h> {
         }
         let prediction = self.runtime_checks(go);
         out.basis.extend(prediction.steps.iter().cloned());
-        let errstr = prediction.message.clone();
         let check = gh.verdict(path, artifact, go, &prediction, &self.modules);
         out.findings.extend(check.findings);
         out.verdict = check.verdict;
+        let failed = |outcome, package| Failed {
+            outcome,
+            package,
+            message: prediction.message.clone().unwrap_or_default(),
+        };
         match &prediction.outcome {
             OpenOutcome::Passes => {
                 self.opened.insert(real, None);
             }
-            OpenOutcome::AlreadyLoaded | OpenOutcome::PackageMismatch { .. } => {
-                self.opened.insert(real, errstr);
+            OpenOutcome::AlreadyLoaded => {
+                self.opened
+                    .insert(real, Some(failed(Outcome::AlreadyLoaded, None)));
+            }
+            OpenOutcome::PackageMismatch { package, .. } => {
+                let remembered = failed(Outcome::PackageMismatch, Some(package.clone()));
+                self.opened.insert(real, Some(remembered));
             }
             _ => self.crashed_at = Some(name.clone()),
         }
@@ -296,19 +316,6 @@ impl<'h> GoProcess<'h> {
             None => golang::predict_open_non_go(self.host, &earlier),
         }
     }
-}
-
-fn outcome_of_go_error(err: &str) -> Outcome {
-    if err.contains("already loaded") {
-        Outcome::AlreadyLoaded
-    } else {
-        Outcome::PackageMismatch
-    }
-}
-
-fn package_of(err: &str) -> Option<String> {
-    err.strip_prefix("plugin was built with a different version of package ")
-        .map(str::to_string)
 }
 
 /// What Go's runtime prints first when a signal kills it inside cgo, from the C

@@ -5,7 +5,8 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use super::Style;
 use crate::matrix::claims::Verdict;
 use crate::matrix::def::{Row, Via};
-use crate::matrix::runner::{Reality, RowResult, RowStatus};
+use crate::matrix::outcome::PluginOutcome;
+use crate::matrix::results::{Reality, RowResult, RowStatus};
 use crate::matrix::{Report, Summary};
 
 const WIDTH: u16 = 140;
@@ -46,7 +47,7 @@ pub fn finished_line(r: &RowResult) -> String {
             let reality = r
                 .reality
                 .as_ref()
-                .map(|x| x.facts.outcome.join(", "))
+                .map(|x| outcomes(&x.facts.outcome))
                 .unwrap_or_default();
             let cached = if r.reality.as_ref().is_some_and(|x| x.cached) {
                 " (cached)"
@@ -80,9 +81,17 @@ fn verdict_color(v: Verdict) -> Color {
     }
 }
 
+/// `ok, already-loaded`.
+fn outcomes(list: &[PluginOutcome]) -> String {
+    list.iter()
+        .map(|o| o.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `ok, already-loaded`, then the measured facts.
 fn reality_text(r: &Reality) -> String {
-    let mut parts = vec![r.facts.outcome.join(", ")];
+    let mut parts = vec![outcomes(&r.facts.outcome)];
     if let Some(e) = &r.facts.env {
         parts.push(format!("env {e}"));
     }

@@ -148,6 +148,7 @@ impl Inputs {
                 sysroot: None,
                 lazy: options.lazy,
                 mode: None,
+                process: None,
             },
         )?;
         let host_go: Option<GoFacts> = predicted
@@ -577,16 +578,9 @@ fn artifact_load(
     } = *children;
     let item = &inputs.predicted.artifacts[i];
     let user_paths = &inputs.user_paths;
-    let artifact = item.artifact.as_ref().ok();
     let mut layers = Vec::new();
-    let (loader_layer, loader_verdict) = observe::loader_layer(
-        loader_run,
-        i,
-        user_paths,
-        artifact,
-        &item.load,
-        &inputs.path_map,
-    );
+    let (loader_layer, loader_verdict) =
+        observe::loader_layer(loader_run, i, user_paths, &item.load, &inputs.path_map);
     layers.push(loader_layer);
     let mut verdict = loader_verdict;
     let mut observed_by = "loader";

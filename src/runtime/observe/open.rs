@@ -1,10 +1,11 @@
 //! The loader layer (the C shim's `dlopen`) and the go-open layer (the harness's
 //! `plugin.Open`), each with the load verdict its real error text means.
 
+use std::path::Path;
+
 use super::paths::PathMap;
 use super::run::{Step, crashed_at, death, opened, strsignal};
-use super::{classify_dlerror, classify_go_error};
-use crate::elf::Artifact;
+use crate::loader::texts;
 use crate::predict::ArtifactReport;
 use crate::runtime::child::{ChildRun, Ended};
 use crate::runtime::details::{GoOpenDetails, GoOpenDied, LoaderDetails};
@@ -42,7 +43,6 @@ pub fn loader_layer(
     run: &ChildRun,
     i: usize,
     user_paths: &[String],
-    artifact: Option<&Artifact>,
     predicted: &LoadVerdict,
     paths: &PathMap,
 ) -> (Layer, LoadVerdict) {
@@ -76,7 +76,8 @@ pub fn loader_layer(
             );
         }
         let error = paths.apply(e.error.as_deref().unwrap_or(""));
-        let outcome = classify_dlerror(&error, &user_paths[i], artifact);
+        let outcome = texts::classify(&error, Path::new(&user_paths[i]))
+            .map_or(Outcome::NotElf, |c| c.outcome);
         let layer = Layer::new(
             "loader",
             LayerStatus::Fail,
@@ -148,7 +149,7 @@ pub fn go_open_layer(
     paths: &PathMap,
     harness: &str,
 ) -> (Layer, LoadVerdict) {
-    let (artifact, go, predicted) = (item.artifact.as_ref().ok(), item.go.as_ref(), &item.load);
+    let (go, predicted) = (item.go.as_ref(), &item.load);
     let idx = i as i64;
     if let Some(e) = opened(run, idx) {
         let ms = e.ms;
@@ -172,7 +173,8 @@ pub fn go_open_layer(
             );
         }
         let error = paths.apply_go(e.error.as_deref().unwrap_or(""));
-        let (outcome, package) = classify_go_error(&error, &user_paths[i], artifact);
+        let (outcome, package) = texts::classify(&error, Path::new(&user_paths[i]))
+            .map_or((Outcome::NotElf, None), |c| (c.outcome, c.package));
         let layer = Layer::new("go-open", LayerStatus::Fail, error.clone()).with(details);
         return (
             layer,
