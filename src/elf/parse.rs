@@ -731,7 +731,27 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
         .enumerate()
         .find(|(_, s)| s.sh_type(endian) == elf::SHT_DYNSYM)
         .map(|(i, _)| i.0);
-    let mut out = Vec::new();
+    let is_dynamic = |section: &Elf::SectionHeader| {
+        let link = section.sh_link(endian) as usize;
+        dynsym_index.is_some_and(|i| i == link)
+            || (link == 0 && section.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0)
+    };
+    // Sized once: a big plugin has 50,000 relocations, and growing the table by doubling
+    // copied it into fresh pages five times over.
+    let capacity: u64 = sections
+        .iter()
+        .filter(|s| is_dynamic(s))
+        .filter_map(|s| {
+            let entry = match s.sh_type(endian) {
+                t if t == elf::SHT_RELA => std::mem::size_of::<Elf::Rela>(),
+                t if t == elf::SHT_REL => std::mem::size_of::<Elf::Rel>(),
+                _ => return None,
+            };
+            let size: u64 = s.sh_size(endian).into();
+            Some(size.min(data.len() as u64) / entry as u64)
+        })
+        .sum();
+    let mut out = Vec::with_capacity((capacity as usize).min(MAX_ENTRIES));
     let mut counts = TlsCounts::default();
     let mut record = |offset: u64, r_type: u32, symbol: u32| {
         match tls_class(machine, r_type) {
@@ -751,10 +771,7 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
     let mut left = MAX_ENTRIES;
     let mut skipped = 0usize;
     for section in sections.iter() {
-        let link = section.sh_link(endian) as usize;
-        let is_dynamic = dynsym_index.is_some_and(|i| i == link)
-            || (link == 0 && section.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0);
-        if !is_dynamic {
+        if !is_dynamic(section) {
             continue;
         }
         match section.rela(endian, data) {
