@@ -55,15 +55,26 @@ impl Names {
 
     /// `bytes` as a string, or `None` once the budget is spent.
     fn take(&mut self, bytes: &[u8]) -> Option<String> {
-        if bytes.len() > self.left {
-            self.dropped += 1;
-            return None;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.take_str(text),
+            Err(_) => self
+                .charge(bytes.len())
+                .then(|| String::from_utf8_lossy(bytes).into_owned()),
         }
-        self.left -= bytes.len();
-        Some(match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-        })
+    }
+
+    /// A name already known to be UTF-8, or `None` once the budget is spent.
+    fn take_str(&mut self, text: &str) -> Option<String> {
+        self.charge(text.len()).then(|| text.to_owned())
+    }
+
+    fn charge(&mut self, len: usize) -> bool {
+        if len > self.left {
+            self.dropped += 1;
+            return false;
+        }
+        self.left -= len;
+        true
     }
 }
 
@@ -457,10 +468,18 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
         .and_then(|s| s.data(endian, data).ok())
         .unwrap_or(&[]);
     warm(strtab);
+    // The whole table checked once: tens of thousands of names are then cut out of it
+    // without checking each one again (a name starting inside a character is not a
+    // `str` slice and takes the checked path).
+    let strtab_text = std::str::from_utf8(strtab).ok();
     let name_at = |offset: u32| -> Option<&[u8]> {
         let rest = strtab.get(offset as usize..)?;
         let end = rest.iter().position(|&b| b == 0)?;
         Some(&rest[..end])
+    };
+    let checked = |offset: u32, bytes: &[u8]| -> Option<&str> {
+        let start = offset as usize;
+        strtab_text.and_then(|text| text.get(start..start + bytes.len()))
     };
     if table.len() > MAX_ENTRIES {
         problems.push(format!(
@@ -476,7 +495,11 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
             continue;
         }
         let name = match name_at(sym.st_name(endian)) {
-            Some(name) => names.take(name).unwrap_or_default(),
+            Some(name) => match checked(sym.st_name(endian), name) {
+                Some(text) => names.take_str(text),
+                None => names.take(name),
+            }
+            .unwrap_or_default(),
             None => {
                 bad_names += 1;
                 String::new()
