@@ -55,15 +55,26 @@ impl Names {
 
     /// `bytes` as a string, or `None` once the budget is spent.
     fn take(&mut self, bytes: &[u8]) -> Option<String> {
-        if bytes.len() > self.left {
-            self.dropped += 1;
-            return None;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.take_str(text),
+            Err(_) => self
+                .charge(bytes.len())
+                .then(|| String::from_utf8_lossy(bytes).into_owned()),
         }
-        self.left -= bytes.len();
-        Some(match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-        })
+    }
+
+    /// A name already known to be UTF-8, or `None` once the budget is spent.
+    fn take_str(&mut self, text: &str) -> Option<String> {
+        self.charge(text.len()).then(|| text.to_owned())
+    }
+
+    fn charge(&mut self, len: usize) -> bool {
+        if len > self.left {
+            self.dropped += 1;
+            return false;
+        }
+        self.left -= len;
+        true
     }
 }
 
@@ -457,10 +468,18 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
         .and_then(|s| s.data(endian, data).ok())
         .unwrap_or(&[]);
     warm(strtab);
+    // The whole table checked once: tens of thousands of names are then cut out of it
+    // without checking each one again (a name starting inside a character is not a
+    // `str` slice and takes the checked path).
+    let strtab_text = std::str::from_utf8(strtab).ok();
     let name_at = |offset: u32| -> Option<&[u8]> {
         let rest = strtab.get(offset as usize..)?;
         let end = rest.iter().position(|&b| b == 0)?;
         Some(&rest[..end])
+    };
+    let checked = |offset: u32, bytes: &[u8]| -> Option<&str> {
+        let start = offset as usize;
+        strtab_text.and_then(|text| text.get(start..start + bytes.len()))
     };
     if table.len() > MAX_ENTRIES {
         problems.push(format!(
@@ -476,7 +495,11 @@ fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
             continue;
         }
         let name = match name_at(sym.st_name(endian)) {
-            Some(name) => names.take(name).unwrap_or_default(),
+            Some(name) => match checked(sym.st_name(endian), name) {
+                Some(text) => names.take_str(text),
+                None => names.take(name),
+            }
+            .unwrap_or_default(),
             None => {
                 bad_names += 1;
                 String::new()
@@ -731,7 +754,27 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
         .enumerate()
         .find(|(_, s)| s.sh_type(endian) == elf::SHT_DYNSYM)
         .map(|(i, _)| i.0);
-    let mut out = Vec::new();
+    let is_dynamic = |section: &Elf::SectionHeader| {
+        let link = section.sh_link(endian) as usize;
+        dynsym_index.is_some_and(|i| i == link)
+            || (link == 0 && section.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0)
+    };
+    // Sized once: a big plugin has 50,000 relocations, and growing the table by doubling
+    // copied it into fresh pages five times over.
+    let capacity: u64 = sections
+        .iter()
+        .filter(|s| is_dynamic(s))
+        .filter_map(|s| {
+            let entry = match s.sh_type(endian) {
+                t if t == elf::SHT_RELA => std::mem::size_of::<Elf::Rela>(),
+                t if t == elf::SHT_REL => std::mem::size_of::<Elf::Rel>(),
+                _ => return None,
+            };
+            let size: u64 = s.sh_size(endian).into();
+            Some(size.min(data.len() as u64) / entry as u64)
+        })
+        .sum();
+    let mut out = Vec::with_capacity((capacity as usize).min(MAX_ENTRIES));
     let mut counts = TlsCounts::default();
     let mut record = |offset: u64, r_type: u32, symbol: u32| {
         match tls_class(machine, r_type) {
@@ -751,10 +794,7 @@ fn relocations<Elf: FileHeader<Endian = Endianness>>(
     let mut left = MAX_ENTRIES;
     let mut skipped = 0usize;
     for section in sections.iter() {
-        let link = section.sh_link(endian) as usize;
-        let is_dynamic = dynsym_index.is_some_and(|i| i == link)
-            || (link == 0 && section.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0);
-        if !is_dynamic {
+        if !is_dynamic(section) {
             continue;
         }
         match section.rela(endian, data) {

@@ -247,17 +247,20 @@ impl<'a> Image<'a> {
             {
                 continue;
             }
+            let Some(table) = usize::try_from(section.offset)
+                .ok()
+                .and_then(|start| self.data.get(start..start + (count * entsize) as usize))
+            else {
+                continue;
+            };
             out.reserve(count as usize);
-            for i in 0..count {
-                let at = section.offset + i * entsize;
+            // Whole entries sliced from the table: no bounds check per field.
+            let word = if is64 { 8 } else { 4 };
+            for entry in table.chunks_exact(entsize as usize) {
+                let r_offset = self.uint(&entry[..word]);
+                let info = self.uint(&entry[word..2 * word]);
+                let addend = rela.then(|| self.uint(&entry[2 * word..3 * word]));
                 let (r_offset, info, addend) = if is64 {
-                    let r_offset = self.file_uint(at, 8).unwrap_or(0);
-                    let info = self.file_uint(at + 8, 8).unwrap_or(0);
-                    let addend = if rela {
-                        self.file_uint(at + 16, 8)
-                    } else {
-                        None
-                    };
                     let (sym, typ) = if self.art.identity.machine_id == 8 {
                         // MIPS64 little-endian packs r_info differently; not supported.
                         (0, 0)
@@ -266,14 +269,7 @@ impl<'a> Image<'a> {
                     };
                     (r_offset, (sym, typ), addend)
                 } else {
-                    let r_offset = self.file_uint(at, 4).unwrap_or(0);
-                    let info = self.file_uint(at + 4, 4).unwrap_or(0);
-                    let addend = if rela {
-                        self.file_uint(at + 8, 4)
-                            .map(|a| a as u32 as i32 as i64 as u64)
-                    } else {
-                        None
-                    };
+                    let addend = addend.map(|a| a as u32 as i32 as i64 as u64);
                     (r_offset, (info >> 8, info & 0xff), addend)
                 };
                 let (sym, typ) = info;
