@@ -77,6 +77,15 @@ impl std::fmt::Debug for Artifact {
 }
 
 impl Artifact {
+    /// The names of the undefined dynamic symbols (the index-0 null symbol left out).
+    pub fn undefined_names(&self) -> Vec<&str> {
+        self.symbols
+            .iter()
+            .filter(|s| !s.defined && !s.name.is_empty())
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
     /// Reads and decodes `path`. Never executes or maps it executable.
     pub fn read(path: &Path) -> Result<Artifact, ReadError> {
         let bytes = source::load(path)?;
