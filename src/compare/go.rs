@@ -347,12 +347,7 @@ fn causes(
         ));
     }
     if !diff.source_dirs.is_empty() {
-        let pairs = diff
-            .source_dirs
-            .iter()
-            .map(|d| format!("{} vs {}", d.a, d.b))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let pairs = diff.source_dir_pairs();
         causes.push((
             format!(
                 "source directories differ ({pairs}); without -trimpath the directory is recorded and hashed into each package compiled from it"

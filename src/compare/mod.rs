@@ -200,6 +200,17 @@ pub struct Diff {
     pub contract: Option<crate::contract::drift::ContractDiff>,
 }
 
+impl Diff {
+    /// The differing source directories as `A vs B, ...`.
+    fn source_dir_pairs(&self) -> String {
+        self.source_dirs
+            .iter()
+            .map(|d| format!("{} vs {}", d.a, d.b))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub fn compare_paths(a: &Path, b: &Path) -> Result<Diff> {
     let (a, b) = (Side::read(a)?, Side::read(b)?);
     Ok(compare(&a, &b))

@@ -42,12 +42,7 @@ pub(super) fn verdict(diff: &Diff, a: &Side, b: &Side) -> String {
             parts.push(format!("module {} differs", m.path));
         }
         if !diff.source_dirs.is_empty() && !cross {
-            let pairs = diff
-                .source_dirs
-                .iter()
-                .map(|d| format!("{} vs {}", d.a, d.b))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let pairs = diff.source_dir_pairs();
             let trim = a.go.as_ref().and_then(|g| g.setting("-trimpath")) == Some("true");
             parts.push(format!(
                 "recorded source directories differ ({pairs}){}",

@@ -126,12 +126,7 @@ impl Summary {
 }
 
 fn elf_json(artifact: &Artifact, list_symbols: bool) -> ElfJson<'_> {
-    let undefined: Vec<&str> = artifact
-        .symbols
-        .iter()
-        .filter(|s| !s.defined && !s.name.is_empty())
-        .map(|s| s.name.as_str())
-        .collect();
+    let undefined = artifact.undefined_names();
     ElfJson {
         file_size: artifact.file_size,
         identity: &artifact.identity,

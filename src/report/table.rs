@@ -305,12 +305,7 @@ fn add_fact_rows(table: &mut Table, artifact: &Artifact, list_symbols: bool) {
         ]);
     }
     let defined = artifact.symbols.iter().filter(|s| s.defined).count();
-    let undefined: Vec<&str> = artifact
-        .symbols
-        .iter()
-        .filter(|s| !s.defined && !s.name.is_empty())
-        .map(|s| s.name.as_str())
-        .collect();
+    let undefined = artifact.undefined_names();
     let mut symbols = format!("{defined} defined, {} undefined", undefined.len());
     if list_symbols && !undefined.is_empty() {
         symbols.push_str(&format!("\nundefined: {}", undefined.join(" ")));
