@@ -500,22 +500,65 @@ fn cross_builds_need_a_cross_compiler() {
                 .contains("cross build")
         );
     }
-    if which::which("riscv64-linux-gnu-gcc").is_err() {
-        let (code, _, stderr) = build(&[
-            "--go",
-            "1.26.6",
-            "--goarch",
-            "riscv64",
-            "-o",
-            out.to_str().unwrap(),
-            greeter.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 2, "{stderr}");
-        assert!(
-            stderr.contains("no C cross compiler for linux/riscv64: riscv64-linux-gnu-gcc"),
-            "{stderr}"
-        );
-    }
+    // Debian's mips64el cross compiler is not installed here (CI installs the arm, riscv64,
+    // ppc64le and s390x ones for the matrix): the build must name the missing compiler.
+    assert!(
+        which::which("mips64el-linux-gnuabi64-gcc").is_err(),
+        "test premise: gcc-mips64el-linux-gnuabi64 must not be installed"
+    );
+    let (code, _, stderr) = build(&[
+        "--go",
+        "1.26.6",
+        "--goarch",
+        "mips64le",
+        "-o",
+        out.to_str().unwrap(),
+        greeter.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("no C cross compiler for linux/mips64le: mips64el-linux-gnuabi64-gcc"),
+        "{stderr}"
+    );
+}
+
+/// A cross build with an arm64 `--host`: the static check is `inspect --host` with the
+/// host's architecture, and the plugin really loads into that host under qemu-user.
+#[test]
+fn cross_build_with_a_host_is_checked_against_it_and_loads_under_qemu() {
+    let work = greeter_copy(true);
+    let greeter = work.path().join("greeter");
+    let out = work.path().join("arm64.so");
+    let host = host("cross/arm64/host/1.26.6/default");
+    let (code, json, stderr) = build(&[
+        "--go",
+        "1.26.6",
+        "--goarch",
+        "arm64",
+        "--host",
+        host.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        greeter.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}\n{json:#}");
+    let check = &json["verification"]["static"];
+    assert_eq!(
+        check["against"],
+        format!("inspect --host {}", host.display())
+    );
+    assert_eq!(check["load"]["outcome"], "ok", "{check:#}");
+    let mut qemu = Command::new("qemu-aarch64-static");
+    qemu.args(["-L", "/usr/aarch64-linux-gnu"])
+        .arg(&host)
+        .arg(&out);
+    let done = run_with_timeout(qemu, Duration::from_secs(120));
+    assert_eq!(
+        done.stdout.trim(),
+        format!("OK {}", out.display()),
+        "{}",
+        done.stderr
+    );
 }
 
 #[test]

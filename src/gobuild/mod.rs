@@ -236,15 +236,10 @@ pub fn build(request: &Request, progress: &dyn Progress) -> Result<BuildResult> 
     let t = Instant::now();
     progress.step(match (&request.host, cross) {
         (Some(_), false) => "checking the plugin against the host (inspect --host)",
-        (Some(_), true) => "checking the plugin against the host (Go's checks; cross build)",
+        (Some(_), true) => "checking the plugin against the host (inspect --host; cross build)",
         (None, _) => "checking the plugin (loader emulation)",
     });
-    let (static_check, plugin_go) = static_check(
-        &output,
-        request.host.as_deref(),
-        host.as_ref().map(|h| (&h.artifact, &h.go)),
-        cross,
-    )?;
+    let (static_check, plugin_go) = static_check(&output, request.host.as_deref(), cross)?;
     timings.verify = t.elapsed().as_secs_f64();
 
     let built = Built {
@@ -628,48 +623,22 @@ fn source_facts(
     })
 }
 
-/// The static prediction for the output: `inspect --host` on this machine; for a cross
-/// build (the loader emulation models this machine only) Go's own `plugin.Open` checks
-/// against the host's facts; with neither a host nor this machine to check, nothing.
+/// The static prediction for the output: `inspect --host` (the loader emulation of the
+/// host's architecture, so a cross build is checked too; without a target sysroot its
+/// basis states what is assumed of the target's libraries), or `inspect` alone against
+/// this machine's loader. A cross build without a host has nothing to be checked against.
 fn static_check(
     output: &Path,
     host_path: Option<&Path>,
-    host: Option<(&Artifact, &GoFacts)>,
     cross: bool,
 ) -> Result<(StaticCheck, Option<GoFacts>)> {
-    if !cross {
-        let options = predict::Options {
-            host: host_path.map(Path::to_path_buf),
-            ..Default::default()
-        };
-        let report = predict::inspect(&[output.to_path_buf()], &options)?;
-        let item = report
-            .artifacts
-            .into_iter()
-            .next()
-            .context("inspect returned no artifact")?;
-        let against = match host_path {
-            Some(h) => format!("inspect --host {}", h.display()),
-            None => "dlopen(RTLD_NOW) by a minimal C program (no host given)".into(),
-        };
-        let ok = item.load.outcome.loads();
-        return Ok((
-            StaticCheck {
-                against,
-                load: Some(item.load),
-                skipped: None,
-                ok,
-            },
-            item.go,
-        ));
-    }
-    let artifact = Artifact::read(output)
-        .map_err(anyhow::Error::from)
-        .with_context(|| output.display().to_string())?;
-    let plugin = golang::read(&artifact);
-    let Some((host_artifact, host_go)) = host else {
-        let skipped =
-            "cross build without a host: the loader emulation models this machine only".to_string();
+    if cross && host_path.is_none() {
+        let artifact = Artifact::read(output)
+            .map_err(anyhow::Error::from)
+            .with_context(|| output.display().to_string())?;
+        let skipped = "cross build without a host: nothing of the target's to check against \
+                       (give --host HOST to check the plugin against it)"
+            .to_string();
         return Ok((
             StaticCheck {
                 against: "nothing".into(),
@@ -677,77 +646,32 @@ fn static_check(
                 skipped: Some(skipped),
                 ok: true,
             },
-            plugin,
+            golang::read(&artifact),
         ));
+    }
+    let options = predict::Options {
+        host: host_path.map(Path::to_path_buf),
+        ..Default::default()
     };
-    let against = format!(
-        "Go's plugin.Open checks against {} (cross build: the loader emulation models this machine only)",
-        host_path
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    );
-    let name = output.display().to_string();
-    let verdict = if host_artifact.identity.machine_id != artifact.identity.machine_id {
-        LoadVerdict::fail(
-            crate::verdict::Outcome::WrongMachine,
-            format!(
-                "plugin.Open(\"{name}\"): {name}: cannot open shared object file: No such file or directory"
-            ),
-            format!(
-                "{} object, host is {}",
-                artifact.identity.machine, host_artifact.identity.machine
-            ),
-            "build with the host's GOARCH",
-        )
-    } else {
-        match &plugin {
-            None => LoadVerdict::fail(
-                crate::verdict::Outcome::NotAPlugin,
-                "no Go build info",
-                "not a Go plugin",
-                "",
-            ),
-            Some(pgo) => {
-                let prediction = golang::predict_open(host_go, pgo, &[]);
-                let shared = pgo
-                    .package_hashes
-                    .iter()
-                    .filter(|p| host_go.package_hash(&p.path).is_some())
-                    .count();
-                match prediction.outcome {
-                    golang::OpenOutcome::Passes => LoadVerdict::ok(format!(
-                        "{} plugin for a {} host; the {shared} packages shared with the host have equal hashes",
-                        pgo.version, host_go.version
-                    )),
-                    golang::OpenOutcome::PackageMismatch { package, .. } => LoadVerdict {
-                        outcome: crate::verdict::Outcome::PackageMismatch,
-                        error: prediction
-                            .message
-                            .as_deref()
-                            .map(|m| golang::open_error(&name, m)),
-                        package: Some(package),
-                        cause: "a package shared with the host has a different hash".into(),
-                        fix: "plugctl diff HOST PLUGIN says which setting or module differs".into(),
-                    },
-                    other => LoadVerdict::fail(
-                        crate::verdict::Outcome::Crash,
-                        prediction.message.unwrap_or_else(|| format!("{other:?}")),
-                        "Go's runtime checks fail",
-                        "build with the host's exact toolchain",
-                    ),
-                }
-            }
-        }
+    let report = predict::inspect(&[output.to_path_buf()], &options)?;
+    let item = report
+        .artifacts
+        .into_iter()
+        .next()
+        .context("inspect returned no artifact")?;
+    let against = match host_path {
+        Some(h) => format!("inspect --host {}", h.display()),
+        None => "dlopen(RTLD_NOW) by a minimal C program (no host given)".into(),
     };
-    let ok = verdict.outcome.loads();
+    let ok = item.load.outcome.loads();
     Ok((
         StaticCheck {
             against,
-            load: Some(verdict),
+            load: Some(item.load),
             skipped: None,
             ok,
         },
-        plugin,
+        item.go,
     ))
 }
 
