@@ -425,12 +425,7 @@ impl<'a> Image<'a> {
             if out[k].is_some() {
                 continue;
             }
-            let (value, size) = if self.ptr == 8 {
-                (self.file_uint(at + 8, 8), self.file_uint(at + 16, 8))
-            } else {
-                (self.file_uint(at + 4, 4), self.file_uint(at + 8, 4))
-            };
-            if let (Some(v), Some(s)) = (value, size) {
+            if let Some((v, s)) = self.symbol_value_size(at) {
                 out[k] = Some((v, s));
                 remaining -= 1;
                 if remaining == 0 {
@@ -475,14 +470,19 @@ impl<'a> Image<'a> {
             let Ok(name) = std::str::from_utf8(name) else {
                 continue;
             };
-            let (value, size) = if self.ptr == 8 {
-                (self.file_uint(at + 8, 8), self.file_uint(at + 16, 8))
-            } else {
-                (self.file_uint(at + 4, 4), self.file_uint(at + 8, 4))
-            };
-            if let (Some(v), Some(s)) = (value, size) {
+            if let Some((v, s)) = self.symbol_value_size(at) {
                 f(name, v, s);
             }
+        }
+    }
+
+    /// `st_value` and `st_size` of the `.symtab` entry at file offset `at` (Elf64_Sym
+    /// keeps them at 8 and 16, Elf32_Sym at 4 and 8).
+    fn symbol_value_size(&self, at: u64) -> Option<(u64, u64)> {
+        if self.ptr == 8 {
+            Some((self.file_uint(at + 8, 8)?, self.file_uint(at + 16, 8)?))
+        } else {
+            Some((self.file_uint(at + 4, 4)?, self.file_uint(at + 8, 4)?))
         }
     }
 }

@@ -175,12 +175,7 @@ fn header(report: &Report) -> String {
         report.matrix.origin,
         report.matrix.hash,
         report.machine.arch,
-        report
-            .machine
-            .glibc
-            .as_deref()
-            .unwrap_or("?")
-            .trim_start_matches("GLIBC_"),
+        glibc_shown(report),
         report.machine.cpus
     )
 }
@@ -319,12 +314,7 @@ pub fn markdown(report: &Report) -> String {
         report.matrix.origin,
         report.plugctl_version,
         report.machine.arch,
-        report
-            .machine
-            .glibc
-            .as_deref()
-            .unwrap_or("?")
-            .trim_start_matches("GLIBC_"),
+        glibc_shown(report),
         report.machine.cpus,
         if report.shards.is_empty() {
             String::new()
@@ -477,4 +467,14 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     out
+}
+
+/// The machine's glibc release (`2.36`), `?` when unknown.
+fn glibc_shown(report: &Report) -> &str {
+    report
+        .machine
+        .glibc
+        .as_deref()
+        .unwrap_or("?")
+        .trim_start_matches("GLIBC_")
 }
