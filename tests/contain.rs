@@ -312,16 +312,7 @@ fn attack(who: Who, backend: Backend, plugin: &Path, name: &str, extra: &[&str])
         Who::Root => Command::new(&exe),
         Who::User => {
             let (uid, gid, _) = user();
-            let mut c = Command::new("setpriv");
-            c.args([
-                &format!("--reuid={uid}"),
-                &format!("--regid={gid}"),
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--",
-            ])
-            .arg(&exe);
-            c
+            common::sandbox::as_user(uid, gid, &exe)
         }
     };
     cmd.args([

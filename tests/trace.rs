@@ -328,18 +328,10 @@ fn unprivileged_falls_back_to_seccomp_notify_counts() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     }
-    let mut c = Command::new("setpriv");
-    c.args([
-        &format!("--reuid={uid}"),
-        &format!("--regid={gid}"),
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-    ])
-    .arg(env!("CARGO_BIN_EXE_plugctl"))
-    .args(["load", "--trace", "--format", "json"])
-    .arg(so)
-    .env("TMPDIR", tmp.path());
+    let mut c = common::sandbox::as_user(uid, gid, Path::new(env!("CARGO_BIN_EXE_plugctl")));
+    c.args(["load", "--trace", "--format", "json"])
+        .arg(so)
+        .env("TMPDIR", tmp.path());
     let f = common::run_with_timeout(c, Duration::from_secs(120));
     assert!(
         f.code().is_some_and(|c| c <= 1),

@@ -30,6 +30,22 @@ pub fn unprivileged_user(name: &str) -> (u32, u32) {
     (id("-u").expect("uid"), id("-g").expect("gid"))
 }
 
+/// `program` run as `uid`:`gid` with no supplementary groups and no inheritable
+/// capabilities (`setpriv`, util-linux): a root caller dropped to an ordinary user.
+pub fn as_user(uid: u32, gid: u32, program: &Path) -> Command {
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ])
+        .arg(program);
+    command
+}
+
 /// Asserts that `dir` (the TMPDIR a load ran with) is empty again.
 pub fn assert_nothing_left_in(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
