@@ -6,7 +6,7 @@ use super::Style;
 use crate::matrix::claims::Verdict;
 use crate::matrix::def::{Row, Via};
 use crate::matrix::outcome::PluginOutcome;
-use crate::matrix::results::{Reality, RowResult, RowStatus};
+use crate::matrix::results::{Observed, Reality, RowResult, RowStatus};
 use crate::matrix::{Report, Summary};
 
 const WIDTH: u16 = 140;
@@ -411,15 +411,7 @@ pub fn markdown(report: &Report) -> String {
                 if x.cached { " (cached)" } else { "" }
             ));
             for p in &x.plugins {
-                out.push_str(&format!(
-                    "  - real `{}`: {}{}\n",
-                    p.name,
-                    p.outcome,
-                    p.error
-                        .as_deref()
-                        .map(|e| format!(": `{}`", md(e)))
-                        .unwrap_or_default()
-                ));
+                out.push_str(&observed_line("real", p));
             }
             for n in &x.notes {
                 out.push_str(&format!("  - {}\n", md(n)));
@@ -428,15 +420,7 @@ pub fn markdown(report: &Report) -> String {
         if let Some(p) = &r.prediction {
             out.push_str(&format!("- predicted: `{}`\n", md(&p.command)));
             for o in &p.plugins {
-                out.push_str(&format!(
-                    "  - predicted `{}`: {}{}\n",
-                    o.name,
-                    o.outcome,
-                    o.error
-                        .as_deref()
-                        .map(|e| format!(": `{}`", md(e)))
-                        .unwrap_or_default()
-                ));
+                out.push_str(&observed_line("predicted", o));
             }
             if let Some(e) = &p.facts.env {
                 out.push_str(&format!("  - predicted env: {e}\n"));
@@ -477,4 +461,17 @@ fn glibc_shown(report: &Report) -> &str {
         .as_deref()
         .unwrap_or("?")
         .trim_start_matches("GLIBC_")
+}
+
+/// A Markdown list line for one plugin's outcome: `  - real `NAME`: OUTCOME: `ERROR``.
+fn observed_line(label: &str, o: &Observed) -> String {
+    format!(
+        "  - {label} `{}`: {}{}\n",
+        o.name,
+        o.outcome,
+        o.error
+            .as_deref()
+            .map(|e| format!(": `{}`", md(e)))
+            .unwrap_or_default()
+    )
 }
