@@ -42,13 +42,17 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;inspect' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The Go (or C) program that will load the artifacts; enables Go''s plugin checks')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines, `sarif` for code scanning')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 when a finding of this severity or above is present')
             [CompletionResult]::new('--ld-library-path', '--ld-library-path', [CompletionResultType]::ParameterName, 'LD_LIBRARY_PATH to assume (default: this process''s environment)')
             [CompletionResult]::new('--sysroot', '--sysroot', [CompletionResultType]::ParameterName, 'The target''s root file system (an unpacked container image, a cross sysroot such as /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside DIR. HOST and ARTIFACT stay paths on this machine. The target''s architecture is the host''s (without a host: the first artifact''s, when --sysroot is given); a foreign host without --sysroot gets a Go-level prediction that assumes the target''s libraries are present')
             [CompletionResult]::new('--go', '--go', [CompletionResultType]::ParameterName, 'With --wasm-ready: build with this Go release (default: go.mod''s, or the newest installed ≥ 1.24)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Walk directories given as ARTIFACT and inspect every ELF file below them')
             [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Walk directories given as ARTIFACT and inspect every ELF file below them')
             [CompletionResult]::new('--symbols', '--symbols', [CompletionResultType]::ParameterName, 'List undefined dynamic symbols and Go plugin exports in full')
@@ -57,10 +61,6 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--sequence', '--sequence', [CompletionResultType]::ParameterName, 'One process opens every artifact, in the order given (or sorted, with -r): each sees what the earlier ones bound (static TLS, plugin paths, package hashes). The default with a Go `--host`: a program calling plugin.Open loads its plugin directory into one process, in an order')
             [CompletionResult]::new('--each', '--each', [CompletionResultType]::ParameterName, 'Each artifact in a fresh process of its own (of `--host`, or of a minimal C program). The default without a Go host: a directory of libraries is a set of independent candidates, not one process')
             [CompletionResult]::new('--wasm-ready', '--wasm-ready', [CompletionResultType]::ParameterName, 'Treat each ARTIFACT as a plugin''s source package directory and report what blocks running it as WebAssembly (GOOS=wasip1): cgo, packages without wasip1 support, APIs wasip1 lacks or stubs, each with file, line and import chain')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -68,6 +68,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;build' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the plugin; the manifest goes to OUT.plugctl.json')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the plugin; the manifest goes to OUT.plugctl.json')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The Go program that will load the plugin: its toolchain, flags and modules are mirrored')
@@ -82,7 +83,10 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--host-src', '--host-src', [CompletionResultType]::ParameterName, 'The host''s module directory: the host''s relative replacements resolve against it')
             [CompletionResult]::new('--load-timeout', '--load-timeout', [CompletionResultType]::ParameterName, 'Seconds the --load harness may take')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines (the manifest)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('--trimpath', '--trimpath', [CompletionResultType]::ParameterName, 'Build with -trimpath (mirrored from the host when it has it)')
             [CompletionResult]::new('--race', '--race', [CompletionResultType]::ParameterName, 'Build with -race')
             [CompletionResult]::new('--msan', '--msan', [CompletionResultType]::ParameterName, 'Build with -msan')
@@ -90,10 +94,6 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the alignment into the plugin''s go.mod and go.sum (default: a temporary copy)')
             [CompletionResult]::new('--load', '--load', [CompletionResultType]::ParameterName, 'Also load the plugin for real, in a harness built like the host')
             [CompletionResult]::new('--verify-repro', '--verify-repro', [CompletionResultType]::ParameterName, 'Rebuild in another directory with an empty build cache and compare the SHA-256')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -101,11 +101,11 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;contract' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
             [CompletionResult]::new('--symbol', '--symbol', [CompletionResultType]::ParameterName, 'Show only this exported symbol (and the structs it reaches)')
             [CompletionResult]::new('--schema', '--schema', [CompletionResultType]::ParameterName, 'Emit JSON Schema for a struct: a type (`main.Config`), a type name (`Config`) or an exported variable of that type')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Validate this JSON config against the --schema struct; exit 1 on any violation')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines (a schema is always JSON)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
@@ -117,8 +117,8 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;diff' {
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
@@ -130,6 +130,7 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;load' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'The Go program that will load them: the harness mirrors its toolchain and flags')
             [CompletionResult]::new('--go', '--go', [CompletionResultType]::ParameterName, 'Build the harness with this Go release (with the plugin''s flags)')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass NAME=VALUE (or NAME, taking plugctl''s own value) to the child; repeatable. The child''s environment holds nothing else. Values of secret-looking names are masked')
@@ -157,7 +158,10 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--allow-dir', '--allow-dir', [CompletionResultType]::ParameterName, 'With --wasm: preopen DIR read-only for the module (default: no file system); repeatable')
             [CompletionResult]::new('--trace-out', '--trace-out', [CompletionResultType]::ParameterName, 'Write the trace as a Chrome Trace Event / Perfetto timeline (implies --trace)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('--lazy', '--lazy', [CompletionResultType]::ParameterName, 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)')
             [CompletionResult]::new('--loader-only', '--loader-only', [CompletionResultType]::ParameterName, 'Only the loader layer (the C shim), no Go harness')
             [CompletionResult]::new('--env-after-open', '--env-after-open', [CompletionResultType]::ParameterName, 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them')
@@ -165,10 +169,6 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             [CompletionResult]::new('--writable', '--writable', [CompletionResultType]::ParameterName, 'Do not make the file system read-only for the child')
             [CompletionResult]::new('--wasm', '--wasm', [CompletionResultType]::ParameterName, 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST, also build and load it natively for HOST and compare each phase (result, time, slowdown)')
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Trace every child with eBPF (syscalls, files, network, processes, page allocations, Go panics) per phase; as root. Without BPF privileges: syscall counts from the seccomp listener')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -176,14 +176,14 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;doctor' {
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
-            [CompletionResult]::new('--quick', '--quick', [CompletionResultType]::ParameterName, 'Skip the smoke test (building a plugin and a host and loading it)')
-            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Skip the smoke test (building a plugin and a host and loading it)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--quick', '--quick', [CompletionResultType]::ParameterName, 'Skip the smoke test (building a plugin and a host and loading it)')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Skip the smoke test (building a plugin and a host and loading it)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -191,13 +191,13 @@ Register-ArgumentCompleter -Native -CommandName 'plugctl' -ScriptBlock {
             break
         }
         'plugctl;explain' {
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour output: auto (terminal and no NO_COLOR), always, never')
-            [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'List every code with its severity and title')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format; `table` for people, `json` for machines')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what plugctl does on stderr (commands run, steps); repeat for more')
+            [CompletionResult]::new('--list', '--list', [CompletionResultType]::ParameterName, 'List every code with its severity and title')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

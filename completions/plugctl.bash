@@ -110,12 +110,16 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__build)
-            opts="-o -q -v -h -V --output --host --go --goos --goarch --trimpath --race --msan --asan --gcflags --tags --ldflags --env --replace --host-src --write --load --load-timeout --verify-repro --format --color --quiet --verbose --help --version"
+            opts="-q -v -o -h -V --color --quiet --verbose --output --host --go --goos --goarch --trimpath --race --msan --asan --gcflags --tags --ldflags --env --replace --host-src --write --load --load-timeout --verify-repro --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -172,10 +176,6 @@ _plugctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -184,12 +184,16 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__contract)
-            opts="-q -v -h -V --symbol --schema --config --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --color --quiet --verbose --symbol --schema --config --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --symbol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -206,10 +210,6 @@ _plugctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -218,18 +218,18 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__diff)
-            opts="-q -v -h -V --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --color --quiet --verbose --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -240,18 +240,18 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__doctor)
-            opts="-q -v -h -V --format --offline --quick --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --color --quiet --verbose --format --offline --quick --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -262,18 +262,18 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__explain)
-            opts="-q -v -h -V --list --format --color --quiet --verbose --help --version PC001 PC010 PC011 PC012 PC013 PC014 PC015 PC016 PC017 PC100 PC101 PC102 PC103 PC104 PC105 PC106 PC107 PC200 PC201 PC202 PC203 PC204 PC205 PC206 PC207 PC208 PC209"
+            opts="-q -v -h -V --color --quiet --verbose --list --format --help --version PC001 PC010 PC011 PC012 PC013 PC014 PC015 PC016 PC017 PC100 PC101 PC102 PC103 PC104 PC105 PC106 PC107 PC200 PC201 PC202 PC203 PC204 PC205 PC206 PC207 PC208 PC209"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -438,12 +438,16 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__inspect)
-            opts="-r -q -v -h -V --host --format --fail-on --recursive --symbols --tree --ld-library-path --sysroot --lazy --sequence --each --wasm-ready --go --color --quiet --verbose --help --version"
+            opts="-q -v -r -h -V --color --quiet --verbose --host --format --fail-on --recursive --symbols --tree --ld-library-path --sysroot --lazy --sequence --each --wasm-ready --go --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -468,10 +472,6 @@ _plugctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -480,12 +480,16 @@ _plugctl() {
             return 0
             ;;
         plugctl__subcmd__load)
-            opts="-q -v -h -V --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --wasm --fuel --allow-dir --trace --trace-out --format --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --color --quiet --verbose --host --go --lazy --loader-only --env --env-file --env-after-open --expect --contract --init --run --close --phase-timeout --run-for --lifecycle-check --timeout --reload --source --memory --cpu-time --cpus --max-threads --max-pids --open-files --network --writable --seccomp --sandbox --wasm --fuel --allow-dir --trace --trace-out --format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -592,10 +596,6 @@ _plugctl() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

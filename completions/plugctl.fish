@@ -40,6 +40,9 @@ complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "doctor" -d 'Check t
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "explain" -d 'Explain a finding code: what it means, how it is detected, the runtime error, the fix'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "matrix" -d 'Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect'
 complete -c plugctl -n "__fish_plugctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l host -d 'The Go (or C) program that will load the artifacts; enables Go\'s plugin checks' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l format -d 'Output format; `table` for people, `json` for machines, `sarif` for code scanning' -r -f -a "table\t''
 json\t''
@@ -52,9 +55,8 @@ never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l ld-library-path -d 'LD_LIBRARY_PATH to assume (default: this process\'s environment)' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sysroot -d 'The target\'s root file system (an unpacked container image, a cross sysroot such as /usr/aarch64-linux-gnu): libraries, ld.so.cache and the interpreter are read inside DIR. HOST and ARTIFACT stay paths on this machine. The target\'s architecture is the host\'s (without a host: the first artifact\'s, when --sysroot is given); a foreign host without --sysroot gets a Go-level prediction that assumes the target\'s libraries are present' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l go -d 'With --wasm-ready: build with this Go release (default: go.mod\'s, or the newest installed ≥ 1.24)' -r
-complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s q -l quiet -d 'Print only errors'
+complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s r -l recursive -d 'Walk directories given as ARTIFACT and inspect every ELF file below them'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l symbols -d 'List undefined dynamic symbols and Go plugin exports in full'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l tree -d 'Show the dependency tree with where each library was found and why'
@@ -62,10 +64,11 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l lazy -d 'Pre
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l sequence -d 'One process opens every artifact, in the order given (or sorted, with -r): each sees what the earlier ones bound (static TLS, plugin paths, package hashes). The default with a Go `--host`: a program calling plugin.Open loads its plugin directory into one process, in an order'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l each -d 'Each artifact in a fresh process of its own (of `--host`, or of a minimal C program). The default without a Go host: a directory of libraries is a set of independent candidates, not one process'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -l wasm-ready -d 'Treat each ARTIFACT as a plugin\'s source package directory and report what blocks running it as WebAssembly (GOOS=wasip1): cgo, packages without wasip1 support, APIs wasip1 lacks or stubs, each with file, line and import chain'
-complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s q -l quiet -d 'Print only errors'
-complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c plugctl -n "__fish_plugctl_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s o -l output -d 'Where to write the plugin; the manifest goes to OUT.plugctl.json' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l host -d 'The Go program that will load the plugin: its toolchain, flags and modules are mirrored' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l go -d 'Go release to build with (default: the host\'s)' -r
@@ -80,9 +83,8 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l host-src -d 'T
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l load-timeout -d 'Seconds the --load harness may take' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l format -d 'Output format; `table` for people, `json` for machines (the manifest)' -r -f -a "table\t''
 json\t''"
-complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s q -l quiet -d 'Print only errors'
+complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l trimpath -d 'Build with -trimpath (mirrored from the host when it has it)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l race -d 'Build with -race'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l msan -d 'Build with -msan'
@@ -90,31 +92,32 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l asan -d 'Build
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l write -d 'Write the alignment into the plugin\'s go.mod and go.sum (default: a temporary copy)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l load -d 'Also load the plugin for real, in a harness built like the host'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -l verify-repro -d 'Rebuild in another directory with an empty build cache and compare the SHA-256'
-complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s q -l quiet -d 'Print only errors'
-complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand build" -s V -l version -d 'Print version'
+complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l symbol -d 'Show only this exported symbol (and the structs it reaches)' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l schema -d 'Emit JSON Schema for a struct: a type (`main.Config`), a type name (`Config`) or an exported variable of that type' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l config -d 'Validate this JSON config against the --schema struct; exit 1 on any violation' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l format -d 'Output format; `table` for people, `json` for machines (a schema is always JSON)' -r -f -a "table\t''
 json\t''"
-complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand contract" -s V -l version -d 'Print version'
-complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
-json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
+json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand diff" -s V -l version -d 'Print version'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l host -d 'The Go program that will load them: the harness mirrors its toolchain and flags' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l go -d 'Build the harness with this Go release (with the plugin\'s flags)' -r
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env -d 'Pass NAME=VALUE (or NAME, taking plugctl\'s own value) to the child; repeatable. The child\'s environment holds nothing else. Values of secret-looking names are masked' -r
@@ -144,9 +147,8 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l allow-dir -d 'W
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l trace-out -d 'Write the trace as a Chrome Trace Event / Perfetto timeline (implies --trace)' -r -F
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
+complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lazy -d 'dlopen with RTLD_LAZY in the loader layer (Go always uses RTLD_NOW)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l loader-only -d 'Only the loader layer (the C shim), no Go harness'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l env-after-open -d 'Set the variables after plugin.Open instead of before, and report whether the plugin saw them'
@@ -154,28 +156,26 @@ complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l lifecycle-check
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l writable -d 'Do not make the file system read-only for the child'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l wasm -d 'Build each PLUGIN (a source package directory) as a WASI module and run its lifecycle in an embedded interpreter (wasmi) in the sandboxed child; with --host HOST, also build and load it natively for HOST and compare each phase (result, time, slowdown)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -l trace -d 'Trace every child with eBPF (syscalls, files, network, processes, page allocations, Go panics) per phase; as root. Without BPF privileges: syscall counts from the seccomp listener'
-complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s q -l quiet -d 'Print only errors'
-complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand load" -s V -l version -d 'Print version'
-complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
-json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -l quick -l offline -d 'Skip the smoke test (building a plugin and a host and loading it)'
+complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
+json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
+complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -l quick -l offline -d 'Skip the smoke test (building a plugin and a host and loading it)'
 complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
-json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -l color -d 'When to colour output: auto (terminal and no NO_COLOR), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -l list -d 'List every code with its severity and title'
+complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -l format -d 'Output format; `table` for people, `json` for machines' -r -f -a "table\t''
+json\t''"
 complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -s q -l quiet -d 'Print only errors'
 complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -s v -l verbose -d 'Log what plugctl does on stderr (commands run, steps); repeat for more'
+complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -l list -d 'List every code with its severity and title'
 complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c plugctl -n "__fish_plugctl_using_subcommand explain" -s V -l version -d 'Print version'
 complete -c plugctl -n "__fish_plugctl_using_subcommand matrix; and not __fish_seen_subcommand_from merge help" -l file -d 'Matrix definition (TOML); default: the built-in matrix/default.toml' -r -F

@@ -17,7 +17,7 @@ use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
-use crate::cli::{ColorChoice, GlobalArgs};
+use crate::cli::{ColorChoice, Deferred, GlobalArgs};
 use crate::report::Style;
 
 // The command line: global flags and one subcommand (here, so `cli` imports no command).
@@ -40,27 +40,28 @@ pub struct Cli {
 pub enum Command {
     /// Read ELF shared objects and Go plugins (never executing them) and predict how they load.
     #[command(after_help = crate::cli::INSPECT_EXAMPLES)]
-    Inspect(crate::cli::InspectArgs),
+    Inspect(Deferred<crate::cli::InspectArgs>),
     /// Build a Go plugin that loads into a host: same toolchain, flags and shared modules; verified.
     #[command(after_help = build::EXAMPLES)]
-    Build(build::BuildArgs),
+    Build(Deferred<build::BuildArgs>),
     /// Read a Go plugin's exported API statically: types, struct tags, fingerprints, JSON Schema, config checks.
     #[command(after_help = contract::EXAMPLES)]
-    Contract(contract::ContractArgs),
+    Contract(Deferred<contract::ContractArgs>),
     /// Compare two artifacts' build facts and say which difference explains the others.
     #[command(after_help = diff::EXAMPLES)]
-    Diff(diff::DiffArgs),
+    Diff(Deferred<diff::DiffArgs>),
     /// Load plugins for real in sandboxed child processes and report every layer.
     #[command(after_help = load::EXAMPLES)]
-    Load(load::LoadArgs),
+    Load(Deferred<load::LoadArgs>),
     /// Check this machine: Go toolchains, cgo, glibc, kernel features; build and load a plugin.
     #[command(after_help = doctor::EXAMPLES)]
-    Doctor(doctor::DoctorArgs),
+    Doctor(Deferred<doctor::DoctorArgs>),
     /// Explain a finding code: what it means, how it is detected, the runtime error, the fix.
     #[command(after_help = explain::EXAMPLES)]
-    Explain(explain::ExplainArgs),
+    Explain(Deferred<explain::ExplainArgs>),
     /// Test claims about plugin loading: build real hosts and plugins per row, load them, compare with inspect.
     #[command(after_help = matrix::EXAMPLES)]
+    // Not deferred: its own subcommands (`merge`) must exist when clap builds `help`.
     Matrix(matrix::MatrixArgs),
 }
 

@@ -2,16 +2,22 @@
 //! output; keeps going past broken parts and records what it could not read.
 
 pub mod arch;
+pub mod cstr;
 mod model;
 pub mod names;
 mod parse;
 mod source;
+pub mod words;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub use arch::Arch;
 pub use model::*;
 pub use parse::{defined_versions, parse_dotted, vaddr_to_offset};
+/// A regular file's bytes, mapped read-only; also for the loader's own files (ld.so,
+/// `ld.so.cache`), which are searched, not copied.
+pub use source::{Bytes, load as map_file};
 
 /// The versions the ELF file at `path` defines, mapping it and decoding nothing else.
 pub fn read_defined_versions(path: &Path) -> Option<Vec<String>> {
@@ -64,6 +70,8 @@ pub struct Artifact {
     /// Parts of the file that could not be read; the rest of the model is still valid.
     pub problems: Vec<String>,
     loads: Vec<LoadSegment>,
+    /// Built on first use, or while decoding a big file.
+    relocated_words: OnceLock<words::RelocatedWords>,
     bytes: source::Bytes,
 }
 
@@ -112,7 +120,25 @@ impl Artifact {
             relocations: parsed.relocations,
             problems: parsed.problems,
             loads: parsed.loads,
+            relocated_words: parsed
+                .relocated_words
+                .map(OnceLock::from)
+                .unwrap_or_default(),
             bytes,
+        })
+    }
+
+    /// What the loader writes into each relocated word (load base 0), sorted by address.
+    pub fn relocated_words(&self) -> &words::RelocatedWords {
+        self.relocated_words.get_or_init(|| {
+            words::RelocatedWords::read(
+                self.bytes(),
+                self.identity.class,
+                self.identity.endianness,
+                self.identity.machine_id,
+                &self.sections,
+                &self.loads,
+            )
         })
     }
 

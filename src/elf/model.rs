@@ -1,6 +1,7 @@
 //! The ELF model: everything about an artifact that decides whether it loads,
 //! read once from its bytes. Knows nothing of Go, hosts or output formats.
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 /// ELF file class (`EI_CLASS`).
@@ -151,7 +152,7 @@ pub enum SymbolKind {
 /// One entry of `.dynsym`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DynSymbol {
-    pub name: String,
+    pub name: CompactString,
     /// The version name attached through `.gnu.version` (e.g. `GLIBC_2.34`).
     pub version: Option<std::sync::Arc<str>>,
     /// `true` when the version is hidden (`name@VER` rather than `name@@VER`).

@@ -6,16 +6,15 @@
 //! by the size of the data it describes, so hostile input cannot cause a panic, a large
 //! allocation or a long loop.
 
-use crate::elf::{Artifact, Class, DynSymbol, Endianness};
+use crate::elf::cstr::c_str;
+use crate::elf::words::{RelocValue, RelocatedWords};
+use crate::elf::{Artifact, Class, Endianness};
 
 const PT_LOAD: u32 = 1;
 const PF_W: u32 = 2;
 const SHT_SYMTAB: u32 = 2;
-const SHT_RELA: u32 = 4;
-const SHT_REL: u32 = 9;
-const REL_SECTION_PREFIX: &str = ".rel";
-/// More entries than any real relocation or symbol table has (the largest Go binaries
-/// have about 100 000); a hostile size claiming more makes the table unread.
+/// More entries than any real symbol table has (the largest Go binaries have about
+/// 100 000); a hostile size claiming more makes the table unread.
 const MAX_ENTRIES: u64 = 1 << 20;
 
 /// One `PT_LOAD` segment.
@@ -27,49 +26,6 @@ pub(crate) struct Load {
     pub writable: bool,
 }
 
-/// Sorts relocations by the address they write. Go's linker emits `.rela.dyn` in a few
-/// thousand ascending runs (49,000 entries in a big plugin): two counting passes over the
-/// address's 16-bit halves (relative to the lowest) take a tenth of a comparison sort's
-/// time there. Spans wider than 32 bits fall back to the comparison sort.
-fn sort_by_address(relocs: &mut Vec<(u64, RelocValue)>) {
-    if relocs.is_sorted_by_key(|r| r.0) {
-        return;
-    }
-    let low = relocs.iter().map(|r| r.0).min().unwrap_or(0);
-    let high = relocs.iter().map(|r| r.0).max().unwrap_or(0);
-    if relocs.len() < 1024 || high - low > u64::from(u32::MAX) {
-        relocs.sort_unstable_by_key(|r| r.0);
-        return;
-    }
-    let mut scratch = relocs.clone();
-    for shift in [0u32, 16] {
-        let digit = |r: &(u64, RelocValue)| ((r.0 - low) >> shift) as usize & 0xffff;
-        let mut starts = vec![0usize; 1 << 16];
-        for r in relocs.iter() {
-            starts[digit(r)] += 1;
-        }
-        let mut next = 0;
-        for slot in starts.iter_mut() {
-            (*slot, next) = (next, next + *slot);
-        }
-        for r in relocs.iter() {
-            let slot = &mut starts[digit(r)];
-            scratch[*slot] = *r;
-            *slot += 1;
-        }
-        std::mem::swap(relocs, &mut scratch);
-    }
-}
-
-/// What a dynamic relocation puts in a word at load time (load base 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RelocValue {
-    /// A known value: `B + A` for relative relocations, `S + A` for a defined symbol.
-    Value(u64),
-    /// Bound to a symbol that is not defined in this file.
-    External,
-}
-
 pub(crate) struct Image<'a> {
     pub art: &'a Artifact,
     pub data: &'a [u8],
@@ -77,8 +33,8 @@ pub(crate) struct Image<'a> {
     pub ptr: u64,
     pub big_endian: bool,
     pub loads: Vec<Load>,
-    /// Sorted by offset; built once.
-    relocs: Vec<(u64, RelocValue)>,
+    /// What the loader writes into the relocated words (the artifact's, built once).
+    relocated: &'a RelocatedWords,
 }
 
 impl<'a> Image<'a> {
@@ -96,10 +52,9 @@ impl<'a> Image<'a> {
             ptr,
             big_endian,
             loads: Vec::new(),
-            relocs: Vec::new(),
+            relocated: art.relocated_words(),
         };
         image.loads = image.parse_loads();
-        image.relocs = image.parse_relocs();
         image
     }
 
@@ -109,11 +64,8 @@ impl<'a> Image<'a> {
     }
 
     /// Addresses of the words that a relocation sets to `value`.
-    pub fn relocated_to(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
-        self.relocs
-            .iter()
-            .filter(move |r| r.1 == RelocValue::Value(value))
-            .map(|r| r.0)
+    pub fn relocated_to(&self, value: u64) -> impl Iterator<Item = u64> + 'a {
+        self.relocated.relocated_to(value)
     }
 
     fn uint(&self, bytes: &[u8]) -> u64 {
@@ -207,100 +159,6 @@ impl<'a> Image<'a> {
         out
     }
 
-    /// Machine-specific relocation classes: (relative types, symbol+addend types).
-    fn reloc_kinds(&self) -> (&'static [u32], &'static [u32]) {
-        match self.art.identity.machine_id {
-            62 => (&[8], &[1, 6, 7]), // x86-64: RELATIVE; 64, GLOB_DAT, JUMP_SLOT
-            183 => (&[1027], &[257, 1025, 1026]), // aarch64
-            3 => (&[8], &[1, 6, 7]),  // i386
-            40 => (&[23], &[2, 21, 22]), // arm
-            243 => (&[3], &[2, 5]),   // riscv
-            21 => (&[22], &[38, 20, 21]), // ppc64
-            22 => (&[12], &[22, 10, 11]), // s390x
-            258 => (&[3], &[2, 5]),   // loongarch
-            8 => (&[3], &[2, 51, 5]), // mips
-            _ => (&[], &[]),
-        }
-    }
-
-    fn parse_relocs(&self) -> Vec<(u64, RelocValue)> {
-        let (relative, absolute) = self.reloc_kinds();
-        if relative.is_empty() {
-            return Vec::new();
-        }
-        let is64 = self.ptr == 8;
-        let mut out = Vec::new();
-        for section in &self.art.sections {
-            let rela = section.kind == SHT_RELA;
-            if !(rela || section.kind == SHT_REL) || !section.name.starts_with(REL_SECTION_PREFIX) {
-                continue;
-            }
-            let entsize: u64 = match (is64, rela) {
-                (true, true) => 24,
-                (true, false) => 16,
-                (false, true) => 12,
-                (false, false) => 8,
-            };
-            let count = section.size / entsize;
-            if count > MAX_ENTRIES
-                || section.offset.saturating_add(count * entsize) > self.data.len() as u64
-            {
-                continue;
-            }
-            let Some(table) = usize::try_from(section.offset)
-                .ok()
-                .and_then(|start| self.data.get(start..start + (count * entsize) as usize))
-            else {
-                continue;
-            };
-            out.reserve(count as usize);
-            // Whole entries sliced from the table: no bounds check per field.
-            let word = if is64 { 8 } else { 4 };
-            for entry in table.chunks_exact(entsize as usize) {
-                let r_offset = self.uint(&entry[..word]);
-                let info = self.uint(&entry[word..2 * word]);
-                let addend = rela.then(|| self.uint(&entry[2 * word..3 * word]));
-                let (r_offset, info, addend) = if is64 {
-                    let (sym, typ) = if self.art.identity.machine_id == 8 {
-                        // MIPS64 little-endian packs r_info differently; not supported.
-                        (0, 0)
-                    } else {
-                        (info >> 32, info & 0xffff_ffff)
-                    };
-                    (r_offset, (sym, typ), addend)
-                } else {
-                    let addend = addend.map(|a| a as u32 as i32 as i64 as u64);
-                    (r_offset, (info >> 8, info & 0xff), addend)
-                };
-                let (sym, typ) = info;
-                let typ = typ as u32;
-                // REL: the addend is the word in place.
-                let addend = match addend {
-                    Some(a) => a,
-                    None => self.file_word(r_offset).unwrap_or(0),
-                };
-                let value = if relative.contains(&typ) {
-                    RelocValue::Value(addend)
-                } else if absolute.contains(&typ) {
-                    match self.dynsym(sym) {
-                        Some(s) if s.defined => RelocValue::Value(s.value.wrapping_add(addend)),
-                        _ => RelocValue::External,
-                    }
-                } else {
-                    continue;
-                };
-                out.push((r_offset, value));
-            }
-        }
-        sort_by_address(&mut out);
-        out
-    }
-
-    fn dynsym(&self, index: u64) -> Option<&'a DynSymbol> {
-        let index = usize::try_from(index).ok()?.checked_sub(1)?;
-        self.art.symbols.get(index)
-    }
-
     /// File offset of a virtual address, and the number of file bytes left in its segment.
     pub fn locate(&self, addr: u64) -> Option<(u64, u64)> {
         self.loads.iter().find_map(|l| {
@@ -333,10 +191,7 @@ impl<'a> Image<'a> {
 
     /// The relocation applied at `addr`, if any.
     pub fn reloc_at(&self, addr: u64) -> Option<RelocValue> {
-        self.relocs
-            .binary_search_by_key(&addr, |r| r.0)
-            .ok()
-            .map(|i| self.relocs[i].1)
+        self.relocated.at(addr)
     }
 
     /// The pointer-sized word at `addr` as the loader leaves it (load base 0).
@@ -487,12 +342,6 @@ impl<'a> Image<'a> {
     }
 }
 
-fn c_str(table: &[u8], offset: u64) -> Option<&[u8]> {
-    let rest = table.get(usize::try_from(offset).ok()?..)?;
-    let end = rest.iter().position(|&b| b == 0)?;
-    Some(&rest[..end])
-}
-
 /// Decodes an unsigned LEB128 varint (Go's `binary.Uvarint`): (value, bytes used).
 pub(crate) fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
     let mut x: u64 = 0;
@@ -512,46 +361,7 @@ pub(crate) fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{RelocValue, sort_by_address, uvarint};
-
-    #[test]
-    fn relocations_sort_by_address_like_a_comparison_sort() {
-        // Ascending runs at scattered bases, as Go's linker writes them, plus duplicates
-        // and a span needing both 16-bit digits.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut relocs = Vec::new();
-        while relocs.len() < 5000 {
-            let base = 0x40_0000 + (next() % 0x0fff_0000);
-            for i in 0..(next() % 40) {
-                relocs.push((base + 8 * i, RelocValue::Value(next())));
-            }
-        }
-        relocs.push((relocs[7].0, RelocValue::External));
-        let mut expected = relocs.clone();
-        expected.sort_by_key(|r| r.0);
-        sort_by_address(&mut relocs);
-        assert!(relocs.is_sorted_by_key(|r| r.0));
-        let key = |v: &Vec<(u64, RelocValue)>| {
-            let mut v: Vec<_> = v.iter().map(|r| (r.0, format!("{:?}", r.1))).collect();
-            v.sort();
-            v
-        };
-        assert_eq!(key(&relocs), key(&expected), "same entries");
-        // Wider than 32 bits: the comparison sort.
-        let mut wide = vec![
-            (u64::MAX - 1, RelocValue::External),
-            (3, RelocValue::Value(1)),
-        ];
-        wide.extend((0..2000).map(|i| (1000 - (i % 1000), RelocValue::Value(i))));
-        sort_by_address(&mut wide);
-        assert!(wide.is_sorted_by_key(|r| r.0));
-    }
+    use super::uvarint;
 
     #[test]
     fn uvarint_decodes_and_rejects() {

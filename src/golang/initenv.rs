@@ -105,7 +105,8 @@ pub(crate) fn scan(image: &Image, plugin_path: &str) -> (Vec<String>, InitEnvSca
         if !s.defined || s.kind != crate::elf::SymbolKind::Func {
             continue;
         }
-        if let Some((_, named)) = READERS.iter().find(|r| r.0 == s.name) {
+        let name = s.name.as_str();
+        if let Some((_, named)) = READERS.iter().find(|r| r.0 == name) {
             readers.insert(s.value, *named);
         } else if s.name.starts_with(&prefix) {
             funcs.push(Func {

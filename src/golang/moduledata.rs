@@ -371,20 +371,33 @@ pub(crate) struct PluginTables {
 
 /// `pkghashes` entries found through the relocations to `go:link.pkghash.<pkg>`:
 /// (table address, package names in `r_offset` order), if they form one table.
-fn table_from_relocations(image: &Image, problems: &mut Vec<String>) -> Option<(u64, Vec<String>)> {
+fn table_from_relocations<'a>(
+    image: &Image<'a>,
+    problems: &mut Vec<String>,
+) -> Option<(u64, Vec<String>)> {
     let p = image.ptr;
+    let package_of = |name: &'a str| {
+        name.strip_prefix("go:link.pkghash.")
+            .or_else(|| name.strip_prefix("go.link.pkghash."))
+    };
+    // The pkghash symbols first, in one pass over the symbols in order: a big plugin's
+    // 34,000 symbol relocations then test a bit each instead of reaching for a symbol
+    // name at random.
+    let is_pkghash: Vec<bool> = std::iter::once(false)
+        .chain(
+            image
+                .art
+                .symbols
+                .iter()
+                .map(|s| package_of(&s.name).is_some()),
+        )
+        .collect();
     let mut entries: Vec<(u64, &str)> = image
         .art
         .relocations
         .iter()
-        .filter_map(|r| {
-            let sym = image.art.relocation_symbol(r)?;
-            let pkg = sym
-                .name
-                .strip_prefix("go:link.pkghash.")
-                .or_else(|| sym.name.strip_prefix("go.link.pkghash."))?;
-            Some((r.offset, pkg))
-        })
+        .filter(|r| is_pkghash.get(r.symbol as usize) == Some(&true))
+        .filter_map(|r| Some((r.offset, package_of(&image.art.relocation_symbol(r)?.name)?)))
         .collect();
     if entries.is_empty() {
         return None;

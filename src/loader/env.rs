@@ -309,8 +309,8 @@ impl Environment {
         let fs = super::fs::Fs::new(sysroot.clone(), cwd.clone(), arch);
         let under = move |p: &str| fs.locate(p).unwrap_or_else(|_| PathBuf::from(p));
         let interpreter = arch.interpreter.to_string();
-        let (system_dirs, system_dirs_source) = match std::fs::read(under(&interpreter)) {
-            Ok(bytes) => match system_dirs_in(&bytes) {
+        let (system_dirs, system_dirs_source) = match crate::elf::map_file(&under(&interpreter)) {
+            Ok(bytes) => match system_dirs_in(bytes.as_slice()) {
                 Some(dirs) => (dirs, format!("read from {interpreter}")),
                 None => {
                     problems.push(format!("no SYSTEM_DIRS string found in {interpreter}"));
@@ -340,8 +340,8 @@ impl Environment {
         };
         let cache_abi = CacheAbi::for_arch(arch, hwcaps_subdirs.clone(), isa_1);
         let cache_path = "/etc/ld.so.cache".to_string();
-        let (cache, cache_status) = match std::fs::read(under(&cache_path)) {
-            Ok(bytes) => match LdCache::parse(&bytes) {
+        let (cache, cache_status) = match crate::elf::map_file(&under(&cache_path)) {
+            Ok(bytes) => match LdCache::parse(bytes.as_slice()) {
                 Ok(cache) => {
                     let status = format!(
                         "{} entries ({})",
@@ -519,30 +519,56 @@ fn fallback_dirs(arch: &Arch) -> Vec<String> {
 /// ld.so keeps `SYSTEM_DIRS` as one string of NUL-separated absolute directories each
 /// ending in `/` (e.g. `/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0`).
 fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
-    // The NUL-terminated strings of the image (a trailing unterminated piece is not one).
-    let mut strings: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
-    strings.pop();
     let is_dir = |s: &[u8]| {
         s.len() >= 2 && s[0] == b'/' && s.ends_with(b"/") && s.iter().all(|b| b.is_ascii_graphic())
     };
-    let mut best: Option<Vec<String>> = None;
-    for (k, first) in strings.iter().enumerate() {
-        if !(first.starts_with(b"/lib/") || first.starts_with(b"/usr/")) {
+    // Runs of NUL-terminated directory names (a trailing unterminated piece is not one);
+    // the longest run or tail of a run that starts at /lib/ or /usr/ wins, the first of
+    // equal length. A run starts right after a NUL: searching for "\0/" skips the tens of
+    // thousands of other strings of a 215 kB ld.so, which collecting took as long as the
+    // rest of the loader set-up.
+    let mut best: Vec<&[u8]> = Vec::new();
+    let mut run: Vec<&[u8]> = Vec::new();
+    let mut next = 0;
+    let starts =
+        std::iter::once(0).chain(memchr::memmem::find_iter(bytes, b"\0/").map(|nul| nul + 1));
+    for start in starts {
+        if start < next {
             continue;
         }
-        let dirs: Vec<String> = strings[k..]
-            .iter()
-            .take_while(|s| is_dir(s))
-            .map(|s| String::from_utf8_lossy(&s[..s.len() - 1]).into_owned())
-            .collect();
-        if dirs.len() >= 2
-            && dirs.iter().all(|d| d.contains("lib"))
-            && best.as_ref().is_none_or(|b| dirs.len() > b.len())
-        {
-            best = Some(dirs);
+        run.clear();
+        next = start;
+        while let Some(len) = bytes.get(next..).and_then(|rest| memchr::memchr(0, rest)) {
+            let string = &bytes[next..next + len];
+            if !is_dir(string) {
+                break;
+            }
+            run.push(string);
+            next += len + 1;
         }
+        keep_longer_dirs(&mut best, &run);
     }
-    best
+    (!best.is_empty()).then(|| {
+        best.iter()
+            .map(|d| String::from_utf8_lossy(&d[..d.len() - 1]).into_owned())
+            .collect()
+    })
+}
+
+/// Replaces `best` with the longest tail of `run` that starts at /lib/ or /usr/, holds at
+/// least two directories, each naming "lib", and is longer than `best`.
+fn keep_longer_dirs<'a>(best: &mut Vec<&'a [u8]>, run: &[&'a [u8]]) {
+    let names_lib = |d: &&[u8]| memchr::memmem::find(d, b"lib").is_some();
+    let tail = (0..run.len())
+        .map(|k| &run[k..])
+        .filter(|tail| tail[0].starts_with(b"/lib/") || tail[0].starts_with(b"/usr/"))
+        .find(|tail| tail.iter().all(names_lib));
+    if let Some(tail) = tail
+        && tail.len() >= 2
+        && tail.len() > best.len()
+    {
+        *best = tail.to_vec();
+    }
 }
 
 /// The legacy hwcaps power set of glibc < 2.37 (`_dl_important_hwcaps`): names are the
@@ -706,6 +732,13 @@ mod tests {
                 "/usr/lib"
             ]
         );
+    }
+
+    #[test]
+    fn system_dirs_skip_a_head_that_names_no_lib_and_keep_the_first_of_equal_runs() {
+        let image = b"/usr/share/\0/lib/a/\0/usr/lib/\0x\0/lib/b/\0/usr/lib/b/\0/tail/";
+        assert_eq!(system_dirs_in(image).unwrap(), ["/lib/a", "/usr/lib"]);
+        assert_eq!(system_dirs_in(b"/lib/only/\0x\0/usr/lib/\0"), None);
     }
 
     #[test]

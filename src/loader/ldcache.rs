@@ -12,6 +12,8 @@
 
 use serde::Serialize;
 
+use crate::elf::cstr;
+
 const MAGIC_OLD: &[u8] = b"ld.so-1.7.0";
 const MAGIC_NEW: &[u8] = b"glibc-ld.so.cache1.1";
 /// `sizeof (struct cache_file)`: 11 bytes of magic, padded, plus `nlibs`.
@@ -130,9 +132,7 @@ fn u64_at(data: &[u8], offset: usize) -> Option<u64> {
 
 /// The NUL-terminated string at `offset`, if it is inside `table` and terminated there.
 fn c_str(table: &[u8], offset: u32) -> Option<String> {
-    let rest = table.get(offset as usize..)?;
-    let end = rest.iter().position(|&b| b == 0)?;
-    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+    cstr::c_str(table, offset.into()).map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
 impl CacheFormat {
@@ -202,6 +202,7 @@ impl LdCache {
         let header = &data[base..];
         let nlibs = u32_at(header, 20).unwrap_or(0) as usize;
         let mut cache = LdCache::empty(format);
+        cache.entries.reserve(nlibs.min(header.len() / NEW_ENTRY));
         let extension_offset = u32_at(header, 32).unwrap_or(0);
         cache.read_extensions(header, extension_offset);
         for i in 0..nlibs {

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use object::Endianness;
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader, SectionTable, Sym};
 
+use super::super::cstr::c_str;
 use super::super::model::*;
 use super::{MAX_ENTRIES, Names};
 
@@ -46,11 +48,7 @@ pub(super) fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
     // without checking each one again (a name starting inside a character is not a
     // `str` slice and takes the checked path).
     let strtab_text = std::str::from_utf8(strtab).ok();
-    let name_at = |offset: u32| -> Option<&[u8]> {
-        let rest = strtab.get(offset as usize..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
-        Some(&rest[..end])
-    };
+    let name_at = |offset: u32| c_str(strtab, offset.into());
     let checked = |offset: u32, bytes: &[u8]| -> Option<&str> {
         let start = offset as usize;
         strtab_text.and_then(|text| text.get(start..start + bytes.len()))
@@ -71,12 +69,12 @@ pub(super) fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
         let name = match name_at(sym.st_name(endian)) {
             Some(name) => match checked(sym.st_name(endian), name) {
                 Some(text) => names.take_str(text),
-                None => names.take(name),
+                None => names.take(name).map(CompactString::from),
             }
             .unwrap_or_default(),
             None => {
                 bad_names += 1;
-                String::new()
+                CompactString::default()
             }
         };
         let (version, version_hidden) = version_table

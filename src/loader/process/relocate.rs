@@ -128,11 +128,11 @@ impl<'a> Loader<'a> {
                     None if sym.defined => Some(m),
                     None if sym.binding == Binding::Weak => None,
                     None if scope.iter().any(|&s| !p.maps[s].file.syms().known) => {
-                        unknown.push(sym.name.clone());
+                        unknown.push(sym.name.to_string());
                         None
                     }
                     None if lazy && t == rt.jump_slot => {
-                        lazy_undefined.push(sym.name.clone());
+                        lazy_undefined.push(sym.name.to_string());
                         None
                     }
                     None => {
