@@ -12,8 +12,8 @@ const SHT_RELA: u32 = 4;
 const SHT_REL: u32 = 9;
 const SHT_DYNSYM: u32 = 11;
 const REL_SECTION_PREFIX: &str = ".rel";
-/// More entries than any real relocation table has (the largest Go binaries have about
-/// 100,000); a hostile size claiming more leaves the table unread.
+/// More entries than all of a real file's relocation tables have (the largest Go binaries
+/// have about 100,000); tables past this many are left unread.
 const MAX_ENTRIES: u64 = 1 << 20;
 
 /// What a dynamic relocation puts in a word at load time (load base 0).
@@ -67,6 +67,9 @@ impl RelocatedWords {
             is64: class == Class::Elf64,
             big_endian: endianness == Endianness::Big,
         };
+        // Entries still allowed over all sections: hostile headers can point a thousand
+        // sections at the same megabytes.
+        let mut left = MAX_ENTRIES;
         let tables: Vec<(&[u8], bool)> = sections
             .iter()
             .filter_map(|section| {
@@ -78,7 +81,7 @@ impl RelocatedWords {
                 }
                 let size = file.reloc_entry_size(rela);
                 let count = section.size / size;
-                (count <= MAX_ENTRIES).then_some(())?;
+                left = left.checked_sub(count)?;
                 Some((file.slice(section.offset, count * size)?, rela))
             })
             .collect();
@@ -289,7 +292,41 @@ fn sort_by_address(relocs: &mut Vec<(u64, RelocValue)>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{RelocValue, sort_by_address};
+    use super::{MAX_ENTRIES, RelocValue, RelocatedWords, sort_by_address};
+    use crate::elf::{Class, Endianness, LoadSegment, Section};
+
+    #[test]
+    fn overlapping_tables_are_read_up_to_the_cap_in_all() {
+        // 1,000 x86-64 R_X86_64_RELATIVE entries, named by 2,000 section headers: a
+        // hostile file asking for two million entries gets the first 1,048 tables.
+        let table: Vec<u8> = (0..1000u64)
+            .flat_map(|i| {
+                [0x1000 + 8 * i, 8, i]
+                    .into_iter()
+                    .flat_map(u64::to_le_bytes)
+            })
+            .collect();
+        let sections: Vec<Section> = (0..2000)
+            .map(|_| Section {
+                name: ".rela.dyn".into(),
+                kind: 4,
+                address: 0,
+                offset: 0,
+                size: table.len() as u64,
+            })
+            .collect();
+        let loads: [LoadSegment; 0] = [];
+        let words = RelocatedWords::read(
+            &table,
+            Class::Elf64,
+            Endianness::Little,
+            62,
+            &sections,
+            &loads,
+        );
+        assert_eq!(words.entries.len() as u64, MAX_ENTRIES / 1000 * 1000);
+        assert_eq!(words.at(0x1000 + 8 * 999), Some(RelocValue::Value(999)));
+    }
 
     #[test]
     fn relocations_sort_by_address_like_a_comparison_sort() {

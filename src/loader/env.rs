@@ -558,11 +558,15 @@ fn system_dirs_in(bytes: &[u8]) -> Option<Vec<String>> {
 /// Replaces `best` with the longest tail of `run` that starts at /lib/ or /usr/, holds at
 /// least two directories, each naming "lib", and is longer than `best`.
 fn keep_longer_dirs<'a>(best: &mut Vec<&'a [u8]>, run: &[&'a [u8]]) {
-    let names_lib = |d: &&[u8]| memchr::memmem::find(d, b"lib").is_some();
-    let tail = (0..run.len())
+    // Every directory of the tail names "lib": it starts after the last one that does not
+    // (found once, so a hostile run of thousands of directories stays linear).
+    let from = run
+        .iter()
+        .rposition(|d| memchr::memmem::find(d, b"lib").is_none())
+        .map_or(0, |i| i + 1);
+    let tail = (from..run.len())
         .map(|k| &run[k..])
-        .filter(|tail| tail[0].starts_with(b"/lib/") || tail[0].starts_with(b"/usr/"))
-        .find(|tail| tail.iter().all(names_lib));
+        .find(|tail| tail[0].starts_with(b"/lib/") || tail[0].starts_with(b"/usr/"));
     if let Some(tail) = tail
         && tail.len() >= 2
         && tail.len() > best.len()
@@ -739,6 +743,17 @@ mod tests {
         let image = b"/usr/share/\0/lib/a/\0/usr/lib/\0x\0/lib/b/\0/usr/lib/b/\0/tail/";
         assert_eq!(system_dirs_in(image).unwrap(), ["/lib/a", "/usr/lib"]);
         assert_eq!(system_dirs_in(b"/lib/only/\0x\0/usr/lib/\0"), None);
+    }
+
+    #[test]
+    fn system_dirs_stay_linear_on_a_hostile_run_of_directories() {
+        // 60,000 directories naming lib, then one that does not: every tail was checked
+        // to its end before (quadratic); the answer is the last run of two.
+        let mut image = b"/lib/a/\0".repeat(60_000);
+        image.extend_from_slice(b"/usr/x/\0/lib/b/\0/usr/lib/\0");
+        let started = std::time::Instant::now();
+        assert_eq!(system_dirs_in(&image).unwrap(), ["/lib/b", "/usr/lib"]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -204,20 +204,18 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     };
     // A big file's relocated words are read on a second thread while its symbols are
     // decoded (a 15 MB Go plugin: 49,000 relocations next to 33,000 symbols); a small
-    // file's wait for their first use.
+    // file's are read on first use.
     let read_words =
         || RelocatedWords::read(data, class, endianness, machine_id, &section_list, &loads);
+    let mut decode_symbols =
+        || symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
     let ((symbols, versions), relocated_words) = if data.len() >= WORDS_ALONGSIDE_BYTES {
         std::thread::scope(|scope| {
             let words = scope.spawn(read_words);
-            let symbols =
-                symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
-            (symbols, words.join().ok())
+            (decode_symbols(), words.join().ok())
         })
     } else {
-        let symbols =
-            symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
-        (symbols, None)
+        (decode_symbols(), None)
     };
     let (relocations, tls_counts) =
         relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
