@@ -5,6 +5,7 @@
 //! rules in [`predict`] → [`verdict::LoadVerdict`] and [`findings::Finding`]s →
 //! [`report`] → stdout and an exit code chosen in [`commands`].
 
+pub mod alongside;
 pub mod cli;
 pub mod commands;
 pub mod compare;

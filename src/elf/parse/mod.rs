@@ -12,6 +12,7 @@ use super::cstr::{c_str, until_nul};
 use super::model::*;
 use super::names;
 use super::words::RelocatedWords;
+use crate::alongside::{PARALLEL_BYTES, alongside};
 
 mod relocs;
 mod symbols;
@@ -37,9 +38,6 @@ pub struct Parsed {
 }
 
 const EI_NIDENT: usize = 16;
-/// Files this big read their relocated words on a second thread while their symbols are
-/// decoded; smaller ones are done before a thread would have started.
-const WORDS_ALONGSIDE_BYTES: usize = 4 << 20;
 /// More entries than any real table has (the largest Go binaries have about 100 000
 /// symbols); bounds the time and memory a hostile table size can cost.
 const MAX_ENTRIES: usize = 1 << 20;
@@ -205,18 +203,15 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     // A big file's relocated words are read on a second thread while its symbols are
     // decoded (a 15 MB Go plugin: 49,000 relocations next to 33,000 symbols); a small
     // file's are read on first use.
-    let read_words =
-        || RelocatedWords::read(data, class, endianness, machine_id, &section_list, &loads);
-    let mut decode_symbols =
-        || symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
-    let ((symbols, versions), relocated_words) = if data.len() >= WORDS_ALONGSIDE_BYTES {
-        std::thread::scope(|scope| {
-            let words = scope.spawn(read_words);
-            (decode_symbols(), words.join().ok())
+    let big = data.len() >= PARALLEL_BYTES;
+    let read_words = || {
+        big.then(|| {
+            RelocatedWords::read(data, class, endianness, machine_id, &section_list, &loads)
         })
-    } else {
-        (decode_symbols(), None)
     };
+    let decode_symbols =
+        || symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
+    let ((symbols, versions), relocated_words) = alongside(big, decode_symbols, read_words);
     let (relocations, tls_counts) =
         relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
     let tls = tls::<Elf>(phdrs, endian, tls_counts, dynamic.static_tls);
