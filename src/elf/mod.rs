@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod cstr;
+pub mod endian;
 mod model;
 pub mod names;
 mod parse;
@@ -18,6 +19,11 @@ pub use parse::{defined_versions, parse_dotted, vaddr_to_offset};
 /// A regular file's bytes, mapped read-only; also for the loader's own files (ld.so,
 /// `ld.so.cache`), which are searched, not copied.
 pub use source::{Bytes, load as map_file};
+
+/// More entries than any real table has (the largest Go binaries have about 100 000
+/// symbols); bounds the time and memory a hostile table size can cost. Shared by every
+/// reader of symbol, relocation and dynamic tables.
+pub const MAX_ENTRIES: usize = 1 << 20;
 
 /// The versions the ELF file at `path` defines, mapping it and decoding nothing else.
 pub fn read_defined_versions(path: &Path) -> Option<Vec<String>> {

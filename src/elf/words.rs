@@ -6,15 +6,14 @@
 //! Every read is bounds-checked and every count capped, as in the rest of `elf`.
 
 use super::model::{Class, Endianness, LoadSegment, Section};
-use super::vaddr_to_offset;
+use super::{endian, vaddr_to_offset};
 
 const SHT_RELA: u32 = 4;
 const SHT_REL: u32 = 9;
 const SHT_DYNSYM: u32 = 11;
 const REL_SECTION_PREFIX: &str = ".rel";
-/// More entries than all of a real file's relocation tables have (the largest Go binaries
-/// have about 100,000); tables past this many are left unread.
-const MAX_ENTRIES: u64 = 1 << 20;
+/// Relocation tables past this many entries in all are left unread.
+const MAX_ENTRIES: u64 = super::MAX_ENTRIES as u64;
 
 /// What a dynamic relocation puts in a word at load time (load base 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,34 +163,9 @@ impl<'a> File<'a> {
             .get(start..start.checked_add(usize::try_from(len).ok()?)?)
     }
 
-    /// An unsigned integer of 2, 4 or 8 bytes in the file's byte order.
+    /// An unsigned integer in the file's byte order.
     fn uint(&self, bytes: &[u8]) -> u64 {
-        match bytes.len() {
-            8 => {
-                let b = <[u8; 8]>::try_from(bytes).unwrap_or_default();
-                if self.big_endian {
-                    u64::from_be_bytes(b)
-                } else {
-                    u64::from_le_bytes(b)
-                }
-            }
-            4 => {
-                let b = <[u8; 4]>::try_from(bytes).unwrap_or_default();
-                u64::from(if self.big_endian {
-                    u32::from_be_bytes(b)
-                } else {
-                    u32::from_le_bytes(b)
-                })
-            }
-            _ => {
-                let b = <[u8; 2]>::try_from(bytes).unwrap_or_default();
-                u64::from(if self.big_endian {
-                    u16::from_be_bytes(b)
-                } else {
-                    u16::from_le_bytes(b)
-                })
-            }
-        }
+        endian::uint(bytes, self.big_endian)
     }
 
     /// The pointer-sized word the file holds at virtual address `addr`.

@@ -7,15 +7,15 @@
 //! allocation or a long loop.
 
 use crate::elf::cstr::c_str;
+use crate::elf::endian;
 use crate::elf::words::{RelocValue, RelocatedWords};
 use crate::elf::{Artifact, Class, Endianness};
 
 const PT_LOAD: u32 = 1;
 const PF_W: u32 = 2;
 const SHT_SYMTAB: u32 = 2;
-/// More entries than any real symbol table has (the largest Go binaries have about
-/// 100 000); a hostile size claiming more makes the table unread.
-const MAX_ENTRIES: u64 = 1 << 20;
+/// A `.symtab` claiming more entries than this is left unread.
+const MAX_ENTRIES: u64 = crate::elf::MAX_ENTRIES as u64;
 
 /// One `PT_LOAD` segment.
 #[derive(Debug, Clone, Copy)]
@@ -69,32 +69,7 @@ impl<'a> Image<'a> {
     }
 
     fn uint(&self, bytes: &[u8]) -> u64 {
-        // Words and half-words, the common cases, without the byte loop.
-        if let Ok(b) = <[u8; 8]>::try_from(bytes) {
-            return if self.big_endian {
-                u64::from_be_bytes(b)
-            } else {
-                u64::from_le_bytes(b)
-            };
-        }
-        if let Ok(b) = <[u8; 4]>::try_from(bytes) {
-            return u64::from(if self.big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            });
-        }
-        let mut v: u64 = 0;
-        if self.big_endian {
-            for b in bytes {
-                v = (v << 8) | u64::from(*b);
-            }
-        } else {
-            for b in bytes.iter().rev() {
-                v = (v << 8) | u64::from(*b);
-            }
-        }
-        v
+        endian::uint(bytes, self.big_endian)
     }
 
     /// An unsigned integer of `size` bytes at file offset `off`.

@@ -7,11 +7,11 @@ use object::Endianness;
 use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, SectionTable};
 
-use super::ReadError;
 use super::cstr::{c_str, until_nul};
 use super::model::*;
 use super::names;
 use super::words::RelocatedWords;
+use super::{MAX_ENTRIES, ReadError};
 use crate::alongside::{PARALLEL_BYTES, alongside};
 
 mod relocs;
@@ -38,9 +38,6 @@ pub struct Parsed {
 }
 
 const EI_NIDENT: usize = 16;
-/// More entries than any real table has (the largest Go binaries have about 100 000
-/// symbols); bounds the time and memory a hostile table size can cost.
-const MAX_ENTRIES: usize = 1 << 20;
 /// Longer than any real program interpreter path (PATH_MAX).
 const MAX_INTERP: usize = 4096;
 
