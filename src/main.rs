@@ -44,16 +44,30 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args, &cli.global),
         Command::Matrix(args) => commands::matrix::run(args, &cli.global),
     };
-    match result {
-        Ok(status) => ExitCode::from(status.code()),
+    let code = match result {
+        Ok(status) => status.code(),
+        Err(err) if is_broken_pipe(&err) => 0,
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
-            }
             eprintln!("plugctl: {err:#}");
-            ExitCode::from(ExitStatus::Error.code())
+            ExitStatus::Error.code()
         }
-    }
+    };
+    exit_now(code)
+}
+
+/// Ends the process once a command is done and its output flushed, without the libc exit
+/// path: the kernel takes back the whole address space at once, where freeing what is left
+/// and mimalloc's purges at exit cost about 0.2 ms of a 5 ms `inspect`. Every command has
+/// dropped what it owns (temporary directories, child processes, sandboxes) before it
+/// returns.
+fn exit_now(code: u8) -> ! {
+    use std::io::Write;
+    // A closed stdout or stderr is no reason to change the status now.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` only ends the process; no destructor or atexit handler is needed
+    // past this point (see above), and Rust's buffered stdout was flushed.
+    unsafe { libc::_exit(i32::from(code)) }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
