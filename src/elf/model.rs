@@ -153,8 +153,10 @@ pub enum SymbolKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct DynSymbol {
     pub name: CompactString,
-    /// The version name attached through `.gnu.version` (e.g. `GLIBC_2.34`).
-    pub version: Option<std::sync::Arc<str>>,
+    /// The version name attached through `.gnu.version` (e.g. `GLIBC_2.34`), shared by
+    /// every symbol of that version. A thin pointer: 56-byte symbols, where `Arc<str>`
+    /// made them 64 and a big plugin's table just over 2 MiB (one more huge page zeroed).
+    pub version: Option<std::sync::Arc<String>>,
     /// `true` when the version is hidden (`name@VER` rather than `name@@VER`).
     pub version_hidden: bool,
     pub defined: bool,
@@ -165,6 +167,11 @@ pub struct DynSymbol {
 }
 
 impl DynSymbol {
+    /// The version name, if any.
+    pub fn version_name(&self) -> Option<&str> {
+        self.version.as_deref().map(String::as_str)
+    }
+
     /// Visible to other objects: defined, global or weak (what ld.so can bind to).
     pub fn is_export(&self) -> bool {
         self.defined

@@ -49,15 +49,15 @@ struct Def<'a> {
 
 impl<'a> Def<'a> {
     fn of(artifact: &'a Artifact, sym: &'a DynSymbol) -> Def<'a> {
-        let class = match &sym.version {
+        let class = match sym.version_name() {
             None => 0,
-            Some(v) => match artifact.versions.defined.iter().position(|d| **d == **v) {
+            Some(v) => match artifact.versions.defined.iter().position(|d| d == v) {
                 Some(0) => 2,
                 _ => 3,
             },
         };
         Def {
-            version: sym.version.as_deref(),
+            version: sym.version_name(),
             class,
             hidden: sym.version_hidden,
         }

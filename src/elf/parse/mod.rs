@@ -148,7 +148,10 @@ fn describe_magic(data: &[u8]) -> String {
 fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     data: &[u8],
     class: Class,
-) -> Result<Parsed, ReadError> {
+) -> Result<Parsed, ReadError>
+where
+    Elf::SectionHeader: Sync,
+{
     let header_size = std::mem::size_of::<Elf>();
     if data.len() < header_size {
         return Err(ReadError::Truncated(format!(
@@ -197,20 +200,25 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(
     } else {
         Endianness_::Big
     };
-    // A big file's relocated words are read on a second thread while its symbols are
-    // decoded (a 15 MB Go plugin: 49,000 relocations next to 33,000 symbols); a small
-    // file's are read on first use.
+    // A big file's relocations (those naming a symbol, and the words every one writes)
+    // are read on a second thread while its symbols are decoded (a 15 MB Go plugin:
+    // 49,000 relocations next to 33,000 symbols); a small file's words are read on first
+    // use.
     let big = data.len() >= PARALLEL_BYTES;
-    let read_words = || {
-        big.then(|| {
+    let read_relocations = || {
+        let mut problems = Vec::new();
+        let (relocations, tls_counts) =
+            relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
+        let words = big.then(|| {
             RelocatedWords::read(data, class, endianness, machine_id, &section_list, &loads)
-        })
+        });
+        (relocations, tls_counts, words, problems)
     };
     let decode_symbols =
         || symbols_and_versions::<Elf>(&sections, endian, data, &mut names, &mut problems);
-    let ((symbols, versions), relocated_words) = alongside(big, decode_symbols, read_words);
-    let (relocations, tls_counts) =
-        relocations::<Elf>(&sections, endian, data, machine_id, &mut problems);
+    let ((symbols, versions), (relocations, tls_counts, relocated_words, mut reloc_problems)) =
+        alongside(big, decode_symbols, read_relocations);
+    problems.append(&mut reloc_problems);
     let tls = tls::<Elf>(phdrs, endian, tls_counts, dynamic.static_tls);
     problems.append(&mut section_problems);
     if names.dropped > 0 {

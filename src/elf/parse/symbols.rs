@@ -61,7 +61,7 @@ pub(super) fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
     }
     let mut symbols = Vec::with_capacity(table.len().min(MAX_ENTRIES));
     let mut bad_names = 0usize;
-    let mut version_names: Vec<Option<Option<Arc<str>>>> = Vec::new();
+    let mut version_names: Vec<Option<Option<Arc<String>>>> = Vec::new();
     for (index, sym) in table.enumerate().take(MAX_ENTRIES) {
         if index.0 == 0 {
             continue;
@@ -93,7 +93,7 @@ pub(super) fn symbols_and_versions<Elf: FileHeader<Endian = Endianness>>(
                             .ok()
                             .flatten()
                             .and_then(|v| names.take(v.name()))
-                            .map(Arc::from)
+                            .map(Arc::new)
                     })
                     .clone();
                 (name, versym.is_hidden())

@@ -107,7 +107,7 @@ impl<'a> Loader<'a> {
             } else {
                 let wanted = Ref {
                     name: &sym.name,
-                    version: sym.version.as_deref(),
+                    version: sym.version_name(),
                 };
                 let copy = t == rt.copy;
                 // The object itself: its own dynsym entry for this name is the answer
@@ -137,8 +137,7 @@ impl<'a> Loader<'a> {
                     }
                     None => {
                         let version = sym
-                            .version
-                            .as_deref()
+                            .version_name()
                             .map(|v| format!(", version {v}"))
                             .unwrap_or_default();
                         let who = p.maps[m].dso_filename().to_string();
