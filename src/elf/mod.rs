@@ -25,11 +25,6 @@ pub use source::{Bytes, load as map_file};
 /// reader of symbol, relocation and dynamic tables.
 pub const MAX_ENTRIES: usize = 1 << 20;
 
-/// The versions the ELF file at `path` defines, mapping it and decoding nothing else.
-pub fn read_defined_versions(path: &Path) -> Option<Vec<String>> {
-    defined_versions(source::load(path).ok()?.as_slice())
-}
-
 /// Why a file could not be read as an ELF object at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -111,7 +106,8 @@ impl Artifact {
         Self::from_bytes(path, source::Bytes::Owned(data))
     }
 
-    fn from_bytes(path: PathBuf, bytes: source::Bytes) -> Result<Artifact, ReadError> {
+    /// Decodes a file already mapped (or read) with [`map_file`].
+    pub fn from_bytes(path: PathBuf, bytes: source::Bytes) -> Result<Artifact, ReadError> {
         let parsed = parse::parse(bytes.as_slice())?;
         Ok(Artifact {
             path,

@@ -49,8 +49,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::fs::FileId;
 use super::ldcache::{CacheAbi, LdCache};
-use crate::elf::Arch;
+use crate::elf::{Arch, Artifact};
 
 /// The interpreter of x86-64 glibc programs.
 pub const X86_64_INTERP: &str = crate::elf::arch::X86_64.interpreter;
@@ -142,6 +143,14 @@ fn strtoul(text: &str) -> Option<u64> {
     })
 }
 
+/// `bytes` of the file at `path` decoded, with the file's id, for [`Environment::read_ahead`].
+fn decoded(path: PathBuf, bytes: crate::elf::Bytes) -> Option<(FileId, Arc<Artifact>)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&path).ok()?;
+    let artifact = Artifact::from_bytes(path, bytes).ok()?;
+    Some(((meta.dev(), meta.ino()), Arc::new(artifact)))
+}
+
 /// Everything about the target process's loader that is not in the artifacts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Environment {
@@ -194,6 +203,11 @@ pub struct Environment {
     pub glibc_version: Option<String>,
     /// Things that could not be determined; defaults were used.
     pub problems: Vec<String>,
+    /// The interpreter and libc.so.6, decoded on the thread that detects the environment
+    /// while the inputs are read on another: every run's loader needs both. By file id,
+    /// so the loader takes them only for the very files it finds itself.
+    #[serde(skip)]
+    pub read_ahead: Vec<(FileId, Arc<Artifact>)>,
 }
 
 /// What the loader reads from the process it runs in: the working directory and the
@@ -309,9 +323,14 @@ impl Environment {
         let fs = super::fs::Fs::new(sysroot.clone(), cwd.clone(), arch);
         let under = move |p: &str| fs.locate(p).unwrap_or_else(|_| PathBuf::from(p));
         let interpreter = arch.interpreter.to_string();
-        let (system_dirs, system_dirs_source) = match crate::elf::map_file(&under(&interpreter)) {
+        let mut read_ahead = Vec::new();
+        let interpreter_path = under(&interpreter);
+        let (system_dirs, system_dirs_source) = match crate::elf::map_file(&interpreter_path) {
             Ok(bytes) => match system_dirs_in(bytes.as_slice()) {
-                Some(dirs) => (dirs, format!("read from {interpreter}")),
+                Some(dirs) => {
+                    read_ahead.extend(decoded(interpreter_path, bytes));
+                    (dirs, format!("read from {interpreter}"))
+                }
                 None => {
                     problems.push(format!("no SYSTEM_DIRS string found in {interpreter}"));
                     (fallback_dirs(arch), "fallback".to_string())
@@ -383,6 +402,7 @@ impl Environment {
             libc_path: None,
             glibc_version: None,
             problems,
+            read_ahead,
         };
         // $LIB is the first system directory without its leading slash (Debian:
         // "lib/x86_64-linux-gnu"; others "lib64").
@@ -421,13 +441,17 @@ impl Environment {
             .chain(self.system_dirs.iter().map(|d| format!("{d}/libc.so.6")));
         for candidate in candidates {
             let path = under(&candidate);
-            // Only the header and the version definitions are read (not the symbols).
+            // The header first: a foreign or broken candidate is not mapped.
             if Arch::of_file(&path).is_none_or(|a| a.name != self.arch.name) {
                 continue;
             }
-            let Some(defined) = crate::elf::read_defined_versions(&path) else {
+            let Ok(bytes) = crate::elf::map_file(&path) else {
                 continue;
             };
+            let Some(defined) = crate::elf::defined_versions(bytes.as_slice()) else {
+                continue;
+            };
+            self.read_ahead.extend(decoded(path, bytes));
             self.glibc_version = defined
                 .iter()
                 .filter_map(|v| v.strip_prefix("GLIBC_"))
@@ -754,6 +778,61 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(system_dirs_in(&image).unwrap(), ["/lib/b", "/usr/lib"]);
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    /// The files of `env.read_ahead`, by path, each with the id of the file at that path.
+    fn read_ahead_paths(env: &Environment) -> Vec<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        env.read_ahead
+            .iter()
+            .map(|(id, artifact)| {
+                let meta = std::fs::metadata(&artifact.path).unwrap();
+                assert_eq!(*id, (meta.dev(), meta.ino()), "{}", artifact.path.display());
+                artifact.path.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_interpreter_and_libc_are_read_ahead_where_the_loader_finds_them() {
+        let env = Environment::build(None, None, PathBuf::from("/"), None, false);
+        let libc = env.libc_path.clone().expect("this machine has a libc.so.6");
+        assert_eq!(
+            read_ahead_paths(&env),
+            [PathBuf::from(&env.interpreter), PathBuf::from(libc)]
+        );
+        // A target whose files are not here reads nothing ahead.
+        let foreign = Environment::build_for(
+            None,
+            None,
+            PathBuf::from("/"),
+            None,
+            false,
+            &crate::elf::arch::RISCV64,
+        );
+        assert!(foreign.read_ahead.is_empty());
+    }
+
+    #[test]
+    fn a_sysroot_reads_ahead_its_own_interpreter_and_libc() {
+        let root = Path::new("/usr/aarch64-linux-gnu");
+        assert!(
+            root.join("lib/libc.so.6").exists(),
+            "no arm64 cross sysroot: apt-get install gcc-aarch64-linux-gnu (as .ci/run does)"
+        );
+        let env = Environment::build_for(
+            None,
+            Some(root.to_path_buf()),
+            PathBuf::from("/"),
+            None,
+            false,
+            &crate::elf::arch::AARCH64,
+        );
+        let paths = read_ahead_paths(&env);
+        assert_eq!(paths.len(), 2, "{paths:?}");
+        for path in &paths {
+            assert!(path.starts_with(root), "{}", path.display());
+        }
     }
 
     #[test]

@@ -298,7 +298,11 @@ impl<'a> Loader<'a> {
             fs: Fs::new(env.sysroot.clone(), env.cwd.clone(), env.arch),
             verified: HashMap::new(),
             files: HashMap::new(),
-            provided: HashMap::new(),
+            provided: env
+                .read_ahead
+                .iter()
+                .map(|(id, artifact)| (*id, &**artifact))
+                .collect(),
             dirs: DirCache::default(),
             capstrs,
         }
