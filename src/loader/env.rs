@@ -801,16 +801,12 @@ mod tests {
             read_ahead_paths(&env),
             [PathBuf::from(&env.interpreter), PathBuf::from(libc)]
         );
-        // A target whose files are not here reads nothing ahead.
-        let foreign = Environment::build_for(
-            None,
-            None,
-            PathBuf::from("/"),
-            None,
-            false,
-            &crate::elf::arch::RISCV64,
-        );
-        assert!(foreign.read_ahead.is_empty());
+    }
+
+    /// The environment of an `arch` target read under `sysroot`, with no variables set.
+    fn target(arch: &'static Arch, sysroot: Option<&Path>) -> Environment {
+        let sysroot = sysroot.map(Path::to_path_buf);
+        Environment::build_for(None, sysroot, PathBuf::from("/"), None, false, arch)
     }
 
     #[test]
@@ -820,15 +816,7 @@ mod tests {
             root.join("lib/libc.so.6").exists(),
             "no arm64 cross sysroot: apt-get install gcc-aarch64-linux-gnu (as .ci/run does)"
         );
-        let env = Environment::build_for(
-            None,
-            Some(root.to_path_buf()),
-            PathBuf::from("/"),
-            None,
-            false,
-            &crate::elf::arch::AARCH64,
-        );
-        let paths = read_ahead_paths(&env);
+        let paths = read_ahead_paths(&target(&crate::elf::arch::AARCH64, Some(root)));
         assert_eq!(paths.len(), 2, "{paths:?}");
         for path in &paths {
             assert!(path.starts_with(root), "{}", path.display());
@@ -837,15 +825,10 @@ mod tests {
 
     #[test]
     fn a_foreign_target_without_sysroot_assumes_its_libraries() {
-        let env = Environment::build_for(
-            None,
-            None,
-            PathBuf::from("/"),
-            None,
-            false,
-            &crate::elf::arch::RISCV64,
-        );
+        let env = target(&crate::elf::arch::RISCV64, None);
         assert!(env.assume_libraries);
+        // Its files are not here: nothing is read ahead.
+        assert!(env.read_ahead.is_empty());
         assert_eq!(env.interpreter, "/lib/ld-linux-riscv64-lp64d.so.1");
         assert_eq!(env.cache_abi.flags, 0x1003);
         assert!(env.assumption().unwrap().contains("riscv64 target"));
