@@ -441,13 +441,14 @@ impl Environment {
             .chain(self.system_dirs.iter().map(|d| format!("{d}/libc.so.6")));
         for candidate in candidates {
             let path = under(&candidate);
-            // The header first: a foreign or broken candidate is not mapped.
-            if Arch::of_file(&path).is_none_or(|a| a.name != self.arch.name) {
-                continue;
-            }
+            // One mapping for the header, the versions and the read-ahead (regular files
+            // only: `map_file` refuses a FIFO before opening it).
             let Ok(bytes) = crate::elf::map_file(&path) else {
                 continue;
             };
+            if Arch::from_header(bytes.as_slice()).is_none_or(|a| a.name != self.arch.name) {
+                continue;
+            }
             let Some(defined) = crate::elf::defined_versions(bytes.as_slice()) else {
                 continue;
             };
