@@ -77,19 +77,18 @@ struct GnuHash {
     big_endian: bool,
 }
 
+/// The 32-bit word at byte `at` of `bytes`, in the file's byte order.
+fn word32(bytes: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let word = bytes.get(at..at.checked_add(4)?)?;
+    Some(crate::elf::endian::uint(word, big_endian) as u32)
+}
+
 impl GnuHash {
     fn read(artifact: &Artifact) -> Option<GnuHash> {
         let section = artifact.section(".gnu.hash")?;
         let data = artifact.section_data(".gnu.hash")?;
         let big_endian = artifact.identity.endianness == crate::elf::Endianness::Big;
-        let word = |at: usize| -> Option<u32> {
-            let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-            Some(if big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            })
-        };
+        let word = |at: usize| word32(data, at, big_endian);
         let (nbuckets, symoffset, bloom_size) = (word(0)?, word(4)?, word(8)?);
         let bloom_word = artifact.identity.class.pointer_size();
         let buckets = 16usize.checked_add((bloom_size as usize).checked_mul(bloom_word)?)?;
@@ -114,12 +113,7 @@ impl GnuHash {
     }
 
     fn word(&self, bytes: &[u8], at: usize) -> Option<u32> {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
+        word32(bytes, at, self.big_endian)
     }
 
     /// `.dynsym` indices (1-based, like ELF) whose name hash is `dl_new_hash(name)`.
