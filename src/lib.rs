@@ -23,6 +23,8 @@ pub mod process_run;
 pub mod report;
 pub mod runtime;
 pub mod shell;
+#[cfg(test)]
+mod test_rng;
 pub mod toolchain;
 pub mod units;
 pub mod verdict;

@@ -349,14 +349,9 @@ mod tests {
     #[test]
     fn relocations_sort_by_address_like_a_comparison_sort() {
         // Ascending runs at scattered bases, as Go's linker writes them, plus duplicates
-        // and a span needing both 16-bit digits.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        // and a span needing all three 11-bit digits.
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1du64);
+        let mut next = || rng.next();
         let mut relocs = Vec::new();
         while relocs.len() < 5000 {
             let base = 0x40_0000 + (next() % 0x0fff_0000);

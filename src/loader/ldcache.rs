@@ -632,12 +632,10 @@ mod tests {
             let _ = LdCache::parse(&good[..len])
                 .map(|c| c.lookup("liba.so.1", &abi()).map(str::to_string));
         }
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1du64);
         for _ in 0..2000 {
             let mut bad = good.clone();
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next();
             let at = (state % bad.len() as u64) as usize;
             bad[at] = (state >> 32) as u8;
             let _ = LdCache::parse(&bad).map(|c| c.lookup("liba.so.1", &abi()).map(str::to_string));

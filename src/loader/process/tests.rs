@@ -161,13 +161,8 @@ fn damaged_objects_never_panic() {
     };
     let env = env_at(Path::new("/"));
     let good = std::fs::read(&libz).unwrap();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15u64);
+    let mut next = || rng.next();
     let mut loader = Loader::new(&env);
     let mut damaged = Vec::new();
     for round in 0..150 {
