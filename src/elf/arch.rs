@@ -42,6 +42,74 @@ pub struct RelocTypes {
     pub dtpmod: u32,
 }
 
+/// What the loader model does with one relocation type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelocClass {
+    /// `NONE` and the relative kinds: nothing to look up.
+    NoSymbol,
+    /// Initial-exec TLS offsets (`tpoff`).
+    Tpoff,
+    /// A TLS descriptor.
+    Tlsdesc,
+    Copy,
+    JumpSlot,
+    /// Any other relocation naming a symbol.
+    Symbol,
+}
+
+/// [`RelocClass`] of every type up to the highest one an arch names, in a table: a big
+/// plugin's 34,000 symbol relocations are classified with one load each instead of
+/// searching the type lists (1.8 million instructions of a 15 MB plugin's `inspect`).
+#[derive(Debug, Clone)]
+pub struct RelocClasses {
+    table: Vec<RelocClass>,
+}
+
+impl RelocClasses {
+    pub fn of(&self, r_type: u32) -> RelocClass {
+        usize::try_from(r_type)
+            .ok()
+            .and_then(|t| self.table.get(t))
+            .copied()
+            .unwrap_or(RelocClass::Symbol)
+    }
+}
+
+impl RelocTypes {
+    /// The class of `r_type`, from the lists.
+    fn class(&self, r_type: u32) -> RelocClass {
+        match r_type {
+            t if t == self.none || self.relative.contains(&t) => RelocClass::NoSymbol,
+            t if self.tpoff.contains(&t) => RelocClass::Tpoff,
+            t if self.tlsdesc != 0 && t == self.tlsdesc => RelocClass::Tlsdesc,
+            t if t == self.copy => RelocClass::Copy,
+            t if t == self.jump_slot => RelocClass::JumpSlot,
+            _ => RelocClass::Symbol,
+        }
+    }
+
+    /// Every type's class, looked up in a table.
+    pub fn classes(&self) -> RelocClasses {
+        let named = [
+            self.none,
+            self.copy,
+            self.jump_slot,
+            self.tlsdesc,
+            self.dtpmod,
+        ];
+        let highest = named
+            .iter()
+            .chain(self.relative)
+            .chain(self.tpoff)
+            .copied()
+            .max()
+            .unwrap_or(0);
+        RelocClasses {
+            table: (0..=highest).map(|t| self.class(t)).collect(),
+        }
+    }
+}
+
 /// One target architecture.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Arch {
@@ -393,6 +461,23 @@ impl Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relocation_classes_from_the_table_match_the_lists() {
+        for arch in ALL {
+            let rt = arch.relocs;
+            let classes = rt.classes();
+            for t in 0..5000 {
+                assert_eq!(classes.of(t), rt.class(t), "{} type {t}", arch.name);
+            }
+            assert_eq!(classes.of(u32::MAX), RelocClass::Symbol);
+            assert_eq!(classes.of(rt.relative[0]), RelocClass::NoSymbol);
+            assert_eq!(classes.of(rt.tpoff[0]), RelocClass::Tpoff);
+            assert_eq!(classes.of(rt.jump_slot), RelocClass::JumpSlot);
+        }
+        assert_eq!(X86_64.relocs.classes().of(36), RelocClass::Tlsdesc);
+        assert_eq!(X86_64.relocs.classes().of(1), RelocClass::Symbol);
+    }
 
     #[test]
     fn arches_are_distinct_and_found_by_header() {

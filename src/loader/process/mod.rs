@@ -39,6 +39,7 @@ use super::errno;
 use super::fs::{DirCache, FileId, Fs, Verified};
 use super::search::{self, DepTree, Dst, Rule};
 use super::tls::StaticTls;
+use crate::elf::arch::RelocClasses;
 use crate::elf::{Artifact, TlsModel};
 use crate::verdict::{LoadVerdict, Outcome};
 
@@ -276,6 +277,8 @@ pub struct Loader<'a> {
     provided: HashMap<FileId, &'a Artifact>,
     dirs: DirCache,
     capstrs: Vec<String>,
+    /// The target's relocation types, classified once for every object relocated.
+    reloc_classes: RelocClasses,
 }
 
 /// Where an object comes from when it becomes a map.
@@ -305,6 +308,7 @@ impl<'a> Loader<'a> {
                 .collect(),
             dirs: DirCache::default(),
             capstrs,
+            reloc_classes: env.arch.relocs.classes(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::{Failure, Loader, Note, OpenMode, Process, TlsUse};
 use crate::elf::Binding;
+use crate::elf::arch::RelocClass;
 use crate::loader::symbols::Ref;
 use crate::verdict::Outcome;
 
@@ -77,14 +78,13 @@ impl<'a> Loader<'a> {
             return Ok(());
         };
         let lazy = mode.lazy && !self.env.bind_now && !file.bind_now;
-        let rt = self.env.arch.relocs;
-        let is_tpoff = |t: u32| rt.tpoff.contains(&t);
+        let classes = &self.reloc_classes;
         // TPOFF relocations against the null symbol (the object's own TLS) come first in
         // .rela.dyn (sorted right after the relative ones).
         let named_tpoff = art
             .relocations
             .iter()
-            .filter(|r| is_tpoff(r.r_type))
+            .filter(|r| classes.of(r.r_type) == RelocClass::Tpoff)
             .count();
         if art.tls.static_relocations > named_tpoff {
             self.static_tls(p, m, tls)?;
@@ -92,14 +92,14 @@ impl<'a> Loader<'a> {
         let mut lazy_undefined = Vec::new();
         let mut unknown: Vec<String> = Vec::new();
         for r in &art.relocations {
-            let t = r.r_type;
-            if t == rt.none || rt.relative.contains(&t) {
+            let class = classes.of(r.r_type);
+            if class == RelocClass::NoSymbol {
                 continue;
             }
             let Some(sym) = art.relocation_symbol(r) else {
                 continue;
             };
-            let tls_reloc = is_tpoff(t) || (rt.tlsdesc != 0 && t == rt.tlsdesc);
+            let tls_reloc = matches!(class, RelocClass::Tpoff | RelocClass::Tlsdesc);
             let target = if sym.binding == Binding::Local {
                 Some(m)
             } else if sym.defined && !tls_reloc {
@@ -109,7 +109,7 @@ impl<'a> Loader<'a> {
                     name: &sym.name,
                     version: sym.version_name(),
                 };
-                let copy = t == rt.copy;
+                let copy = class == RelocClass::Copy;
                 // The object itself: its own dynsym entry for this name is the answer
                 // (a linker writes one entry per unversioned name), no index needed.
                 let found = scope
@@ -131,7 +131,7 @@ impl<'a> Loader<'a> {
                         unknown.push(sym.name.to_string());
                         None
                     }
-                    None if lazy && t == rt.jump_slot => {
+                    None if lazy && class == RelocClass::JumpSlot => {
                         lazy_undefined.push(sym.name.to_string());
                         None
                     }
@@ -163,14 +163,13 @@ impl<'a> Loader<'a> {
                     }
                 }
             };
-            if lazy && t == rt.jump_slot {
+            if lazy && class == RelocClass::JumpSlot {
                 continue;
             }
             let Some(target) = target else { continue };
-            if is_tpoff(t) {
+            if class == RelocClass::Tpoff {
                 self.static_tls(p, target, tls)?;
-            } else if rt.tlsdesc != 0
-                && t == rt.tlsdesc
+            } else if class == RelocClass::Tlsdesc
                 && !p.maps[target].static_tls
                 && let Some(block) = p.maps[target].file.tls_block()
                 && let Some(used) = p.tls.allocate(block, true)
