@@ -9,13 +9,13 @@
 //! | case | text | outcome |
 //! |---|---|---|
 //! | missing file or dependency | `<name as requested>: cannot open shared object file: %m` | missing-library |
-//! | other-machine object (skipped by the search) | same as missing: `...: No such file or directory` | wrong-machine when it names the plugin itself, else missing-library |
+//! | other-machine object, either byte order (skipped by the search) | same as missing: `...: No such file or directory` | wrong-machine when it names the plugin itself, else missing-library |
 //! | 32-bit object (skipped, remembered) | `<name as requested>: wrong ELF class: ELFCLASS32` | wrong-class |
 //! | not ELF / linker script (stops the search) | `<path opened>: invalid ELF header` | not-elf; wrong-libc for the `libc.so` linker script |
 //! | shorter than 64 bytes | `<path opened>: file too short` | not-elf |
 //! | program headers past the end | `<path opened>: cannot read file data` | truncated |
 //! | a directory | `<path opened>: cannot read file data: Is a directory` | not-elf |
-//! | big-endian, bad OS ABI, padding | `<path opened>: ELF file data encoding not little-endian` (etc.) | wrong-machine |
+//! | other byte order with this `e_machine` (read in this order), bad OS ABI, padding | `<path opened>: ELF file data encoding not little-endian` (etc.) | wrong-machine |
 //! | relocatable `.o` | `<path opened>: only ET_DYN and ET_EXEC can be loaded` | not-a-plugin |
 //! | executable, PIE | `<name>: cannot dynamically load executable` / `... position-independent executable` | not-a-plugin |
 //! | debug-info file | `<name>: object file has no dynamic section` | not-a-plugin |
