@@ -830,7 +830,8 @@ fn relocations_alone_give_the_table_order() {
 
 /// The init-time environment scan on the cross corpus: every arm64 and 386 greeter reads
 /// DEEPSEEK_API_KEY in its package init, and the scan names it (386 passes the name on
-/// the stack, set up through `__x86.get_pc_thunk`).
+/// the stack, set up through `__x86.get_pc_thunk`); the arm, ppc64le, s390x and riscv64
+/// greeters say that they were not scanned.
 #[test]
 fn init_env_scan_names_the_variable_on_arm64_and_386() {
     let dir = fixtures();
@@ -843,6 +844,17 @@ fn init_env_scan_names_the_variable_on_arm64_and_386() {
         }
         let id = a["id"].as_str().unwrap();
         let (_, facts) = load(&dir.join(a["path"].as_str().unwrap()));
+        let arch = a["arch"].as_str().unwrap();
+        if !["aarch64", "i386"].contains(&arch) {
+            assert!(
+                facts.init_env_reads.is_empty()
+                    && matches!(&facts.init_env, InitEnvScan::NotScanned { reason }
+                        if reason == "init code is only scanned on x86-64, arm64 and i386"),
+                "{id}: {:?}",
+                facts.init_env
+            );
+            continue;
+        }
         assert_eq!(facts.init_env_reads, ["DEEPSEEK_API_KEY"], "{id}");
         assert!(
             matches!(
