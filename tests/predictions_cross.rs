@@ -1,8 +1,9 @@
-//! Cross-architecture pairs of the fixture corpus (`cross_pairs`: arm64 hosts run under
-//! `qemu-aarch64-static -L /usr/aarch64-linux-gnu`, 386 hosts natively, plus foreign
-//! plugins into each) loaded for real and compared with `plugctl inspect --host`:
-//! outcome and exact message. Each arm64 pair is predicted twice: with `--sysroot` (the
-//! libraries checked) and without (Go-level prediction, with the stated assumption).
+//! Cross-architecture pairs of the fixture corpus (`cross_pairs`: arm64, arm, ppc64le,
+//! s390x and riscv64 hosts run under `qemu-<arch>-static -L /usr/<triplet>`, 386 hosts
+//! natively, plus foreign plugins into each) loaded for real and compared with `plugctl
+//! inspect --host`: outcome and exact message. Each pair of a qemu-run host is predicted
+//! twice: with `--sysroot` (the libraries checked) and without (Go-level prediction, with
+//! the stated assumption).
 
 mod common;
 
@@ -15,7 +16,24 @@ use common::loads::{Observed, clear_loader_env, disagreement, observe};
 use common::{Fixtures, fixtures, plugctl, run_with_timeout};
 use serde_json::Value;
 
-const ASSUMPTION: &str = "assumption: aarch64 target, no --sysroot";
+/// The architectures of the cross corpus (plugctl's names) and the qemu-user program that
+/// runs their hosts here (`None`: this machine's kernel does). Each must be there.
+const ARCHES: &[(&str, Option<&str>)] = &[
+    ("aarch64", Some("qemu-aarch64-static")),
+    ("i386", None),
+    ("arm", Some("qemu-arm-static")),
+    ("ppc64le", Some("qemu-ppc64le-static")),
+    ("s390x", Some("qemu-s390x-static")),
+    ("riscv64", Some("qemu-riscv64-static")),
+];
+
+/// Real loads each architecture's prediction run must have compared, at least.
+const MIN_LOADS: usize = 20;
+
+/// How `basis` starts when a prediction for an `arch` host assumed its libraries.
+fn assumption(arch: &str) -> String {
+    format!("assumption: {arch} target, no --sysroot")
+}
 
 fn strings(value: &Value) -> Vec<String> {
     value
@@ -79,26 +97,74 @@ fn predict(
         .collect()
 }
 
-fn require_qemu() {
-    let found = Command::new("qemu-aarch64-static")
-        .arg("--version")
-        .output();
+fn require_qemu(program: &str) {
+    let found = Command::new(program).arg("--version").output();
     assert!(
         found.is_ok_and(|o| o.status.success()),
-        "qemu-aarch64-static is needed to run the arm64 hosts (Debian package qemu-user-static; \
+        "{program} is needed to run the cross hosts (Debian package qemu-user-static; \
          tests/fixtures/build.py installs it)"
     );
 }
 
+/// Sums `(agree, total)` over the categories of each prediction run (`aarch64`,
+/// `aarch64-no-sysroot`, ...).
+fn per_run(
+    per_category: &BTreeMap<(String, String), (usize, usize)>,
+) -> BTreeMap<&str, (usize, usize)> {
+    let mut runs: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for ((label, _), (agree, total)) in per_category {
+        let entry = runs.entry(label.as_str()).or_default();
+        entry.0 += agree;
+        entry.1 += total;
+    }
+    runs
+}
+
+/// Prints the agreement per category and per prediction run, and checks that every
+/// architecture's runs (with and without `--sysroot` for a qemu-run one) compared enough
+/// loads.
+fn report(per_category: &BTreeMap<(String, String), (usize, usize)>) -> usize {
+    eprintln!("cross-architecture prediction agreement:");
+    for ((label, category), (a, t)) in per_category {
+        eprintln!("  {:<40} {a}/{t}", format!("{label} {category}"));
+    }
+    let runs = per_run(per_category);
+    eprintln!("per architecture:");
+    for (label, (a, t)) in &runs {
+        eprintln!("  {label:<40} {a}/{t}");
+    }
+    let (agree, total) = runs
+        .values()
+        .fold((0, 0), |acc, v| (acc.0 + v.0, acc.1 + v.1));
+    eprintln!("  {:<40} {agree}/{total}", "all");
+    for (arch, qemu) in ARCHES {
+        let mut labels = vec![arch.to_string()];
+        if qemu.is_some() {
+            labels.push(format!("{arch}-no-sysroot"));
+        }
+        for label in labels {
+            let n = runs.get(label.as_str()).map_or(0, |v| v.1);
+            assert!(
+                n >= MIN_LOADS,
+                "expected at least {MIN_LOADS} {label} loads, got {n}"
+            );
+        }
+    }
+    total
+}
+
 #[test]
 fn cross_architecture_predictions_agree_with_real_loads() {
-    require_qemu();
+    ARCHES
+        .iter()
+        .filter_map(|(_, qemu)| *qemu)
+        .for_each(require_qemu);
     let fx = fixtures();
     let manifest = &fx.manifest;
     let pairs = manifest["cross_pairs"]
         .as_array()
         .expect("the fixture manifest has cross_pairs (tests/fixtures/build.py cross_jobs)");
-    let mut per_category: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut per_category: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
     for pair in pairs {
         let plugins: Vec<String> = strings(&pair["plugins"])
@@ -125,14 +191,14 @@ fn cross_architecture_predictions_agree_with_real_loads() {
             for (index, (seen, (load, basis))) in observed.iter().zip(predicted).enumerate() {
                 let Some(seen) = seen else { continue };
                 let entry = per_category
-                    .entry(format!("{label} {category}"))
+                    .entry((label.clone(), category.to_string()))
                     .or_default();
                 entry.1 += 1;
                 let assumed = basis
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|b| b.as_str().unwrap().starts_with(ASSUMPTION));
+                    .any(|b| b.as_str().unwrap().starts_with(&assumption(arch)));
                 let why = disagreement(seen, load).or_else(|| {
                     (label.ends_with("-no-sysroot") && !assumed)
                         .then(|| format!("basis does not state the assumption: {basis}"))
@@ -147,22 +213,7 @@ fn cross_architecture_predictions_agree_with_real_loads() {
             }
         }
     }
-    let (agree, total) = per_category
-        .values()
-        .fold((0, 0), |acc, v| (acc.0 + v.0, acc.1 + v.1));
-    eprintln!("cross-architecture prediction agreement:");
-    for (category, (a, t)) in &per_category {
-        eprintln!("  {category:<40} {a}/{t}");
-    }
-    eprintln!("  {:<40} {agree}/{total}", "all");
-    for arch in ["aarch64 ", "i386 ", "aarch64-no-sysroot "] {
-        let n: usize = per_category
-            .iter()
-            .filter(|(k, _)| k.starts_with(arch))
-            .map(|(_, v)| v.1)
-            .sum();
-        assert!(n >= 20, "expected at least 20 {arch}loads, got {n}");
-    }
+    let total = report(&per_category);
     assert!(
         failures.is_empty(),
         "{} of {total} predictions disagree:\n{}",
@@ -196,7 +247,7 @@ fn foreign_host_without_sysroot_gives_a_go_level_prediction_with_its_assumption(
     );
     for (_, basis) in &predicted {
         let text = basis.to_string();
-        assert!(text.contains(ASSUMPTION), "{text}");
+        assert!(text.contains(&assumption("aarch64")), "{text}");
         assert!(text.contains("--sysroot"), "{text}");
     }
 }
@@ -206,7 +257,7 @@ fn foreign_host_without_sysroot_gives_a_go_level_prediction_with_its_assumption(
 /// the inputs stay paths on this machine.
 #[test]
 fn unpacked_root_file_system_works_as_sysroot() {
-    require_qemu();
+    require_qemu("qemu-aarch64-static");
     let fx = fixtures();
     let cross = Path::new("/usr/aarch64-linux-gnu/lib");
     let root = tempfile::tempdir().unwrap();
