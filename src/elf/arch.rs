@@ -10,7 +10,7 @@
 //! | arch | checked against real loads here |
 //! |---|---|
 //! | x86-64, i386, aarch64 | yes (`tests/predictions.rs`, `tests/predictions_cross.rs`, matrix) |
-//! | arm (EABI5 hard-float), ppc64le, s390x, riscv64 | static TLS only (matrix rows under qemu-user; `loader::tls`) |
+//! | arm (EABI5 hard-float), ppc64le, s390x, riscv64 | Go hosts and plugins under qemu-user (`tests/predictions_cross.rs`: loads, package and toolchain mismatches, sequences, foreign class, machine and byte order, with and without `--sysroot`); static TLS (matrix rows; `loader::tls`) |
 
 use serde::Serialize;
 

@@ -8,7 +8,10 @@
 //! | `amd64` | `GOARCH=amd64` | `./host` |
 //! | `386` | `GOARCH=386 CC="gcc -m32" CGO_CFLAGS=-I/usr/include/x86_64-linux-gnu` | `./host` (native) |
 //! | `arm64` | `GOARCH=arm64 CC=aarch64-linux-gnu-gcc` | `qemu-aarch64-static -L /usr/aarch64-linux-gnu ./host` |
-//! | `arm`, `ppc64le`, `s390x`, `riscv64` | Debian's cross gcc | qemu-user with `/usr/<triplet>` (not tested here) |
+//! | `arm`, `ppc64le`, `s390x`, `riscv64` | `GOARCH=<goarch> CC=<triplet>-gcc` (Debian's cross gcc) | `qemu-<arch>-static -L /usr/<triplet> ./host` |
+//!
+//! The fixture corpus builds and runs Go hosts and plugins of every foreign row with
+//! these environments and runners (`tests/predictions_cross.rs`).
 //!
 //! Debian 12's `gcc-multilib` conflicts with the cross compilers, so `gcc -m32` finds
 //! `asm/errno.h` only through the x86-64 include directory (`CGO_CFLAGS`).
@@ -159,6 +162,10 @@ mod tests {
         assert_eq!(env["CC"], "gcc -m32");
         assert_eq!(env["CGO_CFLAGS"], "-I/usr/include/x86_64-linux-gnu");
         assert_eq!(build_env("arm64").unwrap()["CC"], "aarch64-linux-gnu-gcc");
+        for target in [&arch::ARM_HF, &arch::PPC64LE, &arch::S390X, &arch::RISCV64] {
+            let env = build_env(target.goarch).unwrap();
+            assert_eq!(env["CC"], format!("{}-gcc", target.triplet));
+        }
         assert_eq!(build_env("amd64").unwrap().len(), 1);
         assert!(build_env("sparc64").is_err());
     }
@@ -184,6 +191,13 @@ mod tests {
             shown,
             "qemu-aarch64-static -L /usr/aarch64-linux-gnu ./loadhost"
         );
+        for target in [&arch::ARM_HF, &arch::PPC64LE, &arch::S390X, &arch::RISCV64] {
+            let sysroot = format!("/usr/{}", target.triplet);
+            let runner = runner_for(target, &arch::X86_64);
+            let qemu = format!("qemu-{}-static", target.name);
+            assert_eq!(runner.prefix, [qemu.as_str(), "-L", &sysroot]);
+            assert_eq!(predict_args(&runner), ["--sysroot", &sysroot]);
+        }
     }
 
     #[test]
