@@ -73,11 +73,31 @@ unsafe impl GlobalAlloc for Allocator {
     }
 }
 
+/// mimalloc's `mi_option_arena_reserve` (its `mimalloc.h`, v3), in KiB.
+#[cfg(target_env = "gnu")]
+const MI_OPTION_ARENA_RESERVE: libc::c_int = 23;
+
+/// The first arena mimalloc reserves: its minimum (32 MiB) rather than its default 1 GiB.
+/// The bigger arena's start-up touched one more 2 MB huge page for a 15 MB plugin's
+/// `inspect` (7 instead of 6, each zeroed by the kernel: -0.1 ms wall, -1.5 ms of system
+/// time per run); later arenas still grow (mimalloc doubles them every eighth), so a batch
+/// over thousands of files is as fast.
+#[cfg(target_env = "gnu")]
+const ARENA_RESERVE_KIB: libc::c_long = 32 << 10;
+
+#[cfg(target_env = "gnu")]
+unsafe extern "C" {
+    fn mi_option_set(option: libc::c_int, value: libc::c_long);
+}
+
 /// Runs from `.init_array`, before `main` and before Rust allocates anything: glibc
 /// passes `argc`, `argv` and `envp` to these functions (musl does not, hence `gnu` only;
 /// elsewhere the system allocator is used throughout).
 #[cfg(target_env = "gnu")]
 extern "C" fn choose(argc: libc::c_int, argv: *const *const libc::c_char, _: *const usize) {
+    // SAFETY: mimalloc's options are plain settings, read when an arena is first needed;
+    // nothing has allocated yet.
+    unsafe { mi_option_set(MI_OPTION_ARENA_RESERVE, ARENA_RESERVE_KIB) };
     if argc < 2 || argv.is_null() {
         return;
     }
@@ -92,3 +112,22 @@ extern "C" fn choose(argc: libc::c_int, argv: *const *const libc::c_char, _: *co
 #[used]
 #[unsafe(link_section = ".init_array")]
 static CHOOSE: extern "C" fn(libc::c_int, *const *const libc::c_char, *const usize) = choose;
+
+#[cfg(all(test, target_env = "gnu"))]
+mod tests {
+    use super::{ARENA_RESERVE_KIB, MI_OPTION_ARENA_RESERVE};
+
+    unsafe extern "C" {
+        fn mi_option_get_size(option: libc::c_int) -> usize;
+    }
+
+    /// `choose` ran before this test (from `.init_array`, as in every plugctl process), and
+    /// the option it set is one of mimalloc's sizes in KiB (read back in bytes; any other
+    /// kind of option reads back as the plain number).
+    #[test]
+    fn the_arena_reserve_is_set_before_main() {
+        // SAFETY: a read of mimalloc's option table.
+        let bytes = unsafe { mi_option_get_size(MI_OPTION_ARENA_RESERVE) };
+        assert_eq!(bytes, (ARENA_RESERVE_KIB as usize) << 10);
+    }
+}
