@@ -7,6 +7,9 @@
 #
 #   inspect --format json BIG.so          vs readelf -W -d -V --dyn-syms -l BIG.so  (goal >= 12x faster)
 #   inspect --format json BIG.so          vs go version -m BIG.so                  (goal <= 2x)
+#     twice: back to back (each command repeated, its caches warm: the alternative's best
+#     case), and alternating (each run of one prepared by a run of the other, as when a
+#     CI job runs both once)
 #   inspect --format json --host H BIG.so vs inspect --format json BIG.so           (goal <= 1.5x)
 #   inspect -r LIBDIR --format jsonl      files per second                          (goal >= 1500/s)
 #
@@ -41,17 +44,21 @@ hyperfine -N -w 5 -r "$RUNS" --export-json "$OUT/single.json" \
     -n inspect-host "$P inspect --format json --host $HOST $BIG" \
     -n readelf "readelf -W -d -V --dyn-syms -l $BIG" \
     -n go-version-m "$GO version -m $BIG" >/dev/null
+hyperfine -N -w 5 -r "$RUNS" --export-json "$OUT/alternating.json" \
+    -n inspect --prepare "$GO version -m $BIG" "$P inspect --format json $BIG" \
+    -n go-version-m --prepare "$P inspect --format json $BIG" "$GO version -m $BIG" >/dev/null
 FILES=$("$P" inspect -r "$LIB" --format jsonl 2>/dev/null | grep -c '"path"' || true)
 hyperfine -N -i -w 1 -r 5 --export-json "$OUT/batch.json" \
     -n batch "$P inspect -r $LIB --format jsonl" >/dev/null
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-python3 - "$OUT/single.json" "$OUT/batch.json" "$FILES" >"$OUT/ratios.txt" <<'EOF'
+python3 - "$OUT/single.json" "$OUT/batch.json" "$FILES" "$OUT/alternating.json" >"$OUT/ratios.txt" <<'EOF'
 import json, sys
 single = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 batch = json.load(open(sys.argv[2]))["results"][0]
 files = int(sys.argv[3])
+alternating = {r["command"]: r for r in json.load(open(sys.argv[4]))["results"]}
 # The mean takes every outlier of a shared machine; the median is printed beside it.
 ms = lambda name: single[name]["mean"] * 1000
 med = lambda name: single[name]["median"] * 1000
@@ -67,6 +74,10 @@ pairs = [
 print(f"\n{'ratio':<26} {'wall':>6} {'median':>6} {'cpu':>6}  goal")
 for name, a, b, goal in pairs:
     print(f"{name:<26} {ms(a) / ms(b):6.2f} {med(a) / med(b):6.2f} {cpu(a) / cpu(b):6.2f}  {goal}")
+alt = lambda name, key: alternating[name][key] * 1000
+print(f"{'  alternating runs':<26} {alt('inspect', 'mean') / alt('go-version-m', 'mean'):6.2f} "
+      f"{alt('inspect', 'median') / alt('go-version-m', 'median'):6.2f} {'':>6}  <= 2"
+      f"   (inspect {alt('inspect', 'median'):.2f} ms, go version -m {alt('go-version-m', 'median'):.2f} ms, medians)")
 rate = files / batch["mean"]
 print(f"\nbatch: {files} ELF files in {batch['mean']:.2f} s = {rate:.0f} files/s (goal >= 1500)")
 EOF
